@@ -1,0 +1,30 @@
+package list
+
+import "errors"
+
+// Sentinel errors. Callers check them with errors.Is; the admin package maps
+// them to HTTP statuses in one place.
+var (
+	// ErrNotFound means the thing asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means a thing with the same unique key already exists.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid means the input is well-formed but its values are not valid.
+	ErrInvalid = errors.New("invalid")
+	// ErrInvalidToken means a token is forged, expired, of another purpose or stale.
+	ErrInvalidToken = errors.New("invalid or expired link")
+	// ErrBadTransition means a state change is not allowed from the current state.
+	ErrBadTransition = errors.New("illegal state transition")
+	// ErrSuppressed means the address is on the suppression list.
+	ErrSuppressed = errors.New("address is suppressed")
+	// ErrForbidden means the acting user may not do this.
+	ErrForbidden = errors.New("forbidden")
+	// ErrUnauthorized means the credentials are missing or wrong.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrLimited means a rate limit was hit.
+	ErrLimited = errors.New("rate limited")
+	// ErrStoreInUse means another process holds the store.
+	ErrStoreInUse = errors.New("store in use: stop the server or use --server")
+	// ErrSchemaTooNew means the store was written by a newer Bulletin.
+	ErrSchemaTooNew = errors.New("store written by a newer version of bulletin")
+)
