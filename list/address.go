@@ -1,0 +1,66 @@
+package list
+
+import (
+	"fmt"
+	"net/mail"
+	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+)
+
+// MaxAddressLen is the longest address accepted (RFC 5321 §4.5.3.1.3).
+const MaxAddressLen = 254
+
+// Address is a parsed e-mail address.
+type Address struct {
+	// Display is the address as given, trimmed.
+	Display string
+	// Identity is the whole address lower-cased with the domain in IDNA
+	// A-labels: same identity, same subscriber.
+	Identity string
+	// Domain is the A-label domain.
+	Domain string
+}
+
+var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false))
+
+// ParseAddress checks the syntax of a bare address (no display name) and
+// computes its identity.
+func ParseAddress(s string) (Address, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return Address{}, fmt.Errorf("%w: email address is empty", ErrInvalid)
+	}
+	if len(s) > MaxAddressLen || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00<> ,;\t") {
+		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+	}
+	at := strings.LastIndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+	}
+	local, domain := s[:at], s[at+1:]
+	if len(local) > 64 {
+		return Address{}, fmt.Errorf("%w: the part before @ is longer than 64 characters", ErrInvalid)
+	}
+	ascii, err := idnaProfile.ToASCII(strings.TrimSuffix(domain, "."))
+	if err != nil || !strings.Contains(ascii, ".") || strings.HasPrefix(ascii, ".") || strings.Contains(ascii, "..") {
+		return Address{}, fmt.Errorf("%w: %q has no valid domain", ErrInvalid, s)
+	}
+	if _, err := mail.ParseAddress(asciiLocal(local) + "@" + ascii); err != nil {
+		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+	}
+	ascii = strings.ToLower(ascii)
+	return Address{Display: s, Identity: strings.ToLower(local) + "@" + ascii, Domain: ascii}, nil
+}
+
+// asciiLocal replaces non-ASCII runes so that net/mail can judge the rest of
+// the syntax; SMTPUTF8 local parts are allowed.
+func asciiLocal(local string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= utf8.RuneSelf {
+			return 'x'
+		}
+		return r
+	}, local)
+}
