@@ -1,0 +1,91 @@
+package list
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"time"
+)
+
+// ExportCSV streams subscribers as CSV (email, name, list, state, created,
+// confirmed, unsubscribed, blocklisted): one row per subscription, or one
+// row per subscriber without lists when no list is given. It pages through
+// the store, so memory stays flat however large the list.
+func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state State) error {
+	if state != "" && !state.Valid() {
+		return fmt.Errorf("%w: unknown state %q", ErrInvalid, state)
+	}
+	q := SubscriberQuery{State: state, Limit: 1000}
+	if slug != "" {
+		l, err := s.store.ListBySlug(ctx, slug)
+		if err != nil {
+			return err
+		}
+		q.List = l.ID
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write([]string{"email", "name", "list", "state", "created_at", "confirmed_at", "unsubscribed_at", "blocklisted"}); err != nil {
+		return err
+	}
+	cache := map[ListID]List{}
+	for {
+		recs, _, err := s.store.SearchSubscribers(ctx, q)
+		if err != nil {
+			return err
+		}
+		for _, r := range recs {
+			if err := s.writeCSVRows(ctx, cw, r, q, cache); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if len(recs) < q.Limit {
+			return nil
+		}
+		q.After = recs[len(recs)-1].Subscriber.ID
+	}
+}
+
+func (s *Service) writeCSVRows(ctx context.Context, cw *csv.Writer, r Record, q SubscriberQuery, cache map[ListID]List) error {
+	v, err := s.view(ctx, r, cache)
+	if err != nil {
+		return err
+	}
+	bl := fmt.Sprint(v.Blocklisted)
+	wrote := false
+	for _, sub := range v.Subscriptions {
+		if q.List != 0 && sub.List != q.List || q.State != "" && sub.State != q.State {
+			continue
+		}
+		row := []string{csvSafe(v.Email), csvSafe(v.Name), sub.Slug, string(sub.State), stamp(&sub.CreatedAt),
+			stamp(sub.ConfirmedAt), stamp(sub.UnsubscribedAt), bl}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+		wrote = true
+	}
+	if !wrote && q.List == 0 && q.State == "" {
+		return cw.Write([]string{csvSafe(v.Email), csvSafe(v.Name), "", "", stamp(&v.CreatedAt), "", "", bl})
+	}
+	return nil
+}
+
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// csvSafe defuses cells that spreadsheets would run as formulas (CSV
+// injection): a leading =, +, - or @ gets a quote prefix.
+func csvSafe(v string) string {
+	if v != "" && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' || v[0] == '\r') {
+		return "'" + v
+	}
+	return v
+}

@@ -1,0 +1,196 @@
+package list
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ListWithCounts is a list and its subscription counts.
+type ListWithCounts struct {
+	List
+	Counts Counts `json:"counts"`
+}
+
+// validateList checks a list's editable fields.
+func validateList(l *List) error {
+	if !slugRE.MatchString(l.Slug) {
+		return fmt.Errorf("%w: slug must be 1-63 lower-case letters, digits or dashes", ErrInvalid)
+	}
+	l.Name = strings.TrimSpace(l.Name)
+	if l.Name == "" {
+		return fmt.Errorf("%w: name is required", ErrInvalid)
+	}
+	if err := checkText("name", l.Name, 200); err != nil {
+		return err
+	}
+	if len(l.Description) > 2000 || len(l.ConsentText) > 4000 || len(l.WelcomeText) > 20000 || len(l.ConfirmText) > 20000 {
+		return fmt.Errorf("%w: a text field is too long", ErrInvalid)
+	}
+	switch l.OptIn {
+	case "":
+		l.OptIn = OptInDouble
+	case OptInDouble, OptInSingle:
+	default:
+		return fmt.Errorf("%w: optin must be \"double\" or \"single\"", ErrInvalid)
+	}
+	if l.From != "" {
+		if err := CheckFrom(l.From); err != nil {
+			return err
+		}
+	}
+	if len(l.Attributes) > 50 {
+		return fmt.Errorf("%w: at most 50 attributes", ErrInvalid)
+	}
+	for _, a := range l.Attributes {
+		if !attrRE.MatchString(a) {
+			return fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, a)
+		}
+	}
+	return nil
+}
+
+var attrRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,39}$`)
+
+// CreateList validates and stores a new list.
+func (s *Service) CreateList(ctx context.Context, l List, o Origin) (List, error) {
+	if err := validateList(&l); err != nil {
+		return List{}, err
+	}
+	now := s.Now()
+	l.ID, l.CreatedAt, l.UpdatedAt = 0, now, now
+	if l.ConsentText != "" {
+		l.ConsentVersion = 1
+	}
+	if err := s.store.CreateList(ctx, &l); err != nil {
+		return List{}, err
+	}
+	s.audit(ctx, o, "list.create", l.Slug)
+	return l, nil
+}
+
+// ListPatch is a partial update of a list; nil fields stay as they are.
+type ListPatch struct {
+	Name        *string   `json:"name"`
+	Description *string   `json:"description"`
+	OptIn       *OptIn    `json:"optin"`
+	Public      *bool     `json:"public"`
+	ConsentText *string   `json:"consent_text"`
+	From        *string   `json:"from"`
+	WelcomeText *string   `json:"welcome_text"`
+	ConfirmText *string   `json:"confirm_text"`
+	Welcome     *bool     `json:"welcome"`
+	Reminder    *bool     `json:"reminder"`
+	Attributes  *[]string `json:"attributes"`
+}
+
+// apply copies the set fields of p onto l.
+func (p ListPatch) apply(l *List) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
+	}
+	set(&l.Name, p.Name)
+	set(&l.Description, p.Description)
+	set(&l.From, p.From)
+	set(&l.WelcomeText, p.WelcomeText)
+	set(&l.ConfirmText, p.ConfirmText)
+	if p.ConsentText != nil && *p.ConsentText != l.ConsentText {
+		// A new wording is a new version: consent records name the one shown.
+		l.ConsentText = *p.ConsentText
+		l.ConsentVersion++
+	}
+	if p.OptIn != nil {
+		l.OptIn = *p.OptIn
+	}
+	if p.Public != nil {
+		l.Public = *p.Public
+	}
+	if p.Welcome != nil {
+		l.Welcome = *p.Welcome
+	}
+	if p.Reminder != nil {
+		l.Reminder = *p.Reminder
+	}
+	if p.Attributes != nil {
+		l.Attributes = append([]string(nil), (*p.Attributes)...)
+	}
+}
+
+// UpdateList applies a partial update to the list with the given slug.
+func (s *Service) UpdateList(ctx context.Context, slug string, p ListPatch, o Origin) (List, error) {
+	l, err := s.store.ListBySlug(ctx, slug)
+	if err != nil {
+		return List{}, err
+	}
+	now := s.Now()
+	l, err = s.store.UpdateList(ctx, l.ID, func(l *List) error {
+		p.apply(l)
+		l.UpdatedAt = now
+		return validateList(l)
+	})
+	if err != nil {
+		return List{}, err
+	}
+	s.audit(ctx, o, "list.update", slug)
+	return l, nil
+}
+
+// DeleteList deletes a list with its subscriptions.
+func (s *Service) DeleteList(ctx context.Context, slug string, o Origin) error {
+	l, err := s.store.ListBySlug(ctx, slug)
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteList(ctx, l.ID); err != nil {
+		return err
+	}
+	s.audit(ctx, o, "list.delete", slug)
+	return nil
+}
+
+// Lists returns every list with its counts.
+func (s *Service) Lists(ctx context.Context) ([]ListWithCounts, error) {
+	ls, err := s.store.Lists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ListWithCounts, 0, len(ls))
+	for _, l := range ls {
+		c, err := s.store.Counts(ctx, l.ID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ListWithCounts{List: l, Counts: c})
+	}
+	return out, nil
+}
+
+// ListBySlug returns one list with its counts.
+func (s *Service) ListBySlug(ctx context.Context, slug string) (ListWithCounts, error) {
+	l, err := s.store.ListBySlug(ctx, slug)
+	if err != nil {
+		return ListWithCounts{}, err
+	}
+	c, err := s.store.Counts(ctx, l.ID)
+	if err != nil {
+		return ListWithCounts{}, err
+	}
+	return ListWithCounts{List: l, Counts: c}, nil
+}
+
+// audit appends an audit entry for an admin action; a failure is logged,
+// since the action itself already happened.
+func (s *Service) audit(ctx context.Context, o Origin, action, target string) {
+	if o.User == "" {
+		return
+	}
+	e := AuditEntry{At: s.Now(), User: o.User, Action: action, Target: target, IP: o.IP}
+	if err := s.store.AppendAudit(ctx, &e); err != nil {
+		s.log.Error("audit log write failed", "action", action, "err", err)
+	}
+}

@@ -1,0 +1,298 @@
+package list
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SubscribeRequest is a sign-up from the public form or the API.
+type SubscribeRequest struct {
+	List       string
+	Email      string
+	Name       string
+	Attributes map[string]string
+	How        How
+	Origin     Origin
+}
+
+// Subscribe creates or renews an unconfirmed subscription and queues the
+// confirmation mail (or confirms at once on a single opt-in list). It answers
+// the same whether the address was new, known, confirmed or limited, so that
+// nobody learns from it whether an address is subscribed.
+func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
+	addr, err := ParseAddress(req.Email)
+	if err != nil {
+		return err
+	}
+	name := strings.TrimSpace(req.Name)
+	if err := checkText("name", name, 200); err != nil {
+		return err
+	}
+	l, err := s.store.ListBySlug(ctx, req.List)
+	if err != nil {
+		return err
+	}
+	if !l.Public && req.How == HowForm {
+		return fmt.Errorf("%w: list %q", ErrNotFound, req.List)
+	}
+	attrs, err := listAttributes(&l, req.Attributes)
+	if err != nil {
+		return err
+	}
+	cfg, now, nonce := s.Config(), s.Now(), s.nonce()
+	k := Key{Identity: addr.Identity, Hash: s.tokens.AddressHash(addr.Identity)}
+	_, err = s.store.UpdateSubscriber(ctx, k, true, func(r *Record, fx *Effects) error {
+		if r.Subscriber.ID == 0 {
+			r.Subscriber = Subscriber{Email: addr.Display, Identity: addr.Identity, Name: name,
+				Attributes: attrs, CreatedAt: now, Nonce: nonce}
+		}
+		r.Subscriber.UpdatedAt = now
+		consent := &Consent{Source: string(req.How), Text: l.ConsentText, TextVersion: l.ConsentVersion,
+			PrivacyURL: cfg.PrivacyURL, At: now, IP: req.Origin.IP, UserAgent: req.Origin.UserAgent}
+		return s.signUp(r, fx, &l, consent, req.How, req.Origin, now, nonce)
+	})
+	if err != nil {
+		return err
+	}
+	s.Kick()
+	return nil
+}
+
+// signUp applies a sign-up to one list of a record.
+func (s *Service) signUp(r *Record, fx *Effects, l *List, consent *Consent, how How, o Origin, now time.Time, nonce uint32) error {
+	sub := r.Subscription(l.ID)
+	if sub == nil {
+		r.Subscriptions = append(r.Subscriptions, Subscription{List: l.ID, CreatedAt: now})
+		sortSubscriptions(r.Subscriptions)
+		sub = r.Subscription(l.ID)
+		sub.State = StateUnsubscribed // a new subscription takes the same path as a renewal
+	}
+	switch sub.State {
+	case StateConfirmed:
+		return nil // nothing new to send, and the same answer as for a new address
+	case StateUnconfirmed:
+		if now.Sub(sub.LastConfirmMail) < s.Config().ConfirmEvery {
+			return nil // limited, silently
+		}
+		sub.Consent = consent
+	case StateUnsubscribed:
+		sub.State, sub.Nonce, sub.Consent = StateUnconfirmed, nonce, consent
+		sub.UnsubscribedAt, sub.ConfirmedAt, sub.RemindedAt = nil, nil, nil
+		fx.Events = append(fx.Events, s.event(r, l.ID, EventSubscribed, how, o, now, ""))
+		if l.OptIn == OptInSingle && r.Suppression == nil {
+			return s.confirm(r, fx, l, sub, how, o, now, nonce+1)
+		}
+	}
+	sub.LastConfirmMail = now
+	fx.Mails = append(fx.Mails, QueuedMail{Kind: MailConfirm, Subscriber: r.Subscriber.ID, List: l.ID, Due: now, Created: now})
+	return nil
+}
+
+// confirm moves an unconfirmed subscription to confirmed, records the
+// confirmation in its consent record, lifts a suppression (the person proved
+// consent and a working mailbox again) and queues the welcome mail.
+func (s *Service) confirm(r *Record, fx *Effects, l *List, sub *Subscription, how How, o Origin, now time.Time, nonce uint32) error {
+	t := now
+	sub.State, sub.ConfirmedAt, sub.Nonce = StateConfirmed, &t, nonce
+	if sub.Consent == nil {
+		sub.Consent = &Consent{Source: string(how), At: now}
+	}
+	sub.Consent.ConfirmedAt, sub.Consent.ConfirmIP, sub.Consent.ConfirmUserAgent = &t, o.IP, o.UserAgent
+	fx.Events = append(fx.Events, s.event(r, l.ID, EventConfirmed, how, o, now, ""))
+	if r.Suppression != nil {
+		r.Suppression = nil
+		fx.Events = append(fx.Events, s.event(r, 0, EventUnblocklisted, how, o, now, "confirmed a fresh opt-in"))
+	}
+	if l.Welcome {
+		fx.Mails = append(fx.Mails, QueuedMail{Kind: MailWelcome, Subscriber: r.Subscriber.ID, List: l.ID, Due: now, Created: now})
+	}
+	return nil
+}
+
+func (s *Service) event(r *Record, l ListID, kind EventKind, how How, o Origin, now time.Time, detail string) Event {
+	return Event{Subscriber: r.Subscriber.ID, List: l, Kind: kind, How: how, At: now,
+		IP: o.IP, UserAgent: o.UserAgent, Detail: detail}
+}
+
+// listAttributes keeps the attributes a list asks for and checks them.
+func listAttributes(l *List, in map[string]string) (map[string]string, error) {
+	if len(in) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string)
+	for _, a := range l.Attributes {
+		v, ok := in[a]
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		if err := checkText(a, v, 500); err != nil {
+			return nil, err
+		}
+		out[a] = v
+	}
+	return out, nil
+}
+
+// LinkInfo describes what a token link is about, for the page that shows it.
+type LinkInfo struct {
+	Subscriber Subscriber
+	List       *List
+	Campaign   CampaignID
+	Token      Token
+}
+
+// ConfirmInfo checks a confirmation token without changing anything.
+func (s *Service) ConfirmInfo(ctx context.Context, token string) (LinkInfo, error) {
+	t, err := s.tokens.Open(PurposeConfirm, token, s.Now())
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	r, l, err := s.tokenRecord(ctx, t)
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	sub := r.Subscription(l.ID)
+	if sub == nil || !(sub.State == StateConfirmed || sub.State == StateUnconfirmed && sub.Nonce == t.Nonce) {
+		return LinkInfo{}, fmt.Errorf("%w: this link is no longer valid", ErrInvalidToken)
+	}
+	return LinkInfo{Subscriber: r.Subscriber, List: l, Token: t}, nil
+}
+
+// tokenRecord loads the subscriber and list a token names; a missing one
+// makes the token invalid.
+func (s *Service) tokenRecord(ctx context.Context, t Token) (Record, *List, error) {
+	r, err := s.store.Record(ctx, Key{ID: t.Subscriber})
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, nil, fmt.Errorf("%w: unknown subscriber", ErrInvalidToken)
+	}
+	if err != nil {
+		return Record{}, nil, err
+	}
+	if t.List == 0 {
+		return r, nil, nil
+	}
+	l, err := s.store.List(ctx, t.List)
+	if errors.Is(err, ErrNotFound) {
+		return Record{}, nil, fmt.Errorf("%w: unknown list", ErrInvalidToken)
+	}
+	return r, &l, err
+}
+
+// Confirm confirms the subscription a confirmation token names. A token
+// dies when its subscription changes state: an old link cannot undo a later
+// unsubscribe. Confirming twice is harmless.
+func (s *Service) Confirm(ctx context.Context, token string, o Origin) (LinkInfo, error) {
+	info, err := s.ConfirmInfo(ctx, token)
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	t, l, now, nonce := info.Token, info.List, s.Now(), s.nonce()
+	k := Key{ID: t.Subscriber, Hash: s.tokens.AddressHash(info.Subscriber.Identity)}
+	r, err := s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
+		sub := r.Subscription(l.ID)
+		switch {
+		case sub != nil && sub.State == StateConfirmed:
+			return nil
+		case sub == nil || sub.State != StateUnconfirmed || sub.Nonce != t.Nonce:
+			return fmt.Errorf("%w: this link is no longer valid", ErrInvalidToken)
+		}
+		r.Subscriber.UpdatedAt = now
+		return s.confirm(r, fx, l, sub, HowForm, o, now, nonce)
+	})
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	s.Kick()
+	info.Subscriber = r.Subscriber
+	return info, nil
+}
+
+// UnsubscribeInfo checks an unsubscribe token without changing anything.
+func (s *Service) UnsubscribeInfo(ctx context.Context, token string) (LinkInfo, error) {
+	t, err := s.tokens.Open(PurposeUnsubscribe, token, s.Now())
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	r, l, err := s.tokenRecord(ctx, t)
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	return LinkInfo{Subscriber: r.Subscriber, List: l, Campaign: t.Campaign, Token: t}, nil
+}
+
+// Unsubscribe ends the subscriptions an unsubscribe token names: its list,
+// or every list of its campaign, or with all every list (and then the
+// address is suppressed, as "unsubscribe from all" promises). It is
+// idempotent and never fails for an already unsubscribed person.
+func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how How, o Origin) error {
+	info, err := s.UnsubscribeInfo(ctx, token)
+	if err != nil {
+		return err
+	}
+	var lists []ListID
+	if info.Campaign != 0 {
+		if c, err := s.store.Campaign(ctx, info.Campaign); err == nil {
+			lists = c.Lists
+		}
+	}
+	if info.List != nil {
+		lists = append(lists, info.List.ID)
+	}
+	changed, err := s.unsubscribe(ctx, info.Subscriber, lists, all, how, o)
+	if err != nil {
+		return err
+	}
+	if changed && info.Campaign != 0 {
+		_, err = s.store.UpdateCampaign(ctx, info.Campaign, func(c *Campaign) error {
+			c.Stats.Unsubscribed++
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// unsubscribe leaves the given lists (or all) and reports whether anything
+// changed.
+func (s *Service) unsubscribe(ctx context.Context, sb Subscriber, lists []ListID, all bool, how How, o Origin) (bool, error) {
+	now, changed := s.Now(), false
+	k := Key{ID: sb.ID, Hash: s.tokens.AddressHash(sb.Identity)}
+	_, err := s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
+		changed = false
+		for i := range r.Subscriptions {
+			sub := &r.Subscriptions[i]
+			if sub.State == StateUnsubscribed || !all && !containsList(lists, sub.List) {
+				continue
+			}
+			t := now
+			sub.State, sub.UnsubscribedAt, sub.Nonce = StateUnsubscribed, &t, sub.Nonce+1
+			fx.Events = append(fx.Events, s.event(r, sub.List, EventUnsubscribed, how, o, now, ""))
+			changed = true
+		}
+		if all && r.Suppression == nil {
+			r.Suppression = &Suppression{Email: r.Subscriber.Email, Reason: "unsubscribed from all lists", How: how, At: now}
+			fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, how, o, now, "unsubscribed from all lists"))
+			changed = true
+		}
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil // erased meanwhile: nobody left to mail
+	}
+	return changed, err
+}
+
+func containsList(ls []ListID, id ListID) bool {
+	for _, l := range ls {
+		if l == id {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,355 @@
+package list
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SubscriptionView is a subscription with its list's slug and name.
+type SubscriptionView struct {
+	Subscription
+	Slug     string `json:"list"`
+	ListName string `json:"list_name"`
+}
+
+// SubscriberView is a subscriber as the UI and API show them.
+type SubscriberView struct {
+	Subscriber
+	Subscriptions []SubscriptionView `json:"subscriptions"`
+}
+
+// view resolves list ids to slugs; lists is a cache filled on demand.
+func (s *Service) view(ctx context.Context, r Record, lists map[ListID]List) (SubscriberView, error) {
+	v := SubscriberView{Subscriber: r.Subscriber, Subscriptions: make([]SubscriptionView, 0, len(r.Subscriptions))}
+	v.Blocklisted = r.Suppression != nil || r.Subscriber.Blocklisted
+	for _, sub := range r.Subscriptions {
+		l, ok := lists[sub.List]
+		if !ok {
+			var err error
+			l, err = s.store.List(ctx, sub.List)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return SubscriberView{}, err
+			}
+			lists[sub.List] = l
+		}
+		v.Subscriptions = append(v.Subscriptions, SubscriptionView{Subscription: sub, Slug: l.Slug, ListName: l.Name})
+	}
+	return v, nil
+}
+
+// NewSubscriber is an addition by an editor or the API.
+type NewSubscriber struct {
+	Email      string            `json:"email"`
+	Name       string            `json:"name"`
+	Attributes map[string]string `json:"attributes"`
+	Lists      []string          `json:"lists"`
+	State      State             `json:"state"`
+	Reason     string            `json:"reason"`
+}
+
+// AddSubscriber adds a subscriber to lists. State confirmed needs a reason,
+// kept as the consent source; unconfirmed sends the confirmation mail. An
+// address that exists already is ErrExists.
+func (s *Service) AddSubscriber(ctx context.Context, n NewSubscriber, how How, o Origin) (SubscriberView, error) {
+	addr, err := ParseAddress(n.Email)
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	name := strings.TrimSpace(n.Name)
+	if err := checkText("name", name, 200); err != nil {
+		return SubscriberView{}, err
+	}
+	if err := checkAttributes(n.Attributes); err != nil {
+		return SubscriberView{}, err
+	}
+	switch n.State {
+	case "":
+		n.State = StateUnconfirmed
+	case StateConfirmed:
+		if strings.TrimSpace(n.Reason) == "" {
+			return SubscriberView{}, fmt.Errorf("%w: a confirmed addition needs a reason (the consent source)", ErrInvalid)
+		}
+	case StateUnconfirmed:
+	default:
+		return SubscriberView{}, fmt.Errorf("%w: state must be \"confirmed\" or \"unconfirmed\"", ErrInvalid)
+	}
+	lists, err := s.listsBySlug(ctx, n.Lists)
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	now, nonce, cfg := s.Now(), s.nonce(), s.Config()
+	k := Key{Identity: addr.Identity, Hash: s.tokens.AddressHash(addr.Identity)}
+	r, err := s.store.UpdateSubscriber(ctx, k, true, func(r *Record, fx *Effects) error {
+		if r.Subscriber.ID != 0 {
+			return fmt.Errorf("%w: a subscriber with this address exists", ErrExists)
+		}
+		r.Subscriber = Subscriber{Email: addr.Display, Identity: addr.Identity, Name: name,
+			Attributes: n.Attributes, CreatedAt: now, UpdatedAt: now, Nonce: nonce}
+		for i := range lists {
+			l := &lists[i]
+			consent := &Consent{Source: string(how), Reason: n.Reason, Text: l.ConsentText, TextVersion: l.ConsentVersion,
+				PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
+			if err := s.addToList(r, fx, l, n.State, consent, how, o, now, nonce); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	s.Kick()
+	s.audit(ctx, o, "subscriber.add", fmt.Sprint(r.Subscriber.ID))
+	return s.view(ctx, r, map[ListID]List{})
+}
+
+// addToList subscribes a record to a list as an editor or import asks:
+// confirmed directly (with a reason), or unconfirmed with a confirmation
+// mail. A suppressed address is never mailed, so it stays unconfirmed and
+// gets no mail.
+func (s *Service) addToList(r *Record, fx *Effects, l *List, state State, consent *Consent, how How, o Origin, now time.Time, nonce uint32) error {
+	sub := r.Subscription(l.ID)
+	if sub != nil && sub.State == StateConfirmed {
+		return nil
+	}
+	if sub == nil {
+		r.Subscriptions = append(r.Subscriptions, Subscription{List: l.ID, CreatedAt: now})
+		sortSubscriptions(r.Subscriptions)
+		sub = r.Subscription(l.ID)
+	}
+	sub.State, sub.Nonce, sub.Consent = StateUnconfirmed, nonce, consent
+	sub.UnsubscribedAt, sub.ConfirmedAt = nil, nil
+	fx.Events = append(fx.Events, s.event(r, l.ID, EventSubscribed, how, o, now, consent.Reason))
+	if r.Suppression != nil {
+		return nil
+	}
+	if state == StateConfirmed {
+		t := now
+		sub.State, sub.ConfirmedAt = StateConfirmed, &t
+		sub.Consent.ConfirmedAt = &t
+		fx.Events = append(fx.Events, s.event(r, l.ID, EventConfirmed, how, o, now, consent.Reason))
+		return nil
+	}
+	sub.LastConfirmMail = now
+	fx.Mails = append(fx.Mails, QueuedMail{Kind: MailConfirm, Subscriber: r.Subscriber.ID, List: l.ID, Due: now, Created: now})
+	return nil
+}
+
+func (s *Service) listsBySlug(ctx context.Context, slugs []string) ([]List, error) {
+	out := make([]List, 0, len(slugs))
+	for _, slug := range slugs {
+		l, err := s.store.ListBySlug(ctx, slug)
+		if errors.Is(err, ErrNotFound) {
+			return nil, fmt.Errorf("%w: no list %q", ErrInvalid, slug)
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+func checkAttributes(attrs map[string]string) error {
+	if len(attrs) > 50 {
+		return fmt.Errorf("%w: at most 50 attributes", ErrInvalid)
+	}
+	for k, v := range attrs {
+		if !attrRE.MatchString(k) {
+			return fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, k)
+		}
+		if err := checkText(k, v, 500); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Subscriber returns one subscriber.
+func (s *Service) Subscriber(ctx context.Context, id SubscriberID) (SubscriberView, error) {
+	r, err := s.store.Record(ctx, Key{ID: id})
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	return s.view(ctx, r, map[ListID]List{})
+}
+
+// SubscriberEvents returns a subscriber's whole history, oldest first.
+func (s *Service) SubscriberEvents(ctx context.Context, id SubscriberID) ([]Event, error) {
+	var out []Event
+	var after EventID
+	for {
+		evs, err := s.store.Events(ctx, id, after, 1000)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, evs...)
+		if len(evs) < 1000 {
+			return out, nil
+		}
+		after = evs[len(evs)-1].ID
+	}
+}
+
+// SubscriberPatch is a partial update of a subscriber by an editor.
+type SubscriberPatch struct {
+	Name        *string            `json:"name"`
+	Attributes  *map[string]string `json:"attributes"`
+	Blocklisted *bool              `json:"blocklisted"`
+}
+
+// PatchSubscriber applies an editor's partial update.
+func (s *Service) PatchSubscriber(ctx context.Context, id SubscriberID, p SubscriberPatch, o Origin) (SubscriberView, error) {
+	cur, err := s.store.Record(ctx, Key{ID: id})
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	if p.Name != nil {
+		*p.Name = strings.TrimSpace(*p.Name)
+		if err := checkText("name", *p.Name, 200); err != nil {
+			return SubscriberView{}, err
+		}
+	}
+	if p.Attributes != nil {
+		if err := checkAttributes(*p.Attributes); err != nil {
+			return SubscriberView{}, err
+		}
+	}
+	now := s.Now()
+	k := Key{ID: id, Hash: s.tokens.AddressHash(cur.Subscriber.Identity)}
+	r, err := s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
+		if p.Name != nil {
+			r.Subscriber.Name = *p.Name
+		}
+		if p.Attributes != nil {
+			r.Subscriber.Attributes = *p.Attributes
+		}
+		if p.Name != nil || p.Attributes != nil {
+			fx.Events = append(fx.Events, s.event(r, 0, EventProfileChanged, HowAdmin, o, now, ""))
+		}
+		if p.Blocklisted != nil {
+			s.setBlocklisted(r, fx, *p.Blocklisted, "blocklisted by an editor", HowAdmin, o, now)
+		}
+		r.Subscriber.UpdatedAt = now
+		return nil
+	})
+	if err != nil {
+		return SubscriberView{}, err
+	}
+	s.audit(ctx, o, "subscriber.update", fmt.Sprint(id))
+	return s.view(ctx, r, map[ListID]List{})
+}
+
+// setBlocklisted adds or lifts a record's suppression.
+func (s *Service) setBlocklisted(r *Record, fx *Effects, on bool, reason string, how How, o Origin, now time.Time) {
+	switch {
+	case on && r.Suppression == nil:
+		r.Suppression = &Suppression{Email: r.Subscriber.Email, Reason: reason, How: how, At: now}
+		fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, how, o, now, reason))
+	case !on && r.Suppression != nil:
+		r.Suppression = nil
+		fx.Events = append(fx.Events, s.event(r, 0, EventUnblocklisted, how, o, now, ""))
+	}
+}
+
+// EraseSubscriber deletes a subscriber and their history, keeping only a
+// keyed hash of the address in the suppression list so that a later import
+// cannot bring them back.
+func (s *Service) EraseSubscriber(ctx context.Context, id SubscriberID, o Origin) error {
+	r, err := s.store.Record(ctx, Key{ID: id})
+	if err != nil {
+		return err
+	}
+	now := s.Now()
+	k := Key{ID: id, Hash: s.tokens.AddressHash(r.Subscriber.Identity)}
+	_, err = s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
+		// The entry keeps no address: the hash alone suppresses it.
+		r.Suppression = &Suppression{Reason: "erased at the subscriber's request", How: HowAdmin, At: now}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := s.store.DeleteSubscriber(ctx, id); err != nil {
+		return err
+	}
+	s.audit(ctx, o, "subscriber.erase", fmt.Sprint(id))
+	return nil
+}
+
+// SearchRequest selects subscribers for the UI and API.
+type SearchRequest struct {
+	Email string
+	List  string
+	State State
+	Q     string
+	After SubscriberID
+	Limit int
+}
+
+// SearchSubscribers pages through subscribers matching r, in id order.
+func (s *Service) SearchSubscribers(ctx context.Context, r SearchRequest) ([]SubscriberView, int, *SubscriberID, error) {
+	if r.Limit <= 0 {
+		r.Limit = 100
+	}
+	r.Limit = min(r.Limit, 1000)
+	if r.State != "" && !r.State.Valid() {
+		return nil, 0, nil, fmt.Errorf("%w: unknown state %q", ErrInvalid, r.State)
+	}
+	q := SubscriberQuery{Prefix: strings.ToLower(strings.TrimSpace(r.Q)), State: r.State, After: r.After, Limit: r.Limit + 1}
+	if r.Email != "" {
+		a, err := ParseAddress(r.Email)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return s.searchByEmail(ctx, a, r)
+	}
+	if r.List != "" {
+		l, err := s.store.ListBySlug(ctx, r.List)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		q.List = l.ID
+	}
+	recs, total, err := s.store.SearchSubscribers(ctx, q)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	var next *SubscriberID
+	if len(recs) > r.Limit {
+		recs = recs[:r.Limit]
+		id := recs[len(recs)-1].Subscriber.ID
+		next = &id
+	}
+	cache := map[ListID]List{}
+	out := make([]SubscriberView, 0, len(recs))
+	for _, rec := range recs {
+		v, err := s.view(ctx, rec, cache)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		out = append(out, v)
+	}
+	return out, total, next, nil
+}
+
+func (s *Service) searchByEmail(ctx context.Context, a Address, r SearchRequest) ([]SubscriberView, int, *SubscriberID, error) {
+	rec, err := s.store.Record(ctx, Key{Identity: a.Identity})
+	if errors.Is(err, ErrNotFound) || err == nil && rec.Subscriber.ID <= r.After {
+		return []SubscriberView{}, 0, nil, nil
+	}
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	v, err := s.view(ctx, rec, map[ListID]List{})
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return []SubscriberView{v}, 1, nil, nil
+}
