@@ -1,0 +1,137 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+	bolt "go.etcd.io/bbolt"
+)
+
+// bounceValue keeps the raw report, which the API type hides.
+type bounceValue struct {
+	list.Bounce
+	Raw []byte `json:"raw,omitempty"`
+}
+
+// bounceEmailPrefix is the bounce_email range of an address.
+func bounceEmailPrefix(email string) []byte {
+	return append([]byte(strings.ToLower(email)), 0)
+}
+
+// AddBounce stores b and sets its id (and its time, if zero).
+func (db *DB) AddBounce(ctx context.Context, b *list.Bounce) error {
+	err := db.update(ctx, func(tx *bolt.Tx) error {
+		bounces := bucket(tx, bBounces)
+		id, err := next(bounces)
+		if err != nil {
+			return err
+		}
+		v := bounceValue{Bounce: *b, Raw: b.Raw}
+		v.ID = list.BounceID(id)
+		if v.At.IsZero() {
+			v.At = db.now()
+		}
+		if err := putJSON(bounces, u64(id), &v); err != nil {
+			return err
+		}
+		if err := indexBounce(tx, &v.Bounce); err != nil {
+			return err
+		}
+		b.ID, b.At = v.ID, v.At
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: add bounce: %w", err)
+	}
+	return nil
+}
+
+func indexBounce(tx *bolt.Tx, b *list.Bounce) error {
+	if b.Email != "" {
+		k := binary.BigEndian.AppendUint64(bounceEmailPrefix(b.Email), uint64(b.ID))
+		if err := bucket(tx, bBounceEmail).Put(k, nil); err != nil {
+			return err
+		}
+	}
+	if b.Campaign == 0 {
+		return nil
+	}
+	return bucket(tx, bBounceCamp).Put(key2(uint64(b.Campaign), uint64(b.ID)), nil)
+}
+
+// Bounces returns bounces matching f after f.After, oldest first. An email
+// or campaign filter walks its index; a kind filter alone scans the bounces
+// bucket from the cursor on (bounces are few).
+func (db *DB) Bounces(ctx context.Context, f list.BounceFilter) ([]list.Bounce, error) {
+	f.Limit = limitOr(f.Limit)
+	var out []list.Bounce
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		switch {
+		case f.Email != "":
+			out, err = bouncesByIndex(tx, bBounceEmail, bounceEmailPrefix(f.Email), &f)
+		case f.Campaign != 0:
+			out, err = bouncesByIndex(tx, bBounceCamp, u64(uint64(f.Campaign)), &f)
+		default:
+			out, err = bouncesScan(tx, &f)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: bounces: %w", err)
+	}
+	return out, nil
+}
+
+// bouncesByIndex walks an index whose keys are prefix | bounceID.
+func bouncesByIndex(tx *bolt.Tx, index string, prefix []byte, f *list.BounceFilter) ([]list.Bounce, error) {
+	var out []list.Bounce
+	bounces := bucket(tx, bBounces)
+	c := bucket(tx, index).Cursor()
+	from := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(f.After))
+	for k, _ := seekPast(c, from); k != nil && bytes.HasPrefix(k, prefix) && len(out) < f.Limit; k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			continue // only an address holding a 0x00 could make such a key
+		}
+		id := k[len(prefix):]
+		var v bounceValue
+		if err := mustGet(bounces, id, &v, "bounce", readU64(id, 0)); err != nil {
+			return nil, err
+		}
+		if bounceMatches(&v, f) {
+			out = append(out, v.bounce())
+		}
+	}
+	return out, nil
+}
+
+func bouncesScan(tx *bolt.Tx, f *list.BounceFilter) ([]list.Bounce, error) {
+	var out []list.Bounce
+	c := bucket(tx, bBounces).Cursor()
+	for k, v := seekPast(c, u64(uint64(f.After))); k != nil && len(out) < f.Limit; k, v = c.Next() {
+		var bv bounceValue
+		if err := decode(k, v, &bv); err != nil {
+			return nil, err
+		}
+		if bounceMatches(&bv, f) {
+			out = append(out, bv.bounce())
+		}
+	}
+	return out, nil
+}
+
+func bounceMatches(v *bounceValue, f *list.BounceFilter) bool {
+	return (f.Kind == "" || v.Kind == f.Kind) &&
+		(f.Campaign == 0 || v.Campaign == f.Campaign) &&
+		(f.Email == "" || strings.EqualFold(v.Email, f.Email))
+}
+
+func (v *bounceValue) bounce() list.Bounce {
+	b := v.Bounce
+	b.Raw = v.Raw
+	return b
+}
