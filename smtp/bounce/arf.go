@@ -1,0 +1,65 @@
+package bounce
+
+import (
+	"net/mail"
+	"strings"
+)
+
+// parseARF fills rep from an RFC 5965 feedback report: one complaint for the
+// recipient named by Original-Rcpt-To (section 3.2), else by the quoted
+// original. Reports that are not complaints about the recipient,
+// "not-spam" (RFC 6650) and "auth-failure" (RFC 6591, a DMARC/SPF failure
+// report about our own mail), produce no recipient.
+func parseARF(m *message, rep *Report) {
+	rep.Type = TypeARF
+	var fs fields
+	if p := m.find("message/feedback-report"); p != nil {
+		fs, _ = readFields(p.body)
+	}
+	rep.FeedbackType = strings.ToLower(strings.TrimSpace(fs.Get("Feedback-Type")))
+	if rep.FeedbackType == "not-spam" || rep.FeedbackType == "auth-failure" {
+		return
+	}
+	rep.add(Recipient{
+		Email:      complainant(m, fs),
+		Action:     "failed",
+		Diagnostic: cleanDiagnostic(m.text),
+		Kind:       KindComplaint,
+		Counts:     true,
+	})
+}
+
+// complainant finds the address that complained: Original-Rcpt-To, else
+// Microsoft's X-HmXmrOriginalRecipient or the To of the quoted original.
+func complainant(m *message, fs fields) string {
+	if a := firstAddr(fs.Get("Original-Rcpt-To")); a != "" {
+		return a
+	}
+	q := m.quotedHeader()
+	if a := firstAddr(q.Get("X-Hmxmroriginalrecipient")); a != "" {
+		return a
+	}
+	return firstAddr(q.Get("To"))
+}
+
+// quotedHeader returns the header of the first quoted original.
+func (m *message) quotedHeader() fields {
+	for _, p := range m.parts {
+		if isQuotedType(p.mediaType) {
+			fs, _ := readFields(p.body)
+			return fs
+		}
+	}
+	return nil
+}
+
+// firstAddr returns the first address in a header value.
+func firstAddr(v string) string {
+	if strings.TrimSpace(v) == "" {
+		return ""
+	}
+	if l, err := mail.ParseAddressList(v); err == nil && len(l) > 0 {
+		return l[0].Address
+	}
+	return reAnyAddr.FindString(v)
+}

@@ -1,0 +1,33 @@
+// Package bounce parses and classifies inbound delivery reports: bounces,
+// complaints and auto-replies. It is a pure parser: no I/O beyond reading the
+// message it is given, no store, no SMTP. Not a stable API.
+//
+// Implemented:
+//
+//   - RFC 3464 delivery status notifications (multipart/report;
+//     report-type=delivery-status, message/delivery-status), per-recipient
+//     groups, Action, Status, Diagnostic-Code.
+//   - RFC 3463 enhanced status codes, read together with the SMTP reply code
+//     and the diagnostic text by [Classify].
+//   - RFC 5965 abuse feedback reports (ARF, message/feedback-report).
+//   - RFC 6533 internationalized reports (message/global-delivery-status,
+//     message/global, message/global-headers).
+//   - RFC 3834 auto-responses (Auto-Submitted), recognised by [IsAutoReply]
+//     together with common vendor headers and subjects.
+//   - The plain-text bounce formats of qmail, Exim, Postfix, Sendmail,
+//     Exchange/Outlook.com, Gmail, Yahoo and Lotus Domino.
+//
+// Work is bounded so that no input hangs or exhausts memory: at most
+// [MaxSize] bytes are read, MIME nesting stops at depth 8, at most 256 parts
+// and 64 recipients are looked at.
+//
+// Classification policy, in order (see [Classify]): text that blames our
+// sender beats everything; text that says the address is bad (user unknown,
+// no such domain, disabled account) makes the bounce hard whatever its code,
+// even 4.x.x; mailbox full and message too large are soft even with 5.x.x;
+// blocklists, SPF/DKIM/DMARC, reputation and rate limits are policy; then the
+// enhanced status decides (5.1.x, 5.2.1, 5.4.4, 5.7.13/17/18 hard; 5.7.x
+// policy; the rest soft). An unrecognised 5xx with no telling text is soft,
+// so that a good address is never blocklisted on a guess. Policy and delayed
+// reports never count toward a subscriber's thresholds.
+package bounce
