@@ -33,6 +33,8 @@ type DB struct {
 	path string
 	log  *slog.Logger
 	now  func() time.Time
+	// purgeChunk is the DeleteList chunk size; tests make it small.
+	purgeChunk int
 }
 
 // Bucket names, in one table so that Open creates every one of them.
@@ -109,7 +111,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, log: opts.Logger, now: opts.Now}
+	db := &DB{bolt: b, path: path, log: opts.Logger, now: opts.Now, purgeChunk: defaultPurgeChunk}
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)
 	}

@@ -10,9 +10,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// purgeChunk is how many subscribers one DeleteList transaction detaches,
-// so deleting a huge list never holds the writer lock for long.
-const purgeChunk = 2000
+// defaultPurgeChunk is how many subscribers one DeleteList transaction
+// detaches, so deleting a huge list never holds the writer lock for long.
+const defaultPurgeChunk = 2000
 
 // CreateList stores l and sets its ID; ErrExists if the slug is taken.
 func (db *DB) CreateList(ctx context.Context, l *list.List) error {
@@ -186,7 +186,7 @@ func (db *DB) purgeList(ctx context.Context, id list.ListID) error {
 		done := false
 		err := db.update(ctx, func(tx *bolt.Tx) error {
 			var err error
-			done, err = purgeListChunk(tx, id)
+			done, err = purgeListChunk(tx, id, db.purgeChunk)
 			return err
 		})
 		if err != nil || done {
@@ -195,10 +195,10 @@ func (db *DB) purgeList(ctx context.Context, id list.ListID) error {
 	}
 }
 
-func purgeListChunk(tx *bolt.Tx, id list.ListID) (bool, error) {
+func purgeListChunk(tx *bolt.Tx, id list.ListID, chunk int) (bool, error) {
 	prefix := u64(uint64(id))
 	members := bucket(tx, bMembers)
-	keys := prefixKeys(members, prefix, prefix, purgeChunk)
+	keys := prefixKeys(members, prefix, prefix, chunk)
 	for _, k := range keys {
 		if err := detachSubscriber(tx, list.SubscriberID(readU64(k, 8)), id); err != nil {
 			return false, err
@@ -207,7 +207,7 @@ func purgeListChunk(tx *bolt.Tx, id list.ListID) (bool, error) {
 			return false, err
 		}
 	}
-	if len(keys) == purgeChunk {
+	if len(keys) == chunk {
 		return false, nil
 	}
 	if err := bucket(tx, bListCounts).Delete(prefix); err != nil {
