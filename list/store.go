@@ -106,6 +106,10 @@ type SubscriberStore interface {
 	AddBounce(ctx context.Context, b *Bounce) error
 	// Bounces returns bounces matching f, oldest first.
 	Bounces(ctx context.Context, f BounceFilter) ([]Bounce, error)
+	// PruneBounceRaw drops the raw messages of the oldest bounce records
+	// until the stored bounce records, newest first, fit in maxBytes; it
+	// returns how many it dropped.
+	PruneBounceRaw(ctx context.Context, maxBytes int64) (int, error)
 }
 
 // CampaignStore keeps campaigns and their per-recipient records.

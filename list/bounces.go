@@ -1,0 +1,326 @@
+package list
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RcptKind says to which of Bulletin's inbound addresses a report came.
+type RcptKind string
+
+// Inbound addresses. Only these are accepted by the inbound server.
+const (
+	// RcptBounceToken is bounces+TOKEN@bounce-domain, the VERP envelope
+	// sender of every mail Bulletin sends.
+	RcptBounceToken RcptKind = "bounce-token"
+	// RcptBounce is plain bounces@: reports whose token was lost.
+	RcptBounce RcptKind = "bounce"
+	// RcptUnsubscribe is unsubscribe+TOKEN@domain, the mailto
+	// List-Unsubscribe address (RFC 2369).
+	RcptUnsubscribe RcptKind = "unsubscribe"
+	// RcptFeedback is feedback@, where complaint reports (RFC 5965) go.
+	RcptFeedback RcptKind = "feedback"
+)
+
+// BounceUnknown marks the record of a report in which no failed recipient
+// was found (a malformed or unrecognised message): kept for an editor to
+// read, acting on no one.
+const BounceUnknown BounceKind = "unknown"
+
+// InboundReport is one message received on the inbound SMTP port for one of
+// Bulletin's addresses, already parsed by the smtp package.
+type InboundReport struct {
+	Rcpt RcptKind
+	// Token is the token of a bounces+TOKEN@ or unsubscribe+TOKEN@ address,
+	// unchecked.
+	Token string
+	// Bounces has one entry per failed or delayed recipient found in the
+	// report, with Email, Kind, Action, Status and Diagnostic set; for a
+	// complaint one entry of kind BounceComplaint.
+	Bounces []Bounce
+	// MessageIDs are the Message-IDs of the original message quoted in the
+	// report, without angle brackets.
+	MessageIDs []string
+	// OriginalHeaders are headers of the quoted original (List-Unsubscribe
+	// among them) under canonical keys.
+	OriginalHeaders map[string]string
+	// Raw is the message as received.
+	Raw []byte
+	// FeedbackType is the Feedback-Type of a complaint report (abuse, fraud…).
+	FeedbackType string
+	// AutoReply marks an out-of-office or other automatic answer: ignored.
+	AutoReply bool
+	// From is the envelope sender and IP the peer's address, for events.
+	From string
+	IP   string
+}
+
+// BounceRules decide when bounces blocklist an address.
+type BounceRules struct {
+	// HardLimit is how many hard bounces blocklist an address (1).
+	HardLimit int `json:"hard_limit"`
+	// SoftLimit is how many soft bounces within SoftWindow blocklist an
+	// address (3).
+	SoftLimit int `json:"soft_limit"`
+	// SoftWindow is the window soft bounces are counted in (30 days).
+	SoftWindow time.Duration `json:"soft_window"`
+	// RawCap bounds the bytes of stored bounce records; past it the raw
+	// messages of the oldest are dropped (64 MiB). Negative keeps no raw
+	// message at all.
+	RawCap int64 `json:"raw_cap"`
+}
+
+// DefaultBounceRules are the rules in force until SetBounceRules is called.
+func DefaultBounceRules() BounceRules {
+	return BounceRules{HardLimit: 1, SoftLimit: 3, SoftWindow: 30 * 24 * time.Hour, RawCap: 64 << 20}
+}
+
+func (r *BounceRules) defaults() {
+	d := DefaultBounceRules()
+	if r.HardLimit == 0 {
+		r.HardLimit = d.HardLimit
+	}
+	if r.SoftLimit == 0 {
+		r.SoftLimit = d.SoftLimit
+	}
+	if r.SoftWindow == 0 {
+		r.SoftWindow = d.SoftWindow
+	}
+	if r.RawCap == 0 {
+		r.RawCap = d.RawCap
+	}
+}
+
+// bounceRulesKey is the setting under which the rules are kept, so that the
+// settings page can change them while the server runs.
+const bounceRulesKey = "bounce_rules"
+
+// SetBounceRules validates and stores the bounce rules; zero fields take
+// their defaults.
+func (s *Service) SetBounceRules(ctx context.Context, r BounceRules) error {
+	r.defaults()
+	if r.HardLimit < 1 || r.SoftLimit < 1 || r.SoftWindow < time.Minute {
+		return fmt.Errorf("%w: bounce limits must be at least 1 and the soft bounce window at least a minute", ErrInvalid)
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("list: encode bounce rules: %w", err)
+	}
+	return s.store.PutSetting(ctx, bounceRulesKey, data)
+}
+
+// BounceRules returns the rules in force.
+func (s *Service) BounceRules(ctx context.Context) (BounceRules, error) {
+	data, err := s.store.Setting(ctx, bounceRulesKey)
+	if errors.Is(err, ErrNotFound) {
+		return DefaultBounceRules(), nil
+	}
+	if err != nil {
+		return BounceRules{}, err
+	}
+	var r BounceRules
+	if err := json.Unmarshal(data, &r); err != nil {
+		s.log.Error("stored bounce rules unreadable, using defaults", "err", err)
+		return DefaultBounceRules(), nil
+	}
+	r.defaults()
+	return r, nil
+}
+
+// HandleInbound applies one inbound report. Every failed recipient yields a
+// bounce record, whatever the address's state. A report acts on a
+// subscriber (counts toward the limits, blocklists, unsubscribes) only when
+// it proves that Bulletin sent the original: a valid VERP token, an
+// unsubscribe token of the quoted original, or a quoted Message-ID of a
+// sent message; anything else could be forged to blocklist anyone, so it is
+// recorded with Counted false and changes nothing. Auto-replies are ignored.
+// An unsubscribe+TOKEN@ mail unsubscribes whatever its body says. Only store
+// failures are returned: the sender may try again later.
+func (s *Service) HandleInbound(ctx context.Context, r InboundReport) error {
+	o := Origin{IP: r.IP}
+	if r.Rcpt == RcptUnsubscribe {
+		err := s.Unsubscribe(ctx, r.Token, false, HowMailto, o)
+		if errors.Is(err, ErrInvalidToken) {
+			s.log.Info("mailto unsubscribe with an invalid token ignored", "err", err)
+			return nil
+		}
+		return err
+	}
+	if r.AutoReply {
+		s.log.Info("inbound auto-reply ignored", "rcpt", string(r.Rcpt))
+		return nil
+	}
+	rules, err := s.BounceRules(ctx)
+	if err != nil {
+		return err
+	}
+	p, err := s.proveReport(ctx, &r)
+	if err != nil {
+		return err
+	}
+	if isComplaint(r.Bounces) {
+		err = s.handleComplaint(ctx, &r, p, rules, o)
+	} else {
+		err = s.handleBounces(ctx, &r, p, rules, o)
+	}
+	if err != nil {
+		return err
+	}
+	if len(r.Raw) > 0 {
+		return s.pruneRaw(ctx, rules)
+	}
+	return nil
+}
+
+// RecordDeliveryFailure records a relay's refusal of one campaign message
+// (a 5xx answer during the SMTP transaction, classified by the caller) and
+// acts on it: such an answer cannot be forged. b needs Kind, Status and
+// Diagnostic; the campaign's Bounced counter grows, so the runner must not
+// count it again.
+func (s *Service) RecordDeliveryFailure(ctx context.Context, sub SubscriberID, c CampaignID, email string, b Bounce) error {
+	switch b.Kind {
+	case BounceHard, BounceSoft, BouncePolicy:
+	default:
+		return fmt.Errorf("%w: delivery failure of kind %q", ErrInvalid, b.Kind)
+	}
+	if b.Action == "" {
+		b.Action = "failed"
+	}
+	rules, err := s.BounceRules(ctx)
+	if err != nil {
+		return err
+	}
+	rec, err := s.store.Record(ctx, Key{ID: sub})
+	if errors.Is(err, ErrNotFound) {
+		rec = Record{}
+	} else if err != nil {
+		return err
+	}
+	b.Email, b.Campaign, b.At, b.Raw = email, c, s.Now(), nil
+	p := proof{rec: rec, campaign: c, ok: rec.Subscriber.ID != 0}
+	r := InboundReport{Rcpt: RcptBounceToken, Bounces: []Bounce{b}}
+	return s.handleBounces(ctx, &r, p, rules, Origin{})
+}
+
+func isComplaint(bs []Bounce) bool {
+	for _, b := range bs {
+		if b.Kind == BounceComplaint {
+			return true
+		}
+	}
+	return false
+}
+
+// bounceDetail is the Detail of a bounce event: kind and status, and a
+// marker for bounces that count toward no limit.
+func bounceDetail(b *Bounce) string {
+	d := string(b.Kind)
+	if b.Status != "" {
+		d += " " + b.Status
+	}
+	if b.Action == "delayed" {
+		d += " delayed"
+	}
+	if !b.Counted {
+		d += notCounted
+	}
+	return d
+}
+
+const notCounted = " (not counted)"
+
+// handleBounces stores one record per failed recipient and, for a proven
+// report, adds the events and applies the limits.
+func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, rules BounceRules, o Origin) error {
+	bs := r.Bounces
+	if len(bs) == 0 {
+		bs = []Bounce{{Kind: BounceUnknown, Action: "unknown"}}
+	}
+	now := s.Now()
+	stored := make([]Bounce, 0, len(bs))
+	for i := range bs {
+		b := bs[i]
+		if b.Kind == "" {
+			b.Kind = BounceUnknown
+		}
+		b.At, b.Raw = now, nil
+		b.Counted = p.ok && b.Action != "delayed" && b.Kind != BounceUnknown
+		if p.ok {
+			b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
+			if b.Email == "" {
+				b.Email = p.rec.Subscriber.Email
+			}
+		}
+		if i == 0 && rules.RawCap > 0 {
+			b.Raw = r.Raw
+		}
+		if err := s.store.AddBounce(ctx, &b); err != nil {
+			return err
+		}
+		b.Raw = nil
+		stored = append(stored, b)
+	}
+	if !p.ok {
+		s.log.Info("unproven bounce report recorded, not counted", "rcpt", string(r.Rcpt), "recipients", len(bs))
+		return nil
+	}
+	bounced, err := s.applyBounces(ctx, p.rec, stored, rules, o)
+	if err != nil || !bounced || p.campaign == 0 {
+		return err
+	}
+	return s.countCampaign(ctx, p.campaign, func(st *Stats) { st.Bounced++ })
+}
+
+// countCampaign updates a campaign's counters; a deleted campaign is fine.
+func (s *Service) countCampaign(ctx context.Context, id CampaignID, fn func(*Stats)) error {
+	_, err := s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		fn(&c.Stats)
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// pruneRaw keeps the stored bounce records within the raw-message cap.
+func (s *Service) pruneRaw(ctx context.Context, rules BounceRules) error {
+	if rules.RawCap <= 0 {
+		return nil
+	}
+	n, err := s.store.PruneBounceRaw(ctx, rules.RawCap)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		s.log.Info("raw bounce messages pruned", "count", n)
+	}
+	return nil
+}
+
+// bounceLimitReason says why a report's new bounces (hard, soft) on top of
+// the prior ones (hard0, soft0) blocklist the address, or "" if they do not.
+// A policy bounce never does: it is the sender's problem.
+func bounceLimitReason(rules BounceRules, hard0, hard, soft0, soft int, status string) string {
+	switch {
+	case hard > 0 && hard0+hard >= rules.HardLimit:
+		if rules.HardLimit == 1 {
+			return strings.TrimSpace("hard bounce " + status)
+		}
+		return fmt.Sprintf("%d hard bounces", hard0+hard)
+	case soft > 0 && soft0+soft >= rules.SoftLimit:
+		return fmt.Sprintf("%d soft bounces within %s", soft0+soft, windowText(rules.SoftWindow))
+	}
+	return ""
+}
+
+func windowText(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	}
+	return d.String()
+}
