@@ -1,0 +1,119 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+func TestCampaignsCRUD(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	var ids []list.CampaignID
+	for _, name := range []string{"one", "two", "three"} {
+		c := list.Campaign{Name: name, Status: list.StatusDraft}
+		if err := db.CreateCampaign(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	page, err := db.Campaigns(ctx, ids[0], 10)
+	if err != nil || len(page) != 2 || page[0].ID != ids[1] {
+		t.Errorf("Campaigns(after %d) = %+v, %v", ids[0], page, err)
+	}
+	c, err := db.UpdateCampaign(ctx, ids[1], func(c *list.Campaign) error {
+		c.Subject = "Hello"
+		c.ID = 1000 // ignored
+		return nil
+	})
+	if err != nil || c.Subject != "Hello" || c.ID != ids[1] {
+		t.Errorf("UpdateCampaign = %+v, %v", c, err)
+	}
+	if _, err := db.UpdateCampaign(ctx, ids[1], func(*list.Campaign) error { return errTest }); err != errTest {
+		t.Errorf("UpdateCampaign(fn error) = %v, want it unchanged", err)
+	}
+	if err := db.DeleteCampaign(ctx, ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Campaign(ctx, ids[1]); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("Campaign after delete = %v, want ErrNotFound", err)
+	}
+	if err := db.DeleteCampaign(ctx, ids[1]); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("second DeleteCampaign = %v, want ErrNotFound", err)
+	}
+}
+
+func TestCommitSends(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	c := list.Campaign{Name: "c", Status: list.StatusRunning}
+	if err := db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	soon, later := testTime.Add(time.Minute), testTime.Add(time.Hour)
+	got, err := db.CommitSends(ctx, c.ID, list.SendBatch{
+		Records: []list.SendRecord{
+			{Subscriber: 1, Outcome: list.OutcomeSent, MessageID: "<1@x>", At: testTime},
+			{Subscriber: 2, Outcome: list.OutcomeDeferred, MessageID: "<2@x>", NextTry: &later},
+			{Subscriber: 3, Outcome: list.OutcomeDeferred, NextTry: &soon},
+		},
+		Cursor: 3,
+		Delta:  list.Stats{Sent: 1, Deferred: 2},
+	})
+	if err != nil || got.Cursor != 3 || got.Stats.Sent != 1 || got.Stats.Deferred != 2 {
+		t.Fatalf("CommitSends = %+v, %v", got, err)
+	}
+	if r, err := db.SendByMessageID(ctx, "<1@x>"); err != nil || r.Subscriber != 1 || r.Campaign != c.ID {
+		t.Errorf("SendByMessageID = %+v, %v", r, err)
+	}
+	wantDeferrals(t, db, c.ID, 2)
+	due, err := db.DueDeferrals(ctx, c.ID, soon, 10)
+	if err != nil || len(due) != 1 || due[0].Subscriber != 3 {
+		t.Errorf("DueDeferrals(soon) = %+v, %v, want subscriber 3", due, err)
+	}
+	if due, _ := db.DueDeferrals(ctx, c.ID, later, 10); len(due) != 2 || due[0].Subscriber != 3 {
+		t.Errorf("DueDeferrals(later) = %+v, want 3 then 2", due)
+	}
+
+	// The retry of 2 goes out with a new Message-ID; the cursor never goes back.
+	got, err = db.CommitSends(ctx, c.ID, list.SendBatch{
+		Records: []list.SendRecord{{Subscriber: 2, Outcome: list.OutcomeSent, MessageID: "<2b@x>", Attempts: 2}},
+		Cursor:  2,
+		Delta:   list.Stats{Sent: 1, Deferred: -1},
+	})
+	if err != nil || got.Cursor != 3 || got.Stats.Sent != 2 || got.Stats.Deferred != 1 {
+		t.Fatalf("second CommitSends = %+v, %v", got, err)
+	}
+	wantDeferrals(t, db, c.ID, 1)
+	if _, err := db.SendByMessageID(ctx, "<2@x>"); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("SendByMessageID(old) = %v, want ErrNotFound", err)
+	}
+	if r, err := db.SendRecord(ctx, c.ID, 2); err != nil || r.Outcome != list.OutcomeSent || r.Attempts != 2 {
+		t.Errorf("SendRecord(2) = %+v, %v", r, err)
+	}
+	if _, err := db.SendRecord(ctx, c.ID, 9); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("SendRecord(9) = %v, want ErrNotFound", err)
+	}
+	if _, err := db.CommitSends(ctx, 99, list.SendBatch{}); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("CommitSends(99) = %v, want ErrNotFound", err)
+	}
+
+	if err := db.DeleteCampaign(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	wantDeferrals(t, db, c.ID, 0)
+	if _, err := db.SendByMessageID(ctx, "<2b@x>"); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("SendByMessageID after delete = %v, want ErrNotFound", err)
+	}
+}
+
+func wantDeferrals(t *testing.T, db *DB, id list.CampaignID, want int) {
+	t.Helper()
+	if n, err := db.CountDeferrals(t.Context(), id); err != nil || n != want {
+		t.Errorf("CountDeferrals = %d, %v, want %d", n, err, want)
+	}
+}

@@ -1,0 +1,217 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+func TestBounces(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	add := []list.Bounce{
+		{Email: "Ann@Example.org", Kind: list.BounceHard, Campaign: 1, Raw: []byte("report")},
+		{Email: "bob@example.org", Kind: list.BounceSoft, Campaign: 1},
+		{Email: "ann@example.org", Kind: list.BounceComplaint},
+		{Email: "ann@example.org.evil", Kind: list.BounceHard, Campaign: 2},
+	}
+	for i := range add {
+		if err := db.AddBounce(ctx, &add[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases := []struct {
+		f    list.BounceFilter
+		want []list.BounceID
+	}{
+		{list.BounceFilter{}, []list.BounceID{1, 2, 3, 4}},
+		{list.BounceFilter{After: 2}, []list.BounceID{3, 4}},
+		{list.BounceFilter{Limit: 1, After: 1}, []list.BounceID{2}},
+		{list.BounceFilter{Email: "ANN@example.org"}, []list.BounceID{1, 3}},
+		{list.BounceFilter{Email: "ann@example.org", After: 1}, []list.BounceID{3}},
+		{list.BounceFilter{Campaign: 1}, []list.BounceID{1, 2}},
+		{list.BounceFilter{Campaign: 1, Kind: list.BounceSoft}, []list.BounceID{2}},
+		{list.BounceFilter{Kind: list.BounceHard}, []list.BounceID{1, 4}},
+	}
+	for _, c := range cases {
+		got, err := db.Bounces(ctx, c.f)
+		var ids []list.BounceID
+		for _, b := range got {
+			ids = append(ids, b.ID)
+		}
+		if err != nil || fmt.Sprint(ids) != fmt.Sprint(c.want) {
+			t.Errorf("Bounces(%+v) = %v, %v, want %v", c.f, ids, err, c.want)
+		}
+	}
+	got, _ := db.Bounces(ctx, list.BounceFilter{Limit: 1})
+	if string(got[0].Raw) != "report" || !got[0].At.Equal(testTime) {
+		t.Errorf("bounce 1 = %+v, want raw report and a time", got[0])
+	}
+}
+
+func TestUsersTokensAudit(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	u := list.User{Name: "admin", Role: list.RoleAdmin, PasswordHash: "$argon"}
+	if err := db.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateUser(ctx, &list.User{Name: "admin"}); !errors.Is(err, list.ErrExists) {
+		t.Errorf("CreateUser(duplicate) = %v, want ErrExists", err)
+	}
+	ed := list.User{Name: "ed", Role: list.RoleEditor}
+	if err := db.CreateUser(ctx, &ed); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.User(ctx, u.ID); err != nil || got.PasswordHash != "$argon" {
+		t.Errorf("User = %+v, %v", got, err)
+	}
+	if _, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = "admin"; return nil }); !errors.Is(err, list.ErrExists) {
+		t.Errorf("rename to a taken name = %v, want ErrExists", err)
+	}
+	if got, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = "edith"; return nil }); err != nil || got.Name != "edith" {
+		t.Errorf("UpdateUser = %+v, %v", got, err)
+	}
+	if _, err := db.UserByName(ctx, "ed"); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("UserByName(old name) = %v, want ErrNotFound", err)
+	}
+	tok := list.APIToken{User: ed.ID, Name: "ci", Hash: []byte("hash1")}
+	if err := db.CreateAPIToken(ctx, &tok); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateAPIToken(ctx, &list.APIToken{User: u.ID, Hash: []byte("hash1")}); !errors.Is(err, list.ErrExists) {
+		t.Errorf("CreateAPIToken(duplicate hash) = %v, want ErrExists", err)
+	}
+	if got, err := db.APITokenByHash(ctx, []byte("hash1")); err != nil || got.ID != tok.ID || got.User != ed.ID {
+		t.Errorf("APITokenByHash = %+v, %v", got, err)
+	}
+	if toks, err := db.APITokens(ctx, ed.ID); err != nil || len(toks) != 1 {
+		t.Errorf("APITokens = %+v, %v", toks, err)
+	}
+	if err := db.DeleteUser(ctx, ed.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.APITokenByHash(ctx, []byte("hash1")); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("token of a deleted user = %v, want ErrNotFound", err)
+	}
+	if users, _ := db.Users(ctx); len(users) != 1 {
+		t.Errorf("Users = %+v, want one", users)
+	}
+	t2 := list.APIToken{User: u.ID, Hash: []byte("hash2")}
+	if err := db.CreateAPIToken(ctx, &t2); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAPIToken(ctx, t2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteAPIToken(ctx, t2.ID); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("second DeleteAPIToken = %v, want ErrNotFound", err)
+	}
+	for i := range 3 {
+		if err := db.AppendAudit(ctx, &list.AuditEntry{User: "admin", Action: fmt.Sprint("a", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.Audit(ctx, 1, 10); err != nil || len(got) != 2 || got[0].Action != "a1" || !got[0].At.Equal(testTime) {
+		t.Errorf("Audit(after 1) = %+v, %v", got, err)
+	}
+}
+
+func TestMailQueue(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	for i, due := range []time.Duration{time.Hour, 0, time.Minute} {
+		if err := db.PutMail(ctx, list.QueuedMail{Kind: list.MailConfirm, Subscriber: list.SubscriberID(i + 1), Due: testTime.Add(due)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due, err := db.DueMails(ctx, testTime.Add(time.Minute), 10)
+	if err != nil || len(due) != 2 || due[0].Subscriber != 2 || due[1].Subscriber != 3 {
+		t.Fatalf("DueMails = %+v, %v, want subscribers 2 then 3", due, err)
+	}
+	m := due[0]
+	m.Attempts++
+	m.Due = testTime.Add(2 * time.Hour)
+	if err := db.PutMail(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if due, _ := db.DueMails(ctx, testTime.Add(time.Hour), 10); len(due) != 2 || due[1].Subscriber != 1 {
+		t.Errorf("DueMails after reschedule = %+v, want 3 then 1", due)
+	}
+	if err := db.DeleteMail(ctx, m.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.PutMail(ctx, m); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("PutMail of a deleted mail = %v, want ErrNotFound", err)
+	}
+	if due, _ := db.DueMails(ctx, testTime.Add(24*time.Hour), 10); len(due) != 2 {
+		t.Errorf("DueMails after delete = %+v, want 2", due)
+	}
+}
+
+func TestEventsAndIPTruncation(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	old := testTime.AddDate(0, -2, 0)
+	evs := []list.Event{
+		{Subscriber: 5, Kind: list.EventConfirmed, IP: "192.0.2.55", At: old},
+		{Subscriber: 5, Kind: list.EventMailSent},
+		{Subscriber: 6, Kind: list.EventSubscribed, IP: "198.51.100.7", At: testTime},
+	}
+	if err := db.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	if evs[0].ID == 0 || evs[2].ID <= evs[1].ID {
+		t.Errorf("AppendEvents ids = %d, %d, %d", evs[0].ID, evs[1].ID, evs[2].ID)
+	}
+	trunc := func(ip string) string { return ip[:strings.LastIndexByte(ip, '.')] + ".0" }
+	n, err := db.TruncateEventIPs(ctx, testTime.AddDate(0, -1, 0), trunc)
+	if err != nil || n != 1 {
+		t.Fatalf("TruncateEventIPs = %d, %v, want 1", n, err)
+	}
+	if n, _ := db.TruncateEventIPs(ctx, testTime.AddDate(0, -1, 0), trunc); n != 0 {
+		t.Errorf("second TruncateEventIPs = %d, want 0", n)
+	}
+	got, _ := db.Events(ctx, 5, 0, 10)
+	if len(got) != 2 || got[0].IP != "192.0.2.0" {
+		t.Errorf("Events(5) = %+v, want the IP truncated", got)
+	}
+	if got, _ := db.Events(ctx, 6, 0, 10); got[0].IP != "198.51.100.7" {
+		t.Errorf("Events(6) = %+v, want the recent IP kept", got)
+	}
+}
+
+func TestSuppressionList(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	for _, h := range []string{"c", "a", "b"} {
+		if err := db.PutSuppression(ctx, list.Suppression{Hash: []byte(h), Reason: "admin", How: list.HowAdmin}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.PutSuppression(ctx, list.Suppression{}); !errors.Is(err, list.ErrInvalid) {
+		t.Errorf("PutSuppression(no hash) = %v, want ErrInvalid", err)
+	}
+	got, err := db.Suppressions(ctx, []byte("a"), 10)
+	if err != nil || len(got) != 2 || string(got[0].Hash) != "b" {
+		t.Errorf("Suppressions(after a) = %+v, %v", got, err)
+	}
+	if err := db.DeleteSuppression(ctx, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteSuppression(ctx, []byte("b")); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("second DeleteSuppression = %v, want ErrNotFound", err)
+	}
+	if got, _ := db.Suppressions(ctx, nil, 10); len(got) != 2 {
+		t.Errorf("Suppressions = %+v, want 2", got)
+	}
+}
