@@ -1,0 +1,112 @@
+package smtp
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+)
+
+// inboundListener limits concurrent connections with a semaphore and gives
+// each connection a session deadline. An excess connection is told
+// "421 too many connections" (RFC 5321 section 3.8) and closed at once, so
+// a storm of connections cannot exhaust the server.
+type inboundListener struct {
+	net.Listener
+	sem     chan struct{}
+	session time.Duration
+	grace   time.Duration
+	log     *slog.Logger
+
+	mu    sync.Mutex
+	conns map[*inboundConn]struct{}
+}
+
+// tooManyConns is the reply to a connection over the limit.
+const tooManyConns = "421 4.7.0 Too many connections, try again later\r\n"
+
+// Accept returns the next connection within the limit.
+func (l *inboundListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.sem <- struct{}{}:
+		default:
+			// A fresh socket's send buffer takes the short reply without
+			// blocking; the deadline guards against the odd case.
+			c.SetWriteDeadline(time.Now().Add(time.Second))
+			io.WriteString(c, tooManyConns)
+			c.Close()
+			l.log.Debug("inbound connection refused: too many")
+			continue
+		}
+		ic := &inboundConn{Conn: c, l: l, end: time.Now().Add(l.session), grace: l.grace}
+		ic.SetDeadline(time.Time{})
+		l.mu.Lock()
+		l.conns[ic] = struct{}{}
+		l.mu.Unlock()
+		return ic, nil
+	}
+}
+
+// closeAll closes every open connection, for a forced shutdown.
+func (l *inboundListener) closeAll() {
+	l.mu.Lock()
+	conns := make([]*inboundConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// inboundConn clamps every deadline to the end of the session, so that the
+// per-command deadlines go-smtp sets cannot extend a session forever. Writes
+// get a short grace past the end, so the closing 421 still goes out.
+type inboundConn struct {
+	net.Conn
+	l     *inboundListener
+	end   time.Time
+	grace time.Duration
+	once  sync.Once
+}
+
+func clampDeadline(t, limit time.Time) time.Time {
+	if t.IsZero() || t.After(limit) {
+		return limit
+	}
+	return t
+}
+
+func (c *inboundConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+func (c *inboundConn) SetReadDeadline(t time.Time) error {
+	return c.Conn.SetReadDeadline(clampDeadline(t, c.end))
+}
+
+func (c *inboundConn) SetWriteDeadline(t time.Time) error {
+	return c.Conn.SetWriteDeadline(clampDeadline(t, c.end.Add(c.grace)))
+}
+
+// Close closes the connection and frees its place, once.
+func (c *inboundConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+		<-c.l.sem
+	})
+	return err
+}

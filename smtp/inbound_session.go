@@ -1,0 +1,194 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp/bounce"
+	gosmtp "github.com/emersion/go-smtp"
+)
+
+// Replies of the inbound server. go-smtp sends the text of any other error
+// to the peer, so the session returns only these, with generic text.
+var (
+	// errNoRelay refuses every address but Bulletin's own: never an open
+	// relay (RFC 5321 section 3.6.2, RFC 3463 5.7.1).
+	errNoRelay = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "Recipient not accepted here"}
+	// errTryLater asks the sender to retry: the report could not be stored.
+	errTryLater = &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again later"}
+	// errReadTimeout ends a message whose data stopped coming.
+	errReadTimeout = &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "Timeout, closing connection"}
+)
+
+// inboundRcpt is an accepted recipient: which address, and its token.
+type inboundRcpt struct {
+	kind  list.RcptKind
+	token string
+}
+
+// inboundSession is one SMTP session.
+type inboundSession struct {
+	in    *Inbound
+	conn  *gosmtp.Conn
+	ip    string
+	from  string
+	rcpts []inboundRcpt
+}
+
+func (in *Inbound) newSession(c *gosmtp.Conn) (gosmtp.Session, error) {
+	ip := ""
+	if a := c.Conn().RemoteAddr(); a != nil {
+		ip, _, _ = net.SplitHostPort(a.String())
+	}
+	return &inboundSession{in: in, conn: c, ip: ip}, nil
+}
+
+func (s *inboundSession) Reset() {
+	s.from, s.rcpts = "", nil
+}
+
+func (s *inboundSession) Logout() error { return nil }
+
+// Mail accepts any sender: bounces come from the null sender <>.
+func (s *inboundSession) Mail(from string, _ *gosmtp.MailOptions) error {
+	s.from, s.rcpts = from, nil
+	return nil
+}
+
+// Rcpt accepts only Bulletin's own addresses at its domains.
+func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
+	r, ok := s.in.parseRcpt(to)
+	if !ok {
+		s.in.log.Debug("inbound recipient refused", "ip", s.ip)
+		return errNoRelay
+	}
+	s.rcpts = append(s.rcpts, r)
+	return nil
+}
+
+// parseRcpt recognises bounces+TOKEN@, bounces@, unsubscribe+TOKEN@ and
+// feedback@ at a configured domain, without regard to case. The token is
+// only checked for its shape here; the list package checks its MAC.
+func (in *Inbound) parseRcpt(to string) (inboundRcpt, bool) {
+	at := strings.LastIndexByte(to, '@')
+	if at <= 0 || !in.domains[normalizeDomain(to[at+1:])] {
+		return inboundRcpt{}, false
+	}
+	local := strings.ToLower(to[:at])
+	switch local {
+	case "bounces":
+		return inboundRcpt{kind: list.RcptBounce}, true
+	case "feedback":
+		return inboundRcpt{kind: list.RcptFeedback}, true
+	}
+	tag, tok, ok := strings.Cut(local, "+")
+	if !ok || !tokenShaped(tok) {
+		return inboundRcpt{}, false
+	}
+	switch tag {
+	case "bounces":
+		return inboundRcpt{kind: list.RcptBounceToken, token: tok}, true
+	case "unsubscribe":
+		return inboundRcpt{kind: list.RcptUnsubscribe, token: tok}, true
+	}
+	return inboundRcpt{}, false
+}
+
+// tokenShaped reports whether s looks like a token: 20 to 128 lower-case
+// base32 letters.
+func tokenShaped(s string) bool {
+	if len(s) < 20 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '2' && c <= '7') {
+			return false
+		}
+	}
+	return true
+}
+
+// Data reads the message, parses it and hands one report per recipient to
+// the handler. A message that cannot be parsed is still taken (250), kept
+// as an unknown report, so that the sending MTA does not retry it forever;
+// only a failure to store answers 451.
+func (s *inboundSession) Data(r io.Reader) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.in.log.Error("inbound message panic", "err", v, "stack", string(debug.Stack()))
+			err = errTryLater
+		}
+	}()
+	raw, err := io.ReadAll(&idleReader{r: r, conn: s.conn, timeout: s.in.opts.ReadTimeout})
+	if err != nil {
+		var se *gosmtp.SMTPError
+		if errors.As(err, &se) {
+			return se // 552 for an oversized message
+		}
+		s.in.log.Info("inbound message read failed", "ip", s.ip, "err", err)
+		s.conn.Conn().Close() // the rest of the data would be read as commands
+		return errReadTimeout
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.in.opts.HandlerTimeout)
+	defer cancel()
+	var rep *bounce.Report
+	for _, rc := range s.rcpts {
+		if rc.kind != list.RcptUnsubscribe && rep == nil {
+			rep = s.in.parse(raw)
+		}
+		if err := s.in.opts.Handler.HandleInbound(ctx, s.report(rc, rep, raw)); err != nil {
+			s.in.log.Error("inbound report not stored", "rcpt", string(rc.kind), "err", err)
+			return errTryLater
+		}
+	}
+	return nil
+}
+
+// parse parses a message; a malformed one is logged and reported as unknown.
+func (in *Inbound) parse(raw []byte) *bounce.Report {
+	rep, err := bounce.Parse(bytes.NewReader(raw))
+	if err != nil {
+		in.log.Info("inbound message malformed, kept as unknown", "size", len(raw), "err", err)
+	}
+	if rep == nil {
+		rep = &bounce.Report{Type: bounce.TypeUnknown}
+	}
+	return rep
+}
+
+// report maps a parsed message to the report for one recipient.
+func (s *inboundSession) report(rc inboundRcpt, rep *bounce.Report, raw []byte) list.InboundReport {
+	r := list.InboundReport{Rcpt: rc.kind, Token: rc.token, Raw: raw, From: s.from, IP: s.ip}
+	if rep == nil {
+		return r
+	}
+	r.MessageIDs, r.OriginalHeaders, r.FeedbackType = rep.MessageIDs, rep.OriginalHeaders, rep.FeedbackType
+	r.AutoReply = rep.Type == bounce.TypeAutoReply
+	for _, p := range rep.Recipients {
+		r.Bounces = append(r.Bounces, list.Bounce{Email: p.Email, Kind: list.BounceKind(p.Kind),
+			Action: p.Action, Status: p.Status, Diagnostic: p.Diagnostic})
+	}
+	s.in.log.Debug("inbound report", "rcpt", string(rc.kind), "type", rep.Type, "recipients", len(r.Bounces))
+	return r
+}
+
+// idleReader gives every read of message data its own deadline, so a
+// sender that stops sending is cut off while a slow but steady one is not
+// (the session deadline still bounds both).
+type idleReader struct {
+	r       io.Reader
+	conn    *gosmtp.Conn
+	timeout time.Duration
+}
+
+func (r *idleReader) Read(p []byte) (int, error) {
+	r.conn.Conn().SetReadDeadline(time.Now().Add(r.timeout))
+	return r.r.Read(p)
+}

@@ -1,0 +1,114 @@
+package smtp
+
+import (
+	"crypto"
+	"io/fs"
+	"os"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// layoutFS is the shipped templates with other layouts.
+func layoutFS(t *testing.T, html, text string) fs.FS {
+	t.Helper()
+	m := fstest.MapFS{}
+	ents, err := os.ReadDir("../templates/mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile("../templates/mail/" + e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m["mail/"+e.Name()] = &fstest.MapFile{Data: b}
+	}
+	m["mail/layout.html"] = &fstest.MapFile{Data: []byte(html)}
+	m["mail/layout.txt"] = &fstest.MapFile{Data: []byte(text)}
+	return m
+}
+
+func hasFinding(fs []list.Finding, code, severity string) bool {
+	for _, f := range fs {
+		if f.Code == code && f.Severity == severity {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLintClean(t *testing.T) {
+	t.Parallel()
+	key := testKey(t, "ed25519")
+	s := newTestSender(t, func(o *Options) { o.DKIM = []crypto.Signer{key} })
+	if got := s.Lint(t.Context(), testMessage()); len(got) != 0 {
+		t.Errorf("Lint = %+v, want nothing", got)
+	}
+}
+
+func TestLint(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name     string
+		opts     func(*Options)
+		mod      func(*list.Message)
+		code     string
+		severity string
+		// text the message must contain
+		text string
+	}{
+		{name: "postal", mod: func(m *list.Message) { m.PostalAddress = "" }, code: "postal-address", severity: SeverityError},
+		{name: "empty subject", mod: func(m *list.Message) { m.Campaign.Subject = "" }, code: "subject-empty", severity: SeverityError},
+		{name: "control subject", mod: func(m *list.Message) { m.Campaign.Subject = "a\tb\x07" }, code: "subject-control", severity: SeverityError},
+		{name: "broken body", mod: func(m *list.Message) { m.Campaign.Body = "<p>one</p>\n<p>two</p>\n{{end}}\n" }, code: "template", severity: SeverityError, text: "body:3"},
+		{name: "broken text", mod: func(m *list.Message) { m.Campaign.Text = "a\n\nb {{.Name" }, code: "template", severity: SeverityError, text: "text:3"},
+		{name: "unknown field", mod: func(m *list.Message) { m.Campaign.Body = "{{.Nope}}" }, code: "template", severity: SeverityError, text: "Nope"},
+		{name: "no unsubscribe", mod: func(m *list.Message) { m.UnsubscribeURL = "" }, code: "unsubscribe", severity: SeverityError},
+		{name: "http base", opts: func(o *Options) { o.BaseURL = "http://localhost:8080" }, code: "base-url-https", severity: SeverityWarning},
+		{name: "no dkim", code: "dkim-none", severity: SeverityWarning},
+		{
+			name: "not aligned",
+			opts: func(o *Options) { o.DKIM, o.DKIMDomain = []crypto.Signer{testKey(t, "ed25519")}, "other.example" },
+			code: "dkim-alignment", severity: SeverityWarning,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSender(t, tc.opts)
+			m := testMessage()
+			if tc.mod != nil {
+				tc.mod(m)
+			}
+			got := s.Lint(t.Context(), m)
+			found := false
+			for _, f := range got {
+				if f.Code == tc.code && f.Severity == tc.severity && strings.Contains(f.Message, tc.text) {
+					found = true
+				}
+				if f.Fix == "" {
+					t.Errorf("finding %s has no fix", f.Code)
+				}
+			}
+			if !found {
+				t.Errorf("Lint = %+v, want %s %s containing %q", got, tc.severity, tc.code, tc.text)
+			}
+		})
+	}
+}
+
+func TestLintAllAtOnce(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, func(o *Options) { o.BaseURL = "http://x.example" })
+	m := testMessage()
+	m.PostalAddress, m.Campaign.Subject = "", ""
+	got := s.Lint(t.Context(), m)
+	for _, code := range []string{"postal-address", "subject-empty", "base-url-https", "dkim-none"} {
+		if !hasFinding(got, code, SeverityError) && !hasFinding(got, code, SeverityWarning) {
+			t.Errorf("Lint = %+v, lacks %s", got, code)
+		}
+	}
+}

@@ -1,0 +1,304 @@
+package smtp
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"mime"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".eml")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (go test -update to accept):\n%s", path, got)
+	}
+}
+
+func TestGolden(t *testing.T) {
+	t.Parallel()
+	markdown := func() *list.Message {
+		m := testMessage()
+		m.Campaign.Format = list.FormatMarkdown
+		m.Campaign.Body = "# Spring issue\n\nHello **{{.Name}}**,\n\nRead [our story](https://example.org/story) and:\n\n1. plant\n2. water\n"
+		m.Campaign.Advertisement = true
+		return m
+	}
+	confirm := func() *list.Message {
+		m := testMessage()
+		m.Kind, m.Campaign = list.MailConfirm, nil
+		m.UnsubscribeURL, m.UnsubscribeMailto, m.ManageURL = "", "", ""
+		m.ConfirmURL = "https://news.example.com/confirm/c7dddddddddddddddddddddddd"
+		return m
+	}
+	nonASCII := func() *list.Message {
+		m := testMessage()
+		m.From = "Café Zeitung <news@news.example.com>"
+		m.ToName = "Jürgen Müller"
+		m.List.Name = "Café Zeitung"
+		m.Subscriber.Name = "Jürgen"
+		m.Campaign.Subject = "Grüße aus Köln – Ausgabe 12 für {{.Name}}: das Frühjahr ist da, und mit ihm die langen Abende"
+		m.Campaign.Text = "Hallo {{.Name}},\n\ndie Ausgabe 12 ist da.\n"
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *list.Message
+		// header fields that must (true) or must not (false) be present
+		want map[string]bool
+	}{
+		{"campaign-html", testMessage(), map[string]bool{"List-Unsubscribe-Post": true, "Precedence": true, "Auto-Submitted": false}},
+		{"campaign-markdown", markdown(), map[string]bool{"List-Unsubscribe-Post": true, "Feedback-ID": true}},
+		{"confirm", confirm(), map[string]bool{"List-Unsubscribe": false, "List-Unsubscribe-Post": false, "Precedence": false, "Auto-Submitted": true}},
+		{"non-ascii", nonASCII(), map[string]bool{"List-Id": true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSender(t, nil)
+			raw, err := s.Preview(t.Context(), tc.m)
+			if err != nil {
+				t.Fatalf("Preview: %v", err)
+			}
+			golden(t, tc.name, raw)
+			p := parseMessage(t, raw)
+			for k, present := range tc.want {
+				if got := p.msg.Header.Get(k) != ""; got != present {
+					t.Errorf("header %s present = %v, want %v", k, got, present)
+				}
+			}
+			for _, k := range []string{"From", "To", "Subject", "Date", "Message-Id", "Mime-Version"} {
+				if p.msg.Header.Get(k) == "" {
+					t.Errorf("no %s header", k)
+				}
+			}
+			if id := p.msg.Header.Get("Message-ID"); !strings.HasSuffix(id, "@"+testDomain+">") {
+				t.Errorf("Message-ID = %q", id)
+			}
+			checkFooter(t, tc.m, p)
+		})
+	}
+}
+
+// checkFooter checks the footer rule on both parts.
+func checkFooter(t *testing.T, m *list.Message, p *parsed) {
+	t.Helper()
+	for typ, body := range p.parts {
+		if m.PostalAddress != "" && !strings.Contains(body, "1 Main Street") {
+			t.Errorf("%s part lacks the postal address:\n%s", typ, body)
+		}
+		if m.UnsubscribeURL != "" && !strings.Contains(body, m.UnsubscribeURL) {
+			t.Errorf("%s part lacks the unsubscribe link:\n%s", typ, body)
+		}
+		if m.Campaign != nil && m.Campaign.Advertisement && !strings.Contains(body, adNotice) {
+			t.Errorf("%s part lacks the advertisement notice", typ)
+		}
+	}
+}
+
+func TestCampaignHeaders(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	raw, err := s.Preview(t.Context(), testMessage())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMessage(t, raw)
+	h := p.msg.Header
+	want := map[string]string{
+		"From":                  "The Weekly <news@news.example.com>",
+		"To":                    "ann@example.org",
+		"Subject":               "Issue 12: spring is here, Ann",
+		"Date":                  "Sat, 14 Mar 2026 09:26:53 +0100",
+		"List-Id":               "The Weekly <weekly.news.example.com>",
+		"List-Unsubscribe":      "<https://news.example.com/unsubscribe/u7aaaaaaaaaaaaaaaaaaaaaaaa>, <mailto:unsubscribe+u7aaaaaaaaaaaaaaaaaaaaaaaa@news.example.com>",
+		"List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+		"List-Post":             "NO",
+		"Precedence":            "bulk",
+		"Feedback-ID":           "42:3:bulletin:news.example.com",
+		"MIME-Version":          "1.0",
+	}
+	for k, v := range want {
+		if got := h.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	text := p.parts["text/plain"]
+	for _, s := range []string{"our story (https://example.org/story?a=1&b=2)", "- One", "Hello Ann from Lyon,"} {
+		if !strings.Contains(text, s) {
+			t.Errorf("text part lacks %q:\n%s", s, text)
+		}
+	}
+}
+
+func TestTestSend(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	m := testMessage()
+	m.Test = true
+	raw, err := s.Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := parseMessage(t, raw).msg.Header.Get("Subject"); got != "[Test] Issue 12: spring is here, Ann" {
+		t.Errorf("Subject = %q", got)
+	}
+}
+
+func TestWelcomeHasUnsubscribe(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	m := testMessage()
+	m.Kind, m.Campaign = list.MailWelcome, nil
+	raw, err := s.Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMessage(t, raw)
+	for _, k := range []string{"List-Unsubscribe", "List-Unsubscribe-Post", "List-Id", "Auto-Submitted"} {
+		if p.msg.Header.Get(k) == "" {
+			t.Errorf("welcome mail has no %s", k)
+		}
+	}
+	if p.msg.Header.Get("Precedence") != "" {
+		t.Errorf("welcome mail is marked bulk")
+	}
+	checkFooter(t, m, p)
+}
+
+func TestSystemKinds(t *testing.T) {
+	t.Parallel()
+	for _, k := range systemKinds {
+		t.Run(string(k), func(t *testing.T) {
+			t.Parallel()
+			s := newTestSender(t, nil)
+			m := testMessage()
+			m.Kind, m.Campaign, m.Action = k, nil, "erase"
+			m.ConfirmURL = "https://news.example.com/confirm/x"
+			raw, err := s.Preview(t.Context(), m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := parseMessage(t, raw)
+			if p.msg.Header.Get("Subject") == "" || !strings.Contains(p.parts["text/plain"], "Ann") {
+				t.Errorf("%s: subject %q, text:\n%s", k, p.msg.Header.Get("Subject"), p.parts["text/plain"])
+			}
+		})
+	}
+}
+
+func TestRefusesBulkWithout(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		mod  func(*list.Message)
+		want string
+	}{
+		{"postal address", func(m *list.Message) { m.PostalAddress = " " }, "postal address"},
+		{"list", func(m *list.Message) { m.List = nil }, "List-Id"},
+		{"unsubscribe", func(m *list.Message) { m.UnsubscribeURL = "" }, "List-Unsubscribe"},
+		{"subject", func(m *list.Message) { m.Campaign.Subject = "  " }, "empty subject"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSender(t, nil)
+			m := testMessage()
+			tc.mod(m)
+			_, err := s.Preview(t.Context(), m)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, list.ErrInvalid) {
+				t.Errorf("Preview = %v, want an ErrInvalid naming %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestHeaderInjection(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		mod  func(*list.Message)
+	}{
+		{"subject", func(m *list.Message) { m.Campaign.Subject = "Hi\r\nBcc: evil@example.net" }},
+		{"subject via name", func(m *list.Message) { m.Subscriber.Name = "Ann\nBcc: evil@example.net" }},
+		{"to name", func(m *list.Message) { m.ToName = "Ann\r\nX-Evil: 1" }},
+		{"to", func(m *list.Message) { m.To = "ann@example.org\r\nX-Evil: 1" }},
+		{"from", func(m *list.Message) { m.From = "A <a@b.example>\nX-Evil: 1" }},
+		{"list name", func(m *list.Message) { m.List.Name = "W\x00eekly" }},
+		{"unsubscribe url", func(m *list.Message) { m.UnsubscribeURL = "https://x.example/u\r\nX-Evil: 1" }},
+		{"mailto", func(m *list.Message) { m.UnsubscribeMailto = "u@x.example>\r\nX-Evil: <1" }},
+		{"return path", func(m *list.Message) { m.ReturnPath = "b@x.example\nRCPT TO:<e@x>" }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s := newTestSender(t, nil)
+			m := testMessage()
+			tc.mod(m)
+			raw, err := s.Preview(t.Context(), m)
+			if err == nil {
+				t.Fatalf("Preview accepted it:\n%s", raw)
+			}
+			if !errors.Is(err, list.ErrInvalid) {
+				t.Errorf("error %v is not ErrInvalid", err)
+			}
+		})
+	}
+}
+
+func TestFoldSubject(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	m := testMessage()
+	m.Campaign.Subject = strings.Repeat("spring ", 40) + "ends"
+	raw, err := s.Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	for _, line := range strings.Split(string(head), "\r\n") {
+		if len(line) > softLineLen && strings.Contains(line, " ") && !strings.HasPrefix(line, "List-Unsubscribe:") {
+			t.Errorf("line of %d characters: %q", len(line), line)
+		}
+	}
+	var dec mime.WordDecoder
+	got, _ := dec.DecodeHeader(parseMessage(t, raw).msg.Header.Get("Subject"))
+	if got != strings.Repeat("spring ", 40)+"ends" {
+		t.Errorf("Subject = %q", got)
+	}
+}
+
+func TestFooterInserted(t *testing.T) {
+	t.Parallel()
+	fsys := layoutFS(t, "<html><body>{{.Body}}</body></html>", "{{.Body}}")
+	s := newTestSender(t, func(o *Options) { o.FS = fsys })
+	m := testMessage()
+	m.Campaign.Advertisement = true
+	raw, err := s.Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFooter(t, m, parseMessage(t, raw))
+	findings := s.Lint(t.Context(), m)
+	if !hasFinding(findings, "advertisement-notice", SeverityError) || !hasFinding(findings, "footer-inserted", SeverityWarning) {
+		t.Errorf("Lint = %+v, want advertisement-notice error and footer-inserted warning", findings)
+	}
+}

@@ -1,0 +1,388 @@
+package smtp
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"io/fs"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/yuin/goldmark"
+	"github.com/yuin/goldmark/extension"
+	gmhtml "github.com/yuin/goldmark/renderer/html"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// Data is what mail templates see. Campaign bodies, the layouts and the
+// system mails all get the same fields.
+type Data struct {
+	Name       string
+	Email      string
+	Attributes map[string]string
+	// Links of this recipient; empty when not relevant to the mail.
+	UnsubscribeURL string
+	ManageURL      string
+	ConfirmURL     string
+	PrivacyURL     string
+	PostalAddress  string
+	List           *list.List
+	Campaign       *list.Campaign
+	// Subject is the rendered subject (layouts only).
+	Subject string
+	// Action is the data-access action a data_access mail confirms.
+	Action string
+	// Advertisement asks the layout for the advertisement notice.
+	Advertisement bool
+	// Text is the list's own wording of a confirm or welcome mail.
+	Text string
+	// Body is the rendered body inside a layout: template.HTML in the HTML
+	// layout, a string in the text layout.
+	Body any
+}
+
+// systemKinds are the system mails, each with KIND.txt (defining a
+// "subject" template) and KIND.html under mail/.
+var systemKinds = []list.MailKind{list.MailConfirm, list.MailWelcome, list.MailReminder, list.MailEmailChange, list.MailDataAccess}
+
+// templates are the layouts and system mails, parsed once at New.
+type templates struct {
+	layoutHTML *htmltemplate.Template
+	layoutText *texttemplate.Template
+	html       map[list.MailKind]*htmltemplate.Template
+	text       map[list.MailKind]*texttemplate.Template
+}
+
+var funcs = map[string]any{"lines": lines}
+
+// lines escapes s for HTML and turns its line breaks into <br>.
+func lines(s string) htmltemplate.HTML {
+	s = strings.ReplaceAll(strings.TrimSpace(s), "\r\n", "\n")
+	parts := strings.Split(s, "\n")
+	for i, p := range parts {
+		parts[i] = htmltemplate.HTMLEscapeString(strings.TrimSpace(p))
+	}
+	return htmltemplate.HTML(strings.Join(parts, "<br>\n"))
+}
+
+func parseTemplates(fsys fs.FS) (*templates, error) {
+	if fsys == nil {
+		return nil, fmt.Errorf("smtp: no template file system")
+	}
+	t := &templates{html: map[list.MailKind]*htmltemplate.Template{}, text: map[list.MailKind]*texttemplate.Template{}}
+	var err error
+	if t.layoutHTML, err = parseHTMLFile(fsys, "mail/layout.html"); err != nil {
+		return nil, err
+	}
+	if t.layoutText, err = parseTextFile(fsys, "mail/layout.txt"); err != nil {
+		return nil, err
+	}
+	for _, k := range systemKinds {
+		if t.html[k], err = parseHTMLFile(fsys, "mail/"+string(k)+".html"); err != nil {
+			return nil, err
+		}
+		if t.text[k], err = parseTextFile(fsys, "mail/"+string(k)+".txt"); err != nil {
+			return nil, err
+		}
+		if t.text[k].Lookup("subject") == nil {
+			return nil, fmt.Errorf("smtp: template mail/%s.txt defines no \"subject\"", k)
+		}
+	}
+	return t, nil
+}
+
+func parseHTMLFile(fsys fs.FS, name string) (*htmltemplate.Template, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: template: %w", err)
+	}
+	t, err := htmltemplate.New(name).Funcs(funcs).Option("missingkey=zero").Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return t, nil
+}
+
+func parseTextFile(fsys fs.FS, name string) (*texttemplate.Template, error) {
+	b, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: template: %w", err)
+	}
+	t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=zero").Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return t, nil
+}
+
+// campaignTemplates are one campaign version's parsed templates.
+type campaignTemplates struct {
+	subject *texttemplate.Template
+	body    *htmltemplate.Template
+	text    *texttemplate.Template // nil: generated from the HTML
+	// markdown bodies go through goldmark after the template; static is the
+	// converted body of a Markdown campaign without template actions.
+	markdown bool
+	static   htmltemplate.HTML
+}
+
+type cacheKey struct {
+	id      list.CampaignID
+	updated time.Time
+}
+
+// templateCache keeps the parsed templates of the campaigns being sent, so
+// that each recipient only executes them.
+type templateCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[cacheKey]*campaignTemplates
+	order []cacheKey
+}
+
+func (c *templateCache) get(k cacheKey) (*campaignTemplates, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.items[k]
+	return t, ok
+}
+
+func (c *templateCache) put(k cacheKey, t *campaignTemplates) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items == nil {
+		c.items = map[cacheKey]*campaignTemplates{}
+	}
+	if _, ok := c.items[k]; ok {
+		return
+	}
+	for len(c.order) >= c.max {
+		delete(c.items, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.items[k] = t
+	c.order = append(c.order, k)
+}
+
+// TemplateError is a campaign template that does not parse or execute. Its
+// message names the template and the line, as text/template reports it.
+type TemplateError struct {
+	Part string // "subject", "body" or "text"
+	Err  error
+}
+
+func (e *TemplateError) Error() string { return fmt.Sprintf("smtp: %s template: %v", e.Part, e.Err) }
+func (e *TemplateError) Unwrap() error { return e.Err }
+
+var markdown = goldmark.New(
+	goldmark.WithExtensions(extension.GFM),
+	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
+)
+
+// campaign returns the parsed templates of c, parsing them on first use.
+func (s *Sender) campaign(c *list.Campaign) (*campaignTemplates, error) {
+	k := cacheKey{c.ID, c.UpdatedAt}
+	if t, ok := s.cache.get(k); ok {
+		return t, nil
+	}
+	t, err := parseCampaign(c)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(k, t)
+	return t, nil
+}
+
+func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
+	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown}
+	var err error
+	if t.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
+		return nil, &TemplateError{"subject", err}
+	}
+	if t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(c.Body); err != nil {
+		return nil, &TemplateError{"body", err}
+	}
+	if strings.TrimSpace(c.Text) != "" {
+		if t.text, err = texttemplate.New("text").Funcs(funcs).Option("missingkey=zero").Parse(c.Text); err != nil {
+			return nil, &TemplateError{"text", err}
+		}
+	}
+	if t.markdown && !strings.Contains(c.Body, "{{") {
+		var b bytes.Buffer
+		if err := markdown.Convert([]byte(c.Body), &b); err != nil {
+			return nil, &TemplateError{"body", err}
+		}
+		t.static = htmltemplate.HTML(b.String())
+	}
+	return t, nil
+}
+
+// bufPool recycles render and build buffers.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func getBuf() *bytes.Buffer {
+	b := bufPool.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 1<<20 {
+		bufPool.Put(b)
+	}
+}
+
+// rendered is a mail ready for the builder.
+type rendered struct {
+	subject string
+	html    []byte
+	text    []byte
+	// inserted lists what the builder had to add to the layouts' output.
+	inserted []string
+}
+
+// data makes the template data of m.
+func data(m *list.Message) *Data {
+	d := &Data{
+		Email:          m.To,
+		Name:           m.ToName,
+		UnsubscribeURL: m.UnsubscribeURL,
+		ManageURL:      m.ManageURL,
+		ConfirmURL:     m.ConfirmURL,
+		PrivacyURL:     m.PrivacyURL,
+		PostalAddress:  m.PostalAddress,
+		List:           m.List,
+		Campaign:       m.Campaign,
+		Action:         m.Action,
+	}
+	if sub := m.Subscriber; sub != nil {
+		if d.Name == "" {
+			d.Name = sub.Name
+		}
+		d.Attributes = sub.Attributes
+	}
+	if d.Attributes == nil {
+		d.Attributes = map[string]string{}
+	}
+	if m.Campaign != nil && m.Kind == "" {
+		d.Advertisement = m.Campaign.Advertisement
+	}
+	if m.List != nil {
+		switch m.Kind {
+		case list.MailConfirm, list.MailReminder:
+			d.Text = m.List.ConfirmText
+		case list.MailWelcome:
+			d.Text = m.List.WelcomeText
+		}
+	}
+	return d
+}
+
+// render executes the templates of m for its recipient.
+func (s *Sender) render(m *list.Message) (*rendered, error) {
+	d := data(m)
+	var (
+		r   = &rendered{}
+		err error
+	)
+	body := getBuf()
+	defer putBuf(body)
+	text := getBuf()
+	defer putBuf(text)
+	hasText := true
+	if m.Kind == "" {
+		hasText, err = s.renderCampaign(m, d, r, body, text)
+	} else {
+		err = s.renderSystem(m, d, r, body, text)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.Subject = r.subject
+	return r, s.wrap(d, r, body.Bytes(), text, hasText)
+}
+
+func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, text *bytes.Buffer) (hasText bool, err error) {
+	if m.Campaign == nil {
+		return false, fmt.Errorf("smtp: campaign message without a campaign: %w", list.ErrInvalid)
+	}
+	t, err := s.campaign(m.Campaign)
+	if err != nil {
+		return false, err
+	}
+	var sb strings.Builder
+	if err := t.subject.Execute(&sb, d); err != nil {
+		return false, &TemplateError{"subject", err}
+	}
+	r.subject = strings.TrimSpace(sb.String())
+	switch {
+	case t.static != "":
+		body.WriteString(string(t.static))
+	case t.markdown:
+		src := getBuf()
+		defer putBuf(src)
+		if err := t.body.Execute(src, d); err != nil {
+			return false, &TemplateError{"body", err}
+		}
+		if err := markdown.Convert(src.Bytes(), body); err != nil {
+			return false, &TemplateError{"body", err}
+		}
+	default:
+		if err := t.body.Execute(body, d); err != nil {
+			return false, &TemplateError{"body", err}
+		}
+	}
+	if t.text == nil {
+		return false, nil
+	}
+	if err := t.text.Execute(text, d); err != nil {
+		return false, &TemplateError{"text", err}
+	}
+	return true, nil
+}
+
+func (s *Sender) renderSystem(m *list.Message, d *Data, r *rendered, body, text *bytes.Buffer) error {
+	ht, tt := s.tmpl.html[m.Kind], s.tmpl.text[m.Kind]
+	if ht == nil || tt == nil {
+		return fmt.Errorf("smtp: unknown mail kind %q: %w", m.Kind, list.ErrInvalid)
+	}
+	var sb strings.Builder
+	if err := tt.ExecuteTemplate(&sb, "subject", d); err != nil {
+		return fmt.Errorf("smtp: %s subject: %w", m.Kind, err)
+	}
+	r.subject = strings.Join(strings.Fields(sb.String()), " ")
+	if err := ht.Execute(body, d); err != nil {
+		return fmt.Errorf("smtp: %s html: %w", m.Kind, err)
+	}
+	if err := tt.Execute(text, d); err != nil {
+		return fmt.Errorf("smtp: %s text: %w", m.Kind, err)
+	}
+	return nil
+}
+
+// wrap puts the bodies into the layouts and makes sure both footers carry
+// what they must.
+func (s *Sender) wrap(d *Data, r *rendered, body []byte, text *bytes.Buffer, hasText bool) error {
+	if !hasText {
+		text.Reset()
+		HTMLToTextTo(text, body)
+	}
+	d.Body = htmltemplate.HTML(body)
+	html := getBuf()
+	defer putBuf(html)
+	if err := s.tmpl.layoutHTML.Execute(html, d); err != nil {
+		return fmt.Errorf("smtp: html layout: %w", err)
+	}
+	d.Body = strings.TrimRight(text.String(), "\r\n")
+	out := getBuf()
+	defer putBuf(out)
+	if err := s.tmpl.layoutText.Execute(out, d); err != nil {
+		return fmt.Errorf("smtp: text layout: %w", err)
+	}
+	r.html = ensureHTMLFooter(html.Bytes(), d, &r.inserted)
+	r.text = ensureTextFooter(out.Bytes(), d, &r.inserted)
+	return nil
+}
