@@ -76,6 +76,9 @@ type DeliveryError struct {
 	// SenderWide marks a refusal of the sender itself (at MAIL or AUTH),
 	// which no other recipient would escape.
 	SenderWide bool
+	// Kind classifies a permanent failure by what it says about the address
+	// (hard, soft or policy), as inbound bounces are classified.
+	Kind BounceKind
 }
 
 func (e *DeliveryError) Error() string {

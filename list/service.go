@@ -69,6 +69,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Observe, when set, is told of each campaign outcome (with a zero
+	// duration) and of each delivery's latency (with an empty outcome), for
+	// metrics.
+	Observe func(o Outcome, latency time.Duration)
 }
 
 // Origin is where a web or API request came from, for events and consent.
@@ -90,7 +94,10 @@ type Service struct {
 	mu  sync.RWMutex
 	cfg Config
 
-	kick chan struct{}
+	kick     chan struct{}
+	runKick  chan struct{}
+	progress progressTracker
+	observe  func(Outcome, time.Duration)
 }
 
 // New returns a Service.
@@ -111,6 +118,7 @@ func New(opts Options) (*Service, error) {
 	return &Service{
 		store: opts.Store, mailer: opts.Mailer, tokens: NewTokens(opts.Secret),
 		log: opts.Logger, now: opts.Now, cfg: opts.Config, kick: make(chan struct{}, 1),
+		runKick: make(chan struct{}, 1), observe: opts.Observe,
 	}, nil
 }
 

@@ -1,0 +1,239 @@
+package list
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Campaign actions of the API: POST /api/v1/campaigns/{id}/{action}.
+const (
+	ActionSend       = "send"
+	ActionPause      = "pause"
+	ActionResume     = "resume"
+	ActionCancel     = "cancel"
+	ActionUnschedule = "unschedule"
+)
+
+// NextStatus is the campaign state machine: the state an action leads to
+// from cur, or ErrBadTransition. future says whether send_at lies ahead.
+func NextStatus(cur Status, action string, future bool) (Status, error) {
+	switch {
+	case action == ActionSend && cur == StatusDraft && future:
+		return StatusScheduled, nil
+	case action == ActionSend && cur == StatusDraft:
+		return StatusRunning, nil
+	case action == ActionUnschedule && cur == StatusScheduled:
+		return StatusDraft, nil
+	case action == ActionPause && cur == StatusRunning:
+		return StatusPaused, nil
+	case action == ActionResume && cur == StatusPaused:
+		return StatusRunning, nil
+	case action == ActionCancel && (cur == StatusRunning || cur == StatusPaused):
+		return StatusCancelled, nil
+	}
+	return "", fmt.Errorf("%w: cannot %s a %s campaign", ErrBadTransition, action, cur)
+}
+
+// LintError is a send refused by the pre-send lint; it carries every finding.
+type LintError struct {
+	Findings []Finding
+}
+
+func (e *LintError) Error() string {
+	var msgs []string
+	for _, f := range e.Findings {
+		if f.Severity == "error" {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	return "campaign cannot be sent: " + strings.Join(msgs, "; ")
+}
+
+// Unwrap makes a LintError an ErrInvalid.
+func (e *LintError) Unwrap() error { return ErrInvalid }
+
+// CampaignAction applies send, pause, resume, cancel or unschedule. Send
+// runs the pre-send lint first and refuses on any error finding.
+func (s *Service) CampaignAction(ctx context.Context, id CampaignID, action string, o Origin) (CampaignView, error) {
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return CampaignView{}, err
+	}
+	now := s.Now()
+	future := c.SendAt != nil && c.SendAt.After(now)
+	if _, err := NextStatus(c.Status, action, future); err != nil {
+		return CampaignView{}, err
+	}
+	if action == ActionSend {
+		if err := s.lintBlocks(ctx, c); err != nil {
+			return CampaignView{}, err
+		}
+	}
+	c, err = s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		next, err := NextStatus(c.Status, action, future)
+		if err != nil {
+			return err
+		}
+		c.Status, c.UpdatedAt = next, now
+		if next == StatusRunning && c.StartedAt == nil {
+			t := now
+			c.StartedAt, c.Reason = &t, ""
+		}
+		if next == StatusRunning || next == StatusCancelled {
+			c.Reason = ""
+		}
+		if next == StatusCancelled {
+			t := now
+			c.FinishedAt = &t
+		}
+		return nil
+	})
+	if err != nil {
+		return CampaignView{}, err
+	}
+	s.audit(ctx, o, "campaign."+action, fmt.Sprint(id))
+	s.KickRunner()
+	return s.campaignView(ctx, c)
+}
+
+// lintBlocks refuses a campaign whose lint has errors.
+func (s *Service) lintBlocks(ctx context.Context, c Campaign) error {
+	fs, err := s.lint(ctx, c)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Severity == "error" {
+			return &LintError{Findings: fs}
+		}
+	}
+	return nil
+}
+
+// LintCampaign returns every finding of the pre-send lint.
+func (s *Service) LintCampaign(ctx context.Context, id CampaignID) ([]Finding, error) {
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.lint(ctx, c)
+}
+
+func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, error) {
+	var fs []Finding
+	if len(c.Lists) == 0 {
+		fs = append(fs, Finding{Severity: "error", Code: "no-lists", Message: "the campaign has no lists",
+			Fix: "choose at least one list to send to"})
+	}
+	m, err := s.sampleMessage(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return append(fs, s.mailer.Lint(ctx, m)...), nil
+}
+
+// sampleMessage is the campaign's message to a sample recipient: the first
+// confirmed member of its first list, or a made-up one.
+func (s *Service) sampleMessage(ctx context.Context, c Campaign) (*Message, error) {
+	sb := Subscriber{ID: 0, Email: "subscriber@example.com", Name: "Sample Subscriber", Attributes: map[string]string{}}
+	var l *List
+	if len(c.Lists) > 0 {
+		ll, err := s.store.List(ctx, c.Lists[0])
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		if err == nil {
+			l = &ll
+		}
+		if ms, err := s.store.Members(ctx, c.Lists[0], 0, 1); err == nil && len(ms) == 1 {
+			if r, err := s.store.Record(ctx, Key{ID: ms[0].Subscriber}); err == nil {
+				sb = r.Subscriber
+			}
+		}
+	}
+	if l == nil {
+		l = &List{Slug: "sample", Name: "Sample list"}
+	}
+	return s.campaignMessage(&c, &sb, l, s.Config()), nil
+}
+
+// campaignMessage assembles one campaign message for one subscriber, with
+// the List-Id and tokens of list l.
+func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Config) *Message {
+	m := &Message{From: cfg.From, To: sb.Email, ToName: sb.Name, Subscriber: sb, List: l, Campaign: c,
+		PostalAddress: cfg.PostalAddress, PrivacyURL: cfg.PrivacyURL}
+	switch {
+	case c.From != "":
+		m.From = c.From
+	case l.From != "":
+		m.From = l.From
+	}
+	m.UnsubscribeURL, m.UnsubscribeMailto = s.unsubscribeLinks(sb.ID, l.ID, c.ID, cfg)
+	m.ManageURL = s.manageURL(*sb, cfg)
+	m.ReturnPath = s.bounceAddress(sb.ID, c.ID, cfg)
+	return m
+}
+
+// maxTestRecipients bounds a test send.
+const maxTestRecipients = 20
+
+// TestSend sends the campaign to the given addresses, subscribers or not,
+// without touching the campaign's state.
+func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, o Origin) error {
+	if len(emails) == 0 || len(emails) > maxTestRecipients {
+		return fmt.Errorf("%w: give 1 to %d addresses for a test", ErrInvalid, maxTestRecipients)
+	}
+	c, err := s.store.Campaign(ctx, id)
+	if err != nil {
+		return err
+	}
+	sample, err := s.sampleMessage(ctx, c)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range emails {
+		a, err := ParseAddress(e)
+		if err != nil {
+			return err
+		}
+		sb := Subscriber{Email: a.Display, Identity: a.Identity, Attributes: map[string]string{}}
+		if r, err := s.store.Record(ctx, Key{Identity: a.Identity}); err == nil {
+			sb = r.Subscriber
+		}
+		// Links in a test mail belong to nobody: a tester's click must not
+		// unsubscribe a real subscriber.
+		sb.ID = 0
+		m := s.campaignMessage(&c, &sb, sample.List, s.Config())
+		m.Test = true
+		if _, err := s.mailer.Send(ctx, m); err != nil {
+			errs = append(errs, fmt.Errorf("test to %s: %w", a.Display, err))
+		}
+	}
+	s.audit(ctx, o, "campaign.test", fmt.Sprint(id))
+	return errors.Join(errs...)
+}
+
+// KickRunner wakes the campaign scheduler.
+func (s *Service) KickRunner() {
+	select {
+	case s.runKick <- struct{}{}:
+	default:
+	}
+}
+
+func sortListIDs(ids []ListID) {
+	for i := 1; i < len(ids); i++ {
+		for j := i; j > 0 && ids[j] < ids[j-1]; j-- {
+			ids[j], ids[j-1] = ids[j-1], ids[j]
+		}
+	}
+}
+
+// due reports whether a scheduled campaign should start at now.
+func due(c Campaign, now time.Time) bool {
+	return c.Status == StatusScheduled && (c.SendAt == nil || !c.SendAt.After(now))
+}

@@ -1,0 +1,382 @@
+package list
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// run is one campaign being sent.
+type run struct {
+	s    *Service
+	id   CampaignID
+	opts RunnerOptions
+	c    Campaign
+	cfg  Config
+
+	mu     sync.Mutex
+	window []windowEntry // main-stream recipients in dispatch order
+	retry  map[SubscriberID]bool
+
+	// uncommitted counts dispatched jobs whose outcome is not committed yet.
+	uncommitted atomic.Int64
+	connFails   atomic.Int32
+	policy      policyRing
+}
+
+type windowEntry struct {
+	id   SubscriberID
+	done bool
+}
+
+type job struct {
+	id    SubscriberID
+	retry *SendRecord
+}
+
+type result struct {
+	job
+	rec   SendRecord
+	delta Stats
+	// pause, when set, pauses the campaign with this reason.
+	pause string
+	// abandoned results were interrupted: nothing is recorded, and a resume
+	// sends them again.
+	abandoned bool
+}
+
+func (r *run) run(ctx context.Context) error {
+	if err := r.prepare(ctx); err != nil || r.c.Status != StatusRunning {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan job)
+	results := make(chan result, r.opts.Workers)
+	var wg sync.WaitGroup
+	for range r.opts.Workers {
+		wg.Go(func() {
+			for j := range jobs {
+				results <- r.process(rctx, j)
+			}
+		})
+	}
+	finished := make(chan error, 1)
+	go func() {
+		finished <- r.dispatch(rctx, jobs)
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+	cerr := r.commitLoop(ctx, cancel, results)
+	derr := <-finished
+	if cerr != nil {
+		return cerr
+	}
+	if derr != nil || ctx.Err() != nil {
+		if errors.Is(derr, context.Canceled) {
+			return nil // stopped: paused, cancelled or shutting down
+		}
+		return derr
+	}
+	return r.finish(ctx)
+}
+
+// prepare loads the campaign, its lists, and counts the recipients once.
+func (r *run) prepare(ctx context.Context) error {
+	c, err := r.s.store.Campaign(ctx, r.id)
+	if err != nil || c.Status != StatusRunning {
+		r.c = c
+		return err
+	}
+	if c.StartedAt == nil {
+		now := r.s.Now()
+		c.StartedAt = &now
+	}
+	if c.Stats.Total == 0 && c.Cursor == 0 {
+		n, err := CountRecipients(ctx, r.s.store, c.Lists, *c.StartedAt)
+		if err != nil {
+			return err
+		}
+		started := *c.StartedAt
+		c, err = r.s.store.UpdateCampaign(ctx, r.id, func(c *Campaign) error {
+			c.Stats.Total, c.StartedAt = n, &started
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	r.c, r.cfg, r.retry = c, r.s.Config(), map[SubscriberID]bool{}
+	r.s.log.Info("campaign running", "campaign_id", r.id, "total", c.Stats.Total, "cursor", c.Cursor)
+	return nil
+}
+
+// dispatch hands out the main recipient stream and, interleaved, the due
+// deferrals; once the stream ends it keeps retrying deferrals until none
+// is left.
+func (r *run) dispatch(ctx context.Context, jobs chan<- job) error {
+	rs := NewRecipients(r.s.store, r.c.Lists, r.c.Cursor, *r.c.StartedAt)
+	var lastRetry time.Time
+	mainDone := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if time.Since(lastRetry) >= time.Second {
+			lastRetry = time.Now()
+			if err := r.dispatchRetries(ctx, jobs); err != nil {
+				return err
+			}
+		}
+		if mainDone {
+			if done, err := r.drained(ctx); done || err != nil {
+				return err
+			}
+			continue
+		}
+		id, err := rs.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if id == 0 {
+			mainDone = true
+			continue
+		}
+		if err := r.dispatchMain(ctx, jobs, id); err != nil {
+			return err
+		}
+	}
+}
+
+// dispatchMain sends one recipient of the main stream to the workers,
+// skipping one whose outcome a previous run already committed.
+func (r *run) dispatchMain(ctx context.Context, jobs chan<- job, id SubscriberID) error {
+	if _, err := r.s.store.SendRecord(ctx, r.id, id); err == nil {
+		return nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err := r.connBackoff(ctx); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.window = append(r.window, windowEntry{id: id})
+	r.mu.Unlock()
+	r.uncommitted.Add(1)
+	select {
+	case jobs <- job{id: id}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// connBackoff waits while the relay cannot be reached, instead of
+// deferring every recipient in a row.
+func (r *run) connBackoff(ctx context.Context) error {
+	n := r.connFails.Load()
+	if n < 3 {
+		return nil
+	}
+	d := min(time.Duration(1<<min(n-3, 6))*time.Second, time.Minute)
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// dispatchRetries sends the deferrals that are due.
+func (r *run) dispatchRetries(ctx context.Context, jobs chan<- job) error {
+	recs, err := r.s.store.DueDeferrals(ctx, r.id, r.s.Now(), 4*r.opts.Workers)
+	if err != nil {
+		return err
+	}
+	for i := range recs {
+		rec := recs[i]
+		r.mu.Lock()
+		busy := r.retry[rec.Subscriber]
+		r.retry[rec.Subscriber] = true
+		r.mu.Unlock()
+		if busy {
+			continue
+		}
+		r.uncommitted.Add(1)
+		select {
+		case jobs <- job{id: rec.Subscriber, retry: &rec}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// drained reports whether nothing is in flight and no deferral is left;
+// otherwise it waits a little before the caller looks again.
+func (r *run) drained(ctx context.Context) (bool, error) {
+	if r.uncommitted.Load() == 0 {
+		n, err := r.s.store.CountDeferrals(ctx, r.id)
+		if err != nil || n == 0 {
+			return true, err
+		}
+	}
+	select {
+	case <-time.After(200 * time.Millisecond):
+		return false, nil
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+}
+
+// finish marks the campaign finished if it is still running.
+func (r *run) finish(ctx context.Context) error {
+	now := r.s.Now()
+	c, err := r.s.store.UpdateCampaign(ctx, r.id, func(c *Campaign) error {
+		if c.Status == StatusRunning {
+			t := now
+			c.Status, c.FinishedAt, c.UpdatedAt = StatusFinished, &t, now
+		}
+		return nil
+	})
+	if err == nil {
+		r.s.progress.update(r.id, c.Stats, now)
+		r.s.log.Info("campaign finished", "campaign_id", r.id, "sent", c.Stats.Sent, "failed", c.Stats.Failed, "skipped", c.Stats.Skipped)
+	}
+	return err
+}
+
+// commitLoop writes outcomes in commit groups until results close. It
+// writes with a context that survives shutdown, so that what was sent is
+// recorded; a campaign that stopped running cancels the dispatch.
+func (r *run) commitLoop(ctx context.Context, cancel context.CancelFunc, results <-chan result) error {
+	wctx := context.WithoutCancel(ctx)
+	var batch SendBatch
+	n := 0
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		batch.Cursor = r.advance()
+		c, err := r.s.store.CommitSends(wctx, r.id, batch)
+		r.uncommitted.Add(-int64(n))
+		batch, n = SendBatch{}, 0
+		if err != nil {
+			cancel()
+			return fmt.Errorf("commit sends: %w", err)
+		}
+		r.s.progress.update(r.id, c.Stats, r.s.Now())
+		if c.Status != StatusRunning {
+			cancel()
+		}
+		return nil
+	}
+	for {
+		select {
+		case res, ok := <-results:
+			if !ok {
+				return flush()
+			}
+			n += r.collect(wctx, cancel, &batch, res)
+			if n >= r.opts.GroupSize {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		case <-t.C:
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// collect adds one result to the batch and returns how many outcomes that
+// added (an abandoned job adds none, but is no longer in flight).
+func (r *run) collect(ctx context.Context, cancel context.CancelFunc, b *SendBatch, res result) int {
+	r.mu.Lock()
+	if res.retry != nil {
+		delete(r.retry, res.id)
+	} else if !res.abandoned {
+		for i := range r.window {
+			if r.window[i].id == res.id {
+				r.window[i].done = true
+				break
+			}
+		}
+	}
+	r.mu.Unlock()
+	if res.pause != "" {
+		r.s.pauseCampaign(ctx, r.id, res.pause)
+		cancel()
+	}
+	if res.abandoned {
+		r.uncommitted.Add(-1)
+		return 0
+	}
+	b.Records = append(b.Records, res.rec)
+	b.Delta = addStats(b.Delta, res.delta)
+	if r.s.observe != nil {
+		r.s.observe(res.rec.Outcome, 0)
+	}
+	return 1
+}
+
+// advance pops the done prefix of the window and returns the new cursor
+// (0 when it does not move): the cursor never passes a recipient whose
+// outcome is not committed.
+func (r *run) advance() SubscriberID {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var cur SubscriberID
+	i := 0
+	for i < len(r.window) && r.window[i].done {
+		cur = r.window[i].id
+		i++
+	}
+	r.window = r.window[i:]
+	return cur
+}
+
+func addStats(a, b Stats) Stats {
+	a.Sent += b.Sent
+	a.Failed += b.Failed
+	a.Deferred += b.Deferred
+	a.Skipped += b.Skipped
+	a.Bounced += b.Bounced
+	return a
+}
+
+// policyRing remembers whether each of the last attempts was refused for
+// sender-side policy.
+type policyRing struct {
+	mu   sync.Mutex
+	buf  [50]bool
+	n, i int
+}
+
+// add records an attempt and returns the share of policy refusals once
+// enough attempts were seen (else 0).
+func (p *policyRing) add(policy bool) float64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.buf[p.i] = policy
+	p.i = (p.i + 1) % len(p.buf)
+	p.n = min(p.n+1, len(p.buf))
+	if p.n < 20 {
+		return 0
+	}
+	k := 0
+	for _, b := range p.buf[:p.n] {
+		if b {
+			k++
+		}
+	}
+	return float64(k) / float64(p.n)
+}

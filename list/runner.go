@@ -1,0 +1,161 @@
+package list
+
+import (
+	"context"
+	"errors"
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// RunnerOptions tune the campaign runner.
+type RunnerOptions struct {
+	// Workers render, sign and deliver in parallel per campaign (8).
+	Workers int
+	// GroupSize is the most outcomes per commit group (32): with 8 workers,
+	// a crash re-sends at most 40 messages.
+	GroupSize int
+	// RetryFor is how long a deferred recipient is retried (24 h).
+	RetryFor time.Duration
+	// Backoff is the wait before each retry of a deferred recipient.
+	Backoff []time.Duration
+	// Poll is how often the scheduler looks for due and running campaigns (1 s).
+	Poll time.Duration
+	// PolicyShare pauses a campaign when this share of the last 50 attempts
+	// were refused for sender-side policy (0.5).
+	PolicyShare float64
+}
+
+func (o *RunnerOptions) defaults() {
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.GroupSize <= 0 {
+		o.GroupSize = 32
+	}
+	if o.RetryFor <= 0 {
+		o.RetryFor = 24 * time.Hour
+	}
+	if len(o.Backoff) == 0 {
+		o.Backoff = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 2 * time.Hour}
+	}
+	if o.Poll <= 0 {
+		o.Poll = time.Second
+	}
+	if o.PolicyShare <= 0 {
+		o.PolicyShare = 0.5
+	}
+}
+
+// RunCampaigns starts scheduled campaigns when due and runs every running
+// campaign until ctx ends; then it stops them promptly, leaving them
+// running so that the next start resumes them.
+func (s *Service) RunCampaigns(ctx context.Context, opts RunnerOptions) {
+	opts.defaults()
+	var wg sync.WaitGroup
+	active := map[CampaignID]bool{}
+	var mu sync.Mutex
+	t := time.NewTicker(opts.Poll)
+	defer t.Stop()
+	for {
+		for _, id := range s.runnable(ctx) {
+			mu.Lock()
+			busy := active[id]
+			active[id] = true
+			mu.Unlock()
+			if busy {
+				continue
+			}
+			wg.Go(func() {
+				defer func() {
+					mu.Lock()
+					delete(active, id)
+					mu.Unlock()
+				}()
+				s.safeRun(ctx, id, opts)
+			})
+		}
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return
+		case <-s.runKick:
+		case <-t.C:
+		}
+	}
+}
+
+// runnable starts due scheduled campaigns and returns the running ones.
+func (s *Service) runnable(ctx context.Context) []CampaignID {
+	var ids []CampaignID
+	var after CampaignID
+	now := s.Now()
+	for ctx.Err() == nil {
+		cs, err := s.store.Campaigns(ctx, after, 200)
+		if err != nil {
+			s.log.Error("campaign scheduler", "err", err)
+			return ids
+		}
+		for _, c := range cs {
+			if due(c, now) {
+				c = s.startScheduled(ctx, c.ID, now)
+			}
+			if c.Status == StatusRunning {
+				ids = append(ids, c.ID)
+			}
+		}
+		if len(cs) < 200 {
+			return ids
+		}
+		after = cs[len(cs)-1].ID
+	}
+	return ids
+}
+
+// startScheduled moves a due scheduled campaign to running.
+func (s *Service) startScheduled(ctx context.Context, id CampaignID, now time.Time) Campaign {
+	c, err := s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		if !due(*c, now) {
+			return nil
+		}
+		t := now
+		c.Status, c.StartedAt, c.UpdatedAt = StatusRunning, &t, now
+		return nil
+	})
+	if err != nil {
+		s.log.Error("start scheduled campaign", "campaign_id", id, "err", err)
+	} else {
+		s.log.Info("scheduled campaign started", "campaign_id", id)
+	}
+	return c
+}
+
+// safeRun runs one campaign and keeps a panic from taking the server down.
+func (s *Service) safeRun(ctx context.Context, id CampaignID, opts RunnerOptions) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("campaign runner panic", "campaign_id", id, "panic", p, "stack", string(debug.Stack()))
+		}
+	}()
+	r := &run{s: s, id: id, opts: opts}
+	if err := r.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		s.log.Error("campaign runner", "campaign_id", id, "err", err)
+		s.pauseCampaign(context.WithoutCancel(ctx), id, "runner error: "+err.Error())
+	}
+}
+
+// pauseCampaign pauses a running campaign with a reason for the editor.
+func (s *Service) pauseCampaign(ctx context.Context, id CampaignID, reason string) {
+	now := s.Now()
+	_, err := s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
+		if c.Status == StatusRunning {
+			c.Status, c.Reason, c.UpdatedAt = StatusPaused, reason, now
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Error("pause campaign", "campaign_id", id, "err", err)
+		return
+	}
+	s.log.Warn("campaign paused", "campaign_id", id, "reason", reason)
+}
