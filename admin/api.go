@@ -1,0 +1,163 @@
+package admin
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxJSONBody bounds API request bodies.
+const maxJSONBody = 1 << 20
+
+// Collection paging: ?limit= defaults to 100 and is at most 1000.
+const (
+	defaultLimit = 100
+	maxLimit     = 1000
+)
+
+// api adapts a JSON API handler: authentication first (Basic or bearer,
+// never cookies), errors as {"error": "…"}.
+func (s *Server) api(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route(r)
+		w.Header().Set("Cache-Control", "no-store")
+		u, err := s.apiAuth(r)
+		if err == nil {
+			info(r).u = u
+			err = fn(w, r)
+		}
+		if err != nil {
+			s.apiError(w, r, err)
+		}
+	})
+}
+
+// apiError answers err as JSON.
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
+	ei := s.errorInfo(r, err)
+	if started(w) {
+		return
+	}
+	setErrorHeaders(w, ei)
+	if ei.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Basic realm="bulletin", charset="UTF-8"`)
+	}
+	if werr := writeJSON(w, ei.status, map[string]string{"error": ei.msg}); werr != nil {
+		s.logger(r).Debug("write error answer", "err", werr)
+	}
+}
+
+// writeJSON answers v as JSON with status.
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// decodeJSON reads one JSON value of at most maxJSONBody bytes into v.
+// Malformed JSON and unknown fields are 400, a value of the wrong type is
+// 422, an over-long body 413.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxJSONBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			var mbe *http.MaxBytesError
+			if errors.As(terr, &mbe) {
+				return terr
+			}
+			return newHTTPError(http.StatusBadRequest, "malformed JSON: data after the value")
+		}
+		return nil
+	}
+	var mbe *http.MaxBytesError
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case errors.Is(err, io.EOF):
+		return newHTTPError(http.StatusBadRequest, "malformed JSON: empty body")
+	case errors.As(err, &syn):
+		return newHTTPError(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
+	case errors.As(err, &typ):
+		return newHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("field %s: %s is not a valid value", typ.Field, typ.Value))
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return newHTTPError(http.StatusBadRequest, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+	}
+	return newHTTPError(http.StatusBadRequest, "malformed JSON")
+}
+
+// page is one page of a collection: {"items": […], "total": n, "next": cursor|null}.
+type page[T any] struct {
+	Items []T `json:"items"`
+	Total int `json:"total"`
+	// Next is the cursor of the following page (the last id), or null.
+	Next *uint64 `json:"next"`
+}
+
+// paging reads ?limit= and ?after=.
+func paging(r *http.Request) (limit int, after uint64, err error) {
+	q := r.URL.Query()
+	limit = defaultLimit
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, 0, newHTTPError(http.StatusUnprocessableEntity, "limit must be a positive integer")
+		}
+		limit = min(n, maxLimit)
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return 0, 0, newHTTPError(http.StatusUnprocessableEntity, "after must be a cursor from a previous page")
+		}
+		after = n
+	}
+	return limit, after, nil
+}
+
+// rfcTime marshals as RFC 3339 in UTC.
+type rfcTime time.Time
+
+func (t rfcTime) MarshalJSON() ([]byte, error) {
+	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
+}
+
+func timePtr(t *time.Time) *rfcTime {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	v := rfcTime(*t)
+	return &v
+}
+
+// csvWriter sets the CSV headers on the first write, so that an error
+// before any row still gets a JSON answer.
+type csvWriter struct {
+	w        http.ResponseWriter
+	filename string
+	begun    bool
+}
+
+func (c *csvWriter) Write(b []byte) (int, error) {
+	if !c.begun {
+		c.begun = true
+		c.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		c.w.Header().Set("Content-Disposition", `attachment; filename="`+c.filename+`"`)
+		c.w.WriteHeader(http.StatusOK)
+	}
+	return c.w.Write(b)
+}

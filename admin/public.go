@@ -1,0 +1,301 @@
+package admin
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/gorilla/mux"
+)
+
+// Limits of the public forms.
+const (
+	maxFormBody  = 16 << 10
+	maxEmailLen  = list.MaxAddressLen
+	maxNameLen   = 200
+	maxAttrLen   = 500
+	honeypotName = "website"
+	attrPrefix   = "attr."
+)
+
+// publicPage adapts a public page handler: errors become an HTML page.
+func (s *Server) publicPage(fn handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route(r)
+		if err := fn(w, r); err != nil {
+			s.pageError(w, r, err)
+		}
+	})
+}
+
+// tokenPage is publicPage for the pages whose URL carries a token: never
+// cached anywhere.
+func (s *Server) tokenPage(fn handlerFunc) http.Handler {
+	h := s.publicPage(fn)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// errorPage is the data of the public error page.
+type errorPage struct {
+	Status  int
+	Message string
+	// Link and LinkText, when set, offer a way on.
+	Link, LinkText string
+}
+
+// pageError answers err with the public error page.
+func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
+	ei := s.errorInfo(r, err)
+	if started(w) {
+		return
+	}
+	setErrorHeaders(w, ei)
+	title, msg := "Something went wrong", ei.msg
+	switch ei.status {
+	case http.StatusBadRequest:
+		title = "This link does not work"
+		if !errors.Is(err, list.ErrInvalidToken) {
+			title = "Bad request"
+		} else {
+			msg = "This link is invalid, has expired or has already been used. Nothing was changed. " +
+				"If you copied it from an email, check that you copied all of it."
+		}
+	case http.StatusNotFound:
+		title, msg = "Page not found", "There is no such page here."
+	case http.StatusTooManyRequests:
+		title = "Too many requests"
+		msg = "Too many requests came from your network. Please wait a few minutes and try again."
+	case http.StatusRequestEntityTooLarge:
+		title, msg = "Too much data", "The form sent more data than allowed."
+	case http.StatusInternalServerError:
+		msg = "The server could not handle your request. Please try again later."
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	v := view{Title: title, Data: errorPage{Status: ei.status, Message: msg}}
+	if rerr := s.pub.render(w, ei.status, "error", v); rerr != nil {
+		s.logger(r).Error("render error page", "err", rerr)
+		http.Error(w, msg, ei.status)
+	}
+}
+
+// parseForm reads a urlencoded or multipart body of at most maxFormBody
+// bytes into r.PostForm.
+func parseForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	var err error
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt == "multipart/form-data" {
+		err = r.ParseMultipartForm(maxFormBody)
+	} else {
+		err = r.ParseForm()
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return err
+	case err != nil:
+		if strings.Contains(err.Error(), "request body too large") {
+			return &http.MaxBytesError{Limit: maxFormBody}
+		}
+		return errBadForm
+	}
+	return nil
+}
+
+// attrField is an attribute input of a form.
+type attrField struct {
+	Name  string
+	Value string
+}
+
+// subscribePage is the data of the subscribe form.
+type subscribePage struct {
+	List       list.List
+	Email      string
+	Name       string
+	Attrs      []attrField
+	PrivacyURL string
+}
+
+// subscribeList loads a list that may be shown publicly.
+func (s *Server) subscribeList(r *http.Request) (list.List, error) {
+	l, err := s.svc.ListBySlug(r.Context(), mux.Vars(r)["list"])
+	if err != nil {
+		return list.List{}, err
+	}
+	if !l.Public {
+		return list.List{}, list.ErrNotFound
+	}
+	return l.List, nil
+}
+
+// subscribeForm shows the sign-up form of a public list.
+func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
+	l, err := s.subscribeList(r)
+	if err != nil {
+		return err
+	}
+	return s.renderSubscribe(w, http.StatusOK, l, nil, "")
+}
+
+// renderSubscribe shows the form with what was typed and an error.
+func (s *Server) renderSubscribe(w http.ResponseWriter, status int, l list.List, r *http.Request, msg string) error {
+	p := subscribePage{List: l, PrivacyURL: s.svc.Config().PrivacyURL}
+	for _, a := range l.Attributes {
+		f := attrField{Name: a}
+		if r != nil {
+			f.Value = r.PostForm.Get(attrPrefix + a)
+		}
+		p.Attrs = append(p.Attrs, f)
+	}
+	if r != nil {
+		p.Email, p.Name = r.PostForm.Get("email"), r.PostForm.Get("name")
+	}
+	return s.pub.render(w, status, "subscribe", view{Title: l.Name, Data: p, Error: msg})
+}
+
+// subscribePost signs an address up. It answers the same page whether the
+// address was new, known, confirmed or limited.
+func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
+	if ok, wait := s.subscribeLimit.allow(clientKey(s.clientIP(r)), s.now()); !ok {
+		return &limitedError{after: wait}
+	}
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	l, err := s.subscribeList(r)
+	if err != nil {
+		return err
+	}
+	done := func() error {
+		return s.pub.render(w, http.StatusOK, "check_inbox", view{Title: "Check your inbox", Data: l})
+	}
+	if r.PostForm.Get(honeypotName) != "" {
+		s.logger(r).Info("honeypot filled: sign-up ignored", "list_id", l.ID)
+		return done()
+	}
+	req := list.SubscribeRequest{List: l.Slug, Email: strings.TrimSpace(r.PostForm.Get("email")),
+		Name: r.PostForm.Get("name"), How: list.HowForm, Origin: s.origin(r)}
+	if msg := checkFields(r, l, &req); msg != "" {
+		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, msg)
+	}
+	err = s.svc.Subscribe(r.Context(), req)
+	if errors.Is(err, list.ErrInvalid) {
+		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, classify(err).msg)
+	}
+	if err != nil {
+		return err
+	}
+	return done()
+}
+
+// checkFields applies the form's own size limits and collects the list's
+// attributes into req; it returns a message for the person, or "".
+func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) string {
+	switch {
+	case req.Email == "":
+		return "Please enter your email address."
+	case len(req.Email) > maxEmailLen:
+		return "The email address is too long."
+	case len(req.Name) > maxNameLen:
+		return "The name is too long."
+	}
+	for _, a := range l.Attributes {
+		v, ok := r.PostForm[attrPrefix+a]
+		if !ok || len(v) == 0 {
+			continue
+		}
+		if len(v[0]) > maxAttrLen {
+			return "The field “" + label(a) + "” is too long."
+		}
+		if req.Attributes == nil {
+			req.Attributes = make(map[string]string)
+		}
+		req.Attributes[a] = v[0]
+	}
+	return ""
+}
+
+// confirmForm shows the confirmation button; it changes nothing, since mail
+// scanners fetch every link.
+func (s *Server) confirmForm(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.svc.ConfirmInfo(r.Context(), mux.Vars(r)["token"])
+	if err != nil {
+		return err
+	}
+	return s.pub.render(w, http.StatusOK, "confirm", view{Title: "Confirm your subscription", Data: info})
+}
+
+// confirmedPage is the data of the page after a confirmation.
+type confirmedPage struct {
+	Info      list.LinkInfo
+	ManageURL string
+}
+
+// confirmPost confirms the subscription.
+func (s *Server) confirmPost(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	info, err := s.svc.Confirm(r.Context(), mux.Vars(r)["token"], s.origin(r))
+	if err != nil {
+		return err
+	}
+	p := confirmedPage{Info: info, ManageURL: s.manageLink(info.Subscriber)}
+	return s.pub.render(w, http.StatusOK, "confirmed", view{Title: "You are subscribed", Data: p})
+}
+
+// manageLink is the path of the subscriber's preference page.
+func (s *Server) manageLink(sb list.Subscriber) string {
+	if m, ok := any(s.svc).(interface{ ManagePath(list.Subscriber) string }); ok {
+		return m.ManagePath(sb)
+	}
+	// Adapter until list exports it: the same token as list's manageURL.
+	return "/manage/" + s.svc.Tokens().Seal(list.Token{Purpose: list.PurposeManage, Subscriber: sb.ID, Nonce: sb.Nonce})
+}
+
+// unsubscribeForm shows the unsubscribe button and the "all lists" choice.
+func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.svc.UnsubscribeInfo(r.Context(), mux.Vars(r)["token"])
+	if err != nil {
+		return err
+	}
+	return s.pub.render(w, http.StatusOK, "unsubscribe", view{Title: "Unsubscribe", Data: info})
+}
+
+// unsubscribePost unsubscribes: from the page (with all=1 from every list),
+// or by an RFC 8058 one-click POST from the mail client, which carries
+// List-Unsubscribe=One-Click, no cookie and no CSRF token, and gets a 200
+// with no redirect (RFC 8058 §3.2). It is never rate-limited.
+func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) error {
+	if err := parseForm(w, r); err != nil {
+		return err
+	}
+	token := mux.Vars(r)["token"]
+	if r.PostForm.Get("List-Unsubscribe") == "One-Click" {
+		if err := s.svc.Unsubscribe(r.Context(), token, false, list.HowOneClick, s.origin(r)); err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, err := w.Write([]byte("unsubscribed\n"))
+		return err
+	}
+	info, err := s.svc.UnsubscribeInfo(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	all := r.PostForm.Get("all") == "1"
+	if err := s.svc.Unsubscribe(r.Context(), token, all, list.HowForm, s.origin(r)); err != nil {
+		return err
+	}
+	data := struct {
+		Info list.LinkInfo
+		All  bool
+	}{info, all}
+	return s.pub.render(w, http.StatusOK, "unsubscribed", view{Title: "You are unsubscribed", Data: data})
+}

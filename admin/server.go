@@ -1,0 +1,133 @@
+package admin
+
+import (
+	"crypto/rand"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Service is the domain service every handler works through.
+	Service *list.Service
+	// FS holds the templates: public/…, admin/… and static/….
+	FS fs.FS
+	// Logger receives request logs; nil discards them.
+	Logger *slog.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// X-Forwarded-Proto headers are believed. Empty: both are ignored.
+	TrustedProxies []netip.Prefix
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Outbox is true when no relay is configured: every admin page then says
+	// that nothing is really being sent.
+	Outbox bool
+	// Metrics, when set, is served at /metrics.
+	Metrics http.Handler
+	// Ready reports whether the server is ready for traffic (/readyz); nil
+	// means always ready.
+	Ready func() error
+
+	// SubscribeRate and SubscribeEvery bound subscribe POSTs per client IP
+	// (token bucket: SubscribeRate requests per SubscribeEvery); zero means
+	// 10 per 10 minutes.
+	SubscribeRate  int
+	SubscribeEvery time.Duration
+}
+
+// Server serves Bulletin's HTTP routes.
+type Server struct {
+	svc     *list.Service
+	log     *slog.Logger
+	now     func() time.Time
+	proxies []netip.Prefix
+	outbox  bool
+	metrics http.Handler
+	ready   func() error
+	static  fs.FS
+
+	// pub and adm are the templates of the public pages and the admin UI.
+	pub *pages
+	adm *pages
+
+	subscribeLimit *limiter
+	logins         *throttle
+	basicCache     *authCache
+	sessions       *sessions
+	cop            *http.CrossOriginProtection
+	// csrfKey keys the CSRF tokens derived from session ids.
+	csrfKey []byte
+	// sleep waits out a login throttle delay; tests replace it.
+	sleep func(r *http.Request, d time.Duration) error
+}
+
+// New checks the options, parses every template and returns a Server.
+func New(opts Options) (*Server, error) {
+	if opts.Service == nil {
+		return nil, errors.New("admin: Service is required")
+	}
+	if opts.FS == nil {
+		return nil, errors.New("admin: FS is required")
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.SubscribeRate <= 0 {
+		opts.SubscribeRate = 10
+	}
+	if opts.SubscribeEvery <= 0 {
+		opts.SubscribeEvery = 10 * time.Minute
+	}
+	public, err := parsePages(opts.FS, "public")
+	if err != nil {
+		return nil, err
+	}
+	ui, err := parsePages(opts.FS, "admin")
+	if err != nil {
+		return nil, err
+	}
+	static, err := fs.Sub(opts.FS, "static")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		svc: opts.Service, log: opts.Logger, now: opts.Now,
+		proxies: opts.TrustedProxies, outbox: opts.Outbox,
+		metrics: opts.Metrics, ready: opts.Ready, static: static,
+		pub: public, adm: ui,
+		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
+		logins:         newThrottle(),
+		basicCache:     newAuthCache(basicCacheTTL, maxAuthCache),
+		sessions:       newSessions(),
+		cop:            http.NewCrossOriginProtection(),
+		csrfKey:        make([]byte, 32),
+		sleep:          sleepCtx,
+	}
+	rand.Read(s.csrfKey) // crypto/rand.Read never fails
+	s.cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
+	return s, nil
+}
+
+// sleepCtx waits d or until the request is cancelled.
+func sleepCtx(r *http.Request, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.Context().Done():
+		return r.Context().Err()
+	}
+}

@@ -1,0 +1,173 @@
+package admin
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// ui adapts an admin page handler: a live session is required (else the
+// login form), unsafe methods need the session's CSRF token and pass the
+// origin check, errors become the admin error page.
+func (s *Server) ui(fn handlerFunc) http.Handler {
+	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route(r)
+		w.Header().Set("Cache-Control", "no-store")
+		sess, ok := s.session(r)
+		if !ok {
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				if err := s.loginPage(w, r, http.StatusOK, "", ""); err != nil {
+					s.uiError(w, r, err)
+				}
+				return
+			}
+			s.uiError(w, r, errCSRF)
+			return
+		}
+		info(r).u = sess.user
+		err := error(nil)
+		if !safeMethod(r.Method) {
+			err = checkCSRF(w, r, s.csrfToken("session", sess.id))
+		}
+		if err == nil {
+			err = fn(w, r)
+		}
+		if err != nil {
+			s.uiError(w, r, err)
+		}
+	}))
+}
+
+// uiPublic adapts the admin pages that need no session (login): the origin
+// check still applies.
+func (s *Server) uiPublic(fn handlerFunc) http.Handler {
+	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		route(r)
+		w.Header().Set("Cache-Control", "no-store")
+		if err := fn(w, r); err != nil {
+			s.uiError(w, r, err)
+		}
+	}))
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// page renders an admin page in the layout, with the user, the CSRF token
+// and the outbox banner.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, name string, data any) error {
+	return s.pageStatus(w, r, http.StatusOK, name, view{Data: data})
+}
+
+// pageStatus is page with a status and the whole view (for notices).
+func (s *Server) pageStatus(w http.ResponseWriter, r *http.Request, status int, name string, v view) error {
+	v.Outbox = s.outbox
+	if sess, ok := s.session(r); ok {
+		v.User, v.Role = sess.user.Name, string(sess.user.Role)
+		v.CSRF = s.csrfToken("session", sess.id)
+	}
+	if v.Nav == "" {
+		v.Nav = name
+	}
+	return s.adm.render(w, status, name, v)
+}
+
+// uiError answers err with the admin error page.
+func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
+	ei := s.errorInfo(r, err)
+	if started(w) {
+		return
+	}
+	setErrorHeaders(w, ei)
+	w.Header().Set("Cache-Control", "no-store")
+	v := view{Error: ei.msg, Data: errorPage{Status: ei.status, Message: ei.msg}}
+	if rerr := s.pageStatus(w, r, ei.status, "error", v); rerr != nil {
+		s.logger(r).Error("render error page", "err", rerr)
+		http.Error(w, ei.msg, ei.status)
+	}
+}
+
+// loginView is the data of the login form.
+type loginView struct {
+	Username string
+}
+
+// loginPage shows the login form, with a fresh login cookie whose CSRF
+// token the form carries.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, username, msg string) error {
+	pre := ""
+	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) >= 32 {
+		pre = c.Value
+	} else {
+		pre = randomID()
+		s.setCookie(w, r, loginCookie, pre, 3600)
+	}
+	v := view{Data: loginView{Username: username}, Error: msg, CSRF: s.csrfToken("login", pre), Nav: "login"}
+	v.Outbox = s.outbox
+	return s.adm.render(w, status, "login", v)
+}
+
+// loginForm shows the login form, or goes to the dashboard when logged in.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	if _, ok := s.session(r); ok {
+		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+		return nil
+	}
+	return s.loginPage(w, r, http.StatusOK, "", "")
+}
+
+// login checks the CSRF token of the login form, then the password (under
+// the login throttle), and starts a session.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	want := ""
+	if c, err := r.Cookie(loginCookie); err == nil && c.Value != "" {
+		want = s.csrfToken("login", c.Value)
+	}
+	if err := checkCSRF(w, r, want); err != nil {
+		return err
+	}
+	name := strings.TrimSpace(r.PostForm.Get("username"))
+	password := r.PostForm.Get("password")
+	if name == "" || password == "" || len(name) > 100 || len(password) > 1000 {
+		return s.loginPage(w, r, http.StatusUnauthorized, truncate(name, 100), "Wrong user name or password.")
+	}
+	u, err := s.checkPassword(r, name, password)
+	if errors.Is(err, list.ErrUnauthorized) {
+		s.logger(r).Info("login failed")
+		return s.loginPage(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
+	}
+	if err != nil {
+		return err
+	}
+	if c, err := r.Cookie(sessionCookie); err == nil { // no fixation: always a new id
+		s.sessions.delete(c.Value)
+	}
+	sess := s.sessions.create(u, s.now())
+	s.setCookie(w, r, sessionCookie, sess.id, int(sessionMax.Seconds()))
+	s.setCookie(w, r, loginCookie, "", -1)
+	s.logger(r).Info("login", "user_id", u.ID)
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	return nil
+}
+
+// logout ends the session.
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(sessionCookie); err == nil {
+		s.sessions.delete(c.Value)
+	}
+	s.setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	return nil
+}
+
+// dashboard shows the lists with their counts.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
+	ls, err := s.svc.Lists(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.page(w, r, "dashboard", ls)
+}
