@@ -58,14 +58,14 @@ func dsnGroups(b []byte) []fields {
 	return out
 }
 
-// splitRecipients cuts fs where a recipient field repeats.
+// splitRecipients cuts fs where Final-Recipient or Original-Recipient
+// repeats.
 func splitRecipients(fs fields) []fields {
 	var out []fields
 	start := 0
 	for i, f := range fs {
 		cur := fs[start:i]
-		if f.name == "Original-Recipient" && (cur.Get("Original-Recipient") != "" || cur.Get("Final-Recipient") != "") ||
-			f.name == "Final-Recipient" && cur.Get("Final-Recipient") != "" {
+		if (f.name == "Original-Recipient" || f.name == "Final-Recipient") && cur.Get(f.name) != "" {
 			out = append(out, cur)
 			start = i
 		}
