@@ -136,6 +136,16 @@ func (t rfcTime) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + time.Time(t).UTC().Format(time.RFC3339) + `"`), nil
 }
 
+// UnmarshalJSON reads an RFC 3339 time.
+func (t *rfcTime) UnmarshalJSON(b []byte) error {
+	var v time.Time
+	if err := v.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	*t = rfcTime(v)
+	return nil
+}
+
 func timePtr(t *time.Time) *rfcTime {
 	if t == nil || t.IsZero() {
 		return nil
