@@ -161,5 +161,3 @@ func (s *Sender) lintParts(l *linter, m *list.Message, r *rendered) {
 		}
 	}
 }
-
-

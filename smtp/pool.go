@@ -25,11 +25,13 @@ import (
 // Client.Reset (v0.25.1) forgets the EHLO and repeats it before the next
 // MAIL, costing a second round trip.
 type pool struct {
-	cfg   relayConfig
-	opts  Options
-	t     Timeouts
-	log   *slog.Logger
-	slots chan struct{}
+	cfg relayConfig
+	// dialAddr is where to connect: cfg.addr() but in tests.
+	dialAddr string
+	opts     Options
+	t        Timeouts
+	log      *slog.Logger
+	slots    chan struct{}
 
 	mu           sync.Mutex
 	idle         []*conn
@@ -50,7 +52,7 @@ func newPool(opts Options, log *slog.Logger) (*pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pool{cfg: cfg, opts: opts, t: opts.Timeouts, log: log, slots: make(chan struct{}, opts.MaxConns)}, nil
+	return &pool{cfg: cfg, dialAddr: cfg.addr(), opts: opts, t: opts.Timeouts, log: log, slots: make(chan struct{}, opts.MaxConns)}, nil
 }
 
 // deliver sends one message. A message whose connection broke before its
@@ -161,7 +163,7 @@ func (p *pool) tlsConfig() *tls.Config {
 // dial opens, encrypts, greets and authenticates a new session.
 func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 	d := net.Dialer{Timeout: p.t.Dial}
-	nc, err := d.DialContext(ctx, "tcp", p.cfg.addr())
+	nc, err := d.DialContext(ctx, "tcp", p.dialAddr)
 	if err != nil {
 		return nil, classify(err, stageConnect)
 	}

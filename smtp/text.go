@@ -52,9 +52,9 @@ type listState struct {
 
 // converter writes words and line breaks, wrapping lines.
 type converter struct {
-	out   *bytes.Buffer
+	out    *bytes.Buffer
 	origin int // where this conversion began in out
-	col   int // runes on the current line
+	col    int // runes on the current line
 	// breaks is the number of line breaks owed before the next word; space
 	// a space owed between two words.
 	breaks int
