@@ -271,3 +271,20 @@ func TestDeleteSubscriber(t *testing.T) {
 		t.Errorf("TruncateEventIPs after delete changed %d events", n)
 	}
 }
+
+func TestCreateUnderExistingSuppression(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	hash := []byte("h")
+	if err := db.PutSuppression(t.Context(), list.Suppression{Hash: hash, Reason: "erased"}); err != nil {
+		t.Fatal(err)
+	}
+	var seen *list.Suppression
+	r := mustUpdate(t, db, list.Key{Identity: "ann@example.org", Hash: hash}, true, func(r *list.Record, _ *list.Effects) error {
+		seen = r.Suppression
+		return nil
+	})
+	if seen == nil || seen.Reason != "erased" || !r.Subscriber.Blocklisted {
+		t.Errorf("new subscriber saw suppression %+v, Blocklisted %v, want the entry and true", seen, r.Subscriber.Blocklisted)
+	}
+}
