@@ -1,0 +1,266 @@
+package list_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// population adds n confirmed subscribers spread over lists a, b and c with
+// overlaps: i%2==0 on a, i%3==0 on b, i%5==0 on c (some on none: i%30 in
+// 1,7,11,13,17,19,23,29).
+func population(t *testing.T, f *fixture, n int) (onAny map[string]bool) {
+	t.Helper()
+	ctx := t.Context()
+	for _, slug := range []string{"a", "b", "c"} {
+		if _, err := f.svc.CreateList(ctx, list.List{Slug: slug, Name: "List " + slug}, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	onAny = map[string]bool{}
+	for i := 1; i <= n; i++ {
+		var lists []string
+		for _, x := range []struct {
+			slug string
+			mod  int
+		}{{"a", 2}, {"b", 3}, {"c", 5}} {
+			if i%x.mod == 0 {
+				lists = append(lists, x.slug)
+			}
+		}
+		email := fmt.Sprintf("user%04d@example.com", i)
+		if _, err := f.svc.AddSubscriber(ctx, list.NewSubscriber{Email: email, Lists: lists, State: list.StateConfirmed, Reason: "test"}, list.HowImport, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+		if len(lists) > 0 {
+			onAny[email] = true
+		}
+	}
+	f.advance(time.Minute)
+	return onAny
+}
+
+func startRunner(t *testing.T, f *fixture, opts list.RunnerOptions) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.svc.RunCampaigns(ctx, opts); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+func newCampaign(t *testing.T, f *fixture, lists ...string) list.CampaignView {
+	t.Helper()
+	subj, body := "Hello", "<p>Hi {{.Name}}</p>"
+	c, err := f.svc.CreateCampaign(t.Context(), list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func waitStatus(t *testing.T, f *fixture, id list.CampaignID, want list.Status) list.CampaignView {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := f.svc.GetCampaign(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Status == want {
+			return c
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c, _ := f.svc.GetCampaign(t.Context(), id)
+	t.Fatalf("campaign %d is %s (%+v), want %s", id, c.Status, c.Stats, want)
+	return c
+}
+
+func TestCampaignReachesEveryoneOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 240)
+	// One person unsubscribes during the run: they get nothing after it.
+	late := "user0240@example.com"
+	var sent atomic.Int32
+	var once sync.Once
+	f.mail.answer = func(m *list.Message) error {
+		if sent.Add(1) == 20 {
+			once.Do(func() {
+				v, _, _, _ := f.svc.SearchSubscribers(context.Background(), list.SearchRequest{Email: late})
+				tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID})
+				if err := f.svc.Unsubscribe(context.Background(), tok, true, list.HowOneClick, list.Origin{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	}
+	c := newCampaign(t, f, "c", "b", "a")
+	startRunner(t, f, list.RunnerOptions{Workers: 4, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	got := map[string]int{}
+	for _, m := range f.mail.sent() {
+		if m.Campaign == nil {
+			continue
+		}
+		got[m.To]++
+		if m.UnsubscribeURL == "" || m.ReturnPath == "" || m.List == nil {
+			t.Fatalf("message to %s lacks links or list", m.To)
+		}
+	}
+	for email := range onAny {
+		if email == late {
+			continue
+		}
+		if got[email] != 1 {
+			t.Errorf("%s got %d messages, want 1", email, got[email])
+		}
+	}
+	if got[late] != 0 {
+		t.Errorf("%s unsubscribed mid-run and still got %d messages", late, got[late])
+	}
+	if len(got) != len(onAny)-1 {
+		t.Errorf("%d people got mail, want %d", len(got), len(onAny)-1)
+	}
+	if done.Stats.Total != len(onAny) || done.Stats.Sent != len(onAny)-1 || done.Stats.Skipped != 1 || done.Stats.Remaining != 0 {
+		t.Errorf("stats = %+v, want total %d, sent %d, skipped 1", done.Stats, len(onAny), len(onAny)-1)
+	}
+}
+
+func TestCampaignRetriesDeferrals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 30)
+	var mu sync.Mutex
+	tries := map[string]int{}
+	f.mail.answer = func(m *list.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tries[m.To]++
+		if tries[m.To] == 1 {
+			return &list.DeliveryError{Code: 451, Status: "4.7.1", Text: "greylisted, try again", Temporary: true}
+		}
+		return nil
+	}
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond, Backoff: []time.Duration{50 * time.Millisecond}})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	if done.Stats.Sent != len(onAny) || done.Stats.Deferred != 0 || done.Stats.Failed != 0 {
+		t.Fatalf("stats = %+v, want all %d sent after one deferral each", done.Stats, len(onAny))
+	}
+	if n := len(f.mail.sent()); n != len(onAny) {
+		t.Fatalf("%d messages delivered, want %d", n, len(onAny))
+	}
+}
+
+func TestCampaignPermanentFailureBlocklists(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 10)
+	bad := "user0004@example.com"
+	f.mail.answer = func(m *list.Message) error {
+		if m.To == bad {
+			return &list.DeliveryError{Code: 550, Status: "5.1.1", Text: "user unknown", Kind: list.BounceHard}
+		}
+		return nil
+	}
+	c := newCampaign(t, f, "a")
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	if done.Stats.Failed != 1 || done.Stats.Sent != 4 {
+		t.Fatalf("stats = %+v, want 1 failed, 4 sent", done.Stats)
+	}
+	v, _, _, _ := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: bad})
+	if !v[0].Blocklisted {
+		t.Fatalf("%s is not blocklisted after a hard 5.1.1", bad)
+	}
+	bs, err := f.db.Bounces(t.Context(), list.BounceFilter{Campaign: c.ID})
+	if err != nil || len(bs) != 1 || bs[0].Kind != list.BounceHard {
+		t.Fatalf("bounces = %+v, %v; want one hard bounce", bs, err)
+	}
+}
+
+func TestCampaignPauseResumeCancel(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 60)
+	f.mail.delay = 5 * time.Millisecond
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond})
+	ctx := t.Context()
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	for len(f.mail.sent()) < 5 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionPause, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // in-flight messages finish
+	n := len(f.mail.sent())
+	time.Sleep(200 * time.Millisecond)
+	if m := len(f.mail.sent()); m != n || n >= len(onAny) {
+		t.Fatalf("paused campaign went on sending: %d then %d of %d", n, m, len(onAny))
+	}
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionResume, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, f, c.ID, list.StatusFinished)
+	got := map[string]int{}
+	for _, m := range f.mail.sent() {
+		got[m.To]++
+	}
+	for email := range onAny {
+		if got[email] != 1 {
+			t.Errorf("%s got %d messages across pause/resume, want 1", email, got[email])
+		}
+	}
+	// Cancel: a second campaign stops for good.
+	c2 := newCampaign(t, f, "a")
+	if _, err := f.svc.CampaignAction(ctx, c2.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CampaignAction(ctx, c2.ID, list.ActionCancel, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CampaignAction(ctx, c2.ID, list.ActionResume, list.Origin{}); !errors.Is(err, list.ErrBadTransition) {
+		t.Fatalf("resume of a cancelled campaign: %v, want ErrBadTransition", err)
+	}
+	if _, err := f.svc.UpdateCampaign(ctx, c2.ID, list.CampaignInput{}, list.Origin{}); !errors.Is(err, list.ErrBadTransition) {
+		t.Fatalf("edit of a cancelled campaign: %v, want ErrBadTransition", err)
+	}
+}
+
+func TestSendRefusedByLint(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := f.svc.Config()
+	cfg.PostalAddress = ""
+	f.svc.SetConfig(cfg)
+	c := newCampaign(t, f, "newsletter")
+	_, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{})
+	var le *list.LintError
+	if !errors.As(err, &le) || !errors.Is(err, list.ErrInvalid) {
+		t.Fatalf("send without postal address: %v, want a LintError", err)
+	}
+	if got, _ := f.svc.GetCampaign(t.Context(), c.ID); got.Status != list.StatusDraft {
+		t.Fatalf("status = %s, want draft", got.Status)
+	}
+}

@@ -1,0 +1,314 @@
+package list_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
+)
+
+// recorder is a Mailer that records messages; answer, when set, decides
+// each delivery's outcome.
+type recorder struct {
+	mu     sync.Mutex
+	msgs   []*list.Message
+	answer func(m *list.Message) error
+	delay  time.Duration
+}
+
+func (r *recorder) Send(ctx context.Context, m *list.Message) (string, error) {
+	if r.delay > 0 {
+		select {
+		case <-time.After(r.delay):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
+	r.mu.Lock()
+	answer := r.answer
+	r.mu.Unlock()
+	if answer != nil {
+		if err := answer(m); err != nil {
+			return "", err
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := *m
+	r.msgs = append(r.msgs, &cp)
+	return "<" + m.To + "@test>", nil
+}
+
+func (r *recorder) Preview(ctx context.Context, m *list.Message) ([]byte, error) { return nil, nil }
+
+func (r *recorder) Lint(ctx context.Context, m *list.Message) []list.Finding {
+	if m.PostalAddress == "" {
+		return []list.Finding{{Severity: "error", Code: "postal", Message: "no postal address"}}
+	}
+	return nil
+}
+
+func (r *recorder) sent() []*list.Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*list.Message(nil), r.msgs...)
+}
+
+func (r *recorder) to(email string) []*list.Message {
+	var out []*list.Message
+	for _, m := range r.sent() {
+		if strings.EqualFold(m.To, email) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// fixture is a service over a real bbolt store in a temp dir.
+type fixture struct {
+	svc  *list.Service
+	db   *store.DB
+	mail *recorder
+	now  time.Time
+	// start makes the clock move with real time from now on, plus advance.
+	start time.Time
+	mu    sync.Mutex
+}
+
+func (f *fixture) clock() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now.Add(time.Since(f.start))
+}
+
+func (f *fixture) advance(d time.Duration) {
+	f.mu.Lock()
+	f.now = f.now.Add(d)
+	f.mu.Unlock()
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f := &fixture{db: db, mail: &recorder{}, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), start: time.Now()}
+	f.svc, err = list.New(list.Options{Store: db, Mailer: f.mail, Secret: []byte("0123456789abcdef0123456789abcdef"),
+		Now: f.clock, Config: list.Config{BaseURL: "https://news.example.com", Domain: "news.example.com",
+			PostalAddress: "1 Main St, Springfield"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Bootstrap(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// drain sends the queued system mails.
+func (f *fixture) drain(t *testing.T) {
+	t.Helper()
+	if _, err := f.svc.DrainMailQueue(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func tokenOf(t *testing.T, url, prefix string) string {
+	t.Helper()
+	i := strings.Index(url, prefix)
+	if i < 0 {
+		t.Fatalf("URL %q lacks %q", url, prefix)
+	}
+	return url[i+len(prefix):]
+}
+
+func (f *fixture) state(t *testing.T, email, slug string) list.State {
+	t.Helper()
+	vs, _, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: email})
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("search %s: %v, %d results", email, err, len(vs))
+	}
+	for _, s := range vs[0].Subscriptions {
+		if s.Slug == slug {
+			return s.State
+		}
+	}
+	return ""
+}
+
+func TestDoubleOptIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	o := list.Origin{IP: "192.0.2.1", UserAgent: "test"}
+	req := list.SubscribeRequest{List: "newsletter", Email: "Ann@Example.com", Name: "Ann", How: list.HowForm, Origin: o}
+	if err := f.svc.Subscribe(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	ms := f.mail.to("Ann@Example.com")
+	if len(ms) != 1 || ms[0].Kind != list.MailConfirm {
+		t.Fatalf("after subscribe: %d mails, want one confirmation", len(ms))
+	}
+	confirm := tokenOf(t, ms[0].ConfirmURL, "/confirm/")
+	if got := f.state(t, "ann@example.com", "newsletter"); got != list.StateUnconfirmed {
+		t.Fatalf("state = %s, want unconfirmed", got)
+	}
+	// Viewing the confirmation page changes nothing.
+	if _, err := f.svc.ConfirmInfo(ctx, confirm); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.state(t, "ann@example.com", "newsletter"); got != list.StateUnconfirmed {
+		t.Fatalf("state after GET = %s, want unconfirmed", got)
+	}
+	if _, err := f.svc.Confirm(ctx, confirm, list.Origin{IP: "192.0.2.2", UserAgent: "browser"}); err != nil {
+		t.Fatal(err)
+	}
+	v, _, _, _ := f.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "ann@example.com"})
+	sub := v[0].Subscriptions[0]
+	if sub.State != list.StateConfirmed || sub.Consent == nil || sub.Consent.ConfirmIP != "192.0.2.2" || sub.Consent.IP != "192.0.2.1" || sub.Consent.Text == "" {
+		t.Fatalf("after confirm: %+v consent %+v", sub.Subscription, sub.Consent)
+	}
+	f.drain(t)
+	ms = f.mail.to("Ann@Example.com")
+	if len(ms) != 2 || ms[1].Kind != list.MailWelcome || ms[1].UnsubscribeURL == "" || ms[1].ManageURL == "" {
+		t.Fatalf("want a welcome mail with unsubscribe and manage links, got %d mails", len(ms))
+	}
+	// A confirmed address re-subscribing gets nothing new.
+	if err := f.svc.Subscribe(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	if n := len(f.mail.to("ann@example.com")); n != 2 {
+		t.Fatalf("re-subscribe of a confirmed address sent mail: %d mails", n)
+	}
+	// Unsubscribe, then the old confirm link cannot undo it.
+	unsub := tokenOf(t, ms[1].UnsubscribeURL, "/unsubscribe/")
+	if err := f.svc.Unsubscribe(ctx, unsub, false, list.HowOneClick, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.Unsubscribe(ctx, unsub, false, list.HowOneClick, o); err != nil {
+		t.Fatalf("second unsubscribe: %v, want idempotent", err)
+	}
+	if _, err := f.svc.Confirm(ctx, confirm, o); !errors.Is(err, list.ErrInvalidToken) {
+		t.Fatalf("old confirm after unsubscribe: %v, want ErrInvalidToken", err)
+	}
+	if got := f.state(t, "ann@example.com", "newsletter"); got != list.StateUnsubscribed {
+		t.Fatalf("state = %s, want unsubscribed", got)
+	}
+	// Re-subscribing after an unsubscribe asks for confirmation again.
+	if err := f.svc.Subscribe(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	if got := f.state(t, "ann@example.com", "newsletter"); got != list.StateUnconfirmed {
+		t.Fatalf("state = %s, want unconfirmed", got)
+	}
+	if ms := f.mail.to("ann@example.com"); ms[len(ms)-1].Kind != list.MailConfirm {
+		t.Fatal("re-subscribe after unsubscribe sent no confirmation")
+	}
+}
+
+func TestSubscribeLimitsConfirmationMails(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	req := list.SubscribeRequest{List: "newsletter", Email: "bob@example.com", How: list.HowForm}
+	for range 3 {
+		if err := f.svc.Subscribe(t.Context(), req); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.drain(t)
+	if n := len(f.mail.to("bob@example.com")); n != 1 {
+		t.Fatalf("3 sign-ups within the window sent %d mails, want 1", n)
+	}
+	f.advance(6 * time.Minute)
+	if err := f.svc.Subscribe(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	if n := len(f.mail.to("bob@example.com")); n != 2 {
+		t.Fatalf("sign-up after the window sent %d mails in all, want 2", n)
+	}
+}
+
+func TestConfirmTokenExpires(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if err := f.svc.Subscribe(t.Context(), list.SubscribeRequest{List: "newsletter", Email: "c@example.com", How: list.HowForm}); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	tok := tokenOf(t, f.mail.to("c@example.com")[0].ConfirmURL, "/confirm/")
+	f.advance(8 * 24 * time.Hour)
+	if _, err := f.svc.Confirm(t.Context(), tok, list.Origin{}); !errors.Is(err, list.ErrInvalidToken) {
+		t.Fatalf("Confirm after 8 days: %v, want ErrInvalidToken", err)
+	}
+	if got := f.state(t, "c@example.com", "newsletter"); got != list.StateUnconfirmed {
+		t.Fatalf("state = %s, want unconfirmed", got)
+	}
+}
+
+func TestUnsubscribeFromAllSuppresses(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	v, err := f.svc.AddSubscriber(ctx, list.NewSubscriber{Email: "d@example.com", Lists: []string{"newsletter"},
+		State: list.StateConfirmed, Reason: "signed up at the fair"}, list.HowAdmin, list.Origin{User: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v.ID, List: v.Subscriptions[0].List})
+	if err := f.svc.Unsubscribe(ctx, tok, true, list.HowForm, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.svc.Subscriber(ctx, v.ID)
+	if err != nil || !got.Blocklisted || got.Subscriptions[0].State != list.StateUnsubscribed {
+		t.Fatalf("after unsubscribe from all: %+v, %v", got, err)
+	}
+	// An import or an editor's addition does not lift it, and mails nothing.
+	if err := f.svc.Subscribe(ctx, list.SubscribeRequest{List: "newsletter", Email: "d@example.com", How: list.HowAPI}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNextStatusTable(t *testing.T) {
+	t.Parallel()
+	statuses := []list.Status{list.StatusDraft, list.StatusScheduled, list.StatusRunning, list.StatusPaused, list.StatusCancelled, list.StatusFinished}
+	actions := []string{list.ActionSend, list.ActionPause, list.ActionResume, list.ActionCancel, list.ActionUnschedule}
+	want := map[string]list.Status{
+		"draft/send/now":       list.StatusRunning,
+		"draft/send/future":    list.StatusScheduled,
+		"scheduled/unschedule": list.StatusDraft,
+		"running/pause":        list.StatusPaused,
+		"paused/resume":        list.StatusRunning,
+		"running/cancel":       list.StatusCancelled,
+		"paused/cancel":        list.StatusCancelled,
+	}
+	for _, st := range statuses {
+		for _, a := range actions {
+			for _, future := range []bool{false, true} {
+				key := string(st) + "/" + a
+				if a == list.ActionSend {
+					key += map[bool]string{false: "/now", true: "/future"}[future]
+				}
+				got, err := list.NextStatus(st, a, future)
+				w, ok := want[key]
+				if ok != (err == nil) || got != w {
+					t.Errorf("NextStatus(%s, %s, %v) = %q, %v; want %q", st, a, future, got, err, w)
+				}
+				if err != nil && !errors.Is(err, list.ErrBadTransition) {
+					t.Errorf("NextStatus(%s, %s): %v, want ErrBadTransition", st, a, err)
+				}
+			}
+		}
+	}
+}
