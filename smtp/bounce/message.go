@@ -82,7 +82,13 @@ func humanText(parts []part) string {
 			if p.mediaType != t || len(bytes.TrimSpace(p.body)) == 0 {
 				continue
 			}
-			s := truncate(string(p.body), maxText)
+			s := string(p.body)
+			if len(s) > maxText { // cut at a line end, not inside an address
+				s = truncate(s, maxText)
+				if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+					s = s[:i+1]
+				}
+			}
 			if t == "text/html" {
 				s = htmlToText(s)
 			}
