@@ -68,7 +68,7 @@ func indexBounce(tx *bolt.Tx, b *list.Bounce) error {
 // bucket from the cursor on (bounces are few).
 func (db *DB) Bounces(ctx context.Context, f list.BounceFilter) ([]list.Bounce, error) {
 	f.Limit = limitOr(f.Limit)
-	var out []list.Bounce
+	out := []list.Bounce{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		switch {
@@ -89,7 +89,7 @@ func (db *DB) Bounces(ctx context.Context, f list.BounceFilter) ([]list.Bounce, 
 
 // bouncesByIndex walks an index whose keys are prefix | bounceID.
 func bouncesByIndex(tx *bolt.Tx, index string, prefix []byte, f *list.BounceFilter) ([]list.Bounce, error) {
-	var out []list.Bounce
+	out := []list.Bounce{}
 	bounces := bucket(tx, bBounces)
 	c := bucket(tx, index).Cursor()
 	from := binary.BigEndian.AppendUint64(bytes.Clone(prefix), uint64(f.After))
@@ -110,7 +110,7 @@ func bouncesByIndex(tx *bolt.Tx, index string, prefix []byte, f *list.BounceFilt
 }
 
 func bouncesScan(tx *bolt.Tx, f *list.BounceFilter) ([]list.Bounce, error) {
-	var out []list.Bounce
+	out := []list.Bounce{}
 	c := bucket(tx, bBounces).Cursor()
 	for k, v := seekPast(c, u64(uint64(f.After))); k != nil && len(out) < f.Limit; k, v = c.Next() {
 		var bv bounceValue

@@ -52,7 +52,7 @@ func (db *DB) Campaign(ctx context.Context, id list.CampaignID) (list.Campaign, 
 // Campaigns returns campaigns after the given id, oldest first.
 func (db *DB) Campaigns(ctx context.Context, after list.CampaignID, limit int) ([]list.Campaign, error) {
 	limit = limitOr(limit)
-	var out []list.Campaign
+	out := []list.Campaign{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		c := bucket(tx, bCampaigns).Cursor()
 		for k, v := seekPast(c, u64(uint64(after))); k != nil && len(out) < limit; k, v = c.Next() {

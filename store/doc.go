@@ -40,6 +40,10 @@
 //	audit            auditID → AuditEntry
 //	settings         key → raw bytes
 //
+// Every method is one transaction (DeleteList: a first one, then chunks),
+// checks its context first, and returns copies; collections come back as
+// empty, non-nil slices.
+//
 // A bounce query with only a kind filter scans the bounces bucket from the
 // cursor on: bounces are few compared to subscribers, and the email and
 // campaign filters have their own indexes.

@@ -39,7 +39,7 @@ func putEvent(tx *bolt.Tx, e *list.Event, now time.Time) error {
 // Events returns a subscriber's events after the given id, oldest first.
 func (db *DB) Events(ctx context.Context, id list.SubscriberID, after list.EventID, limit int) ([]list.Event, error) {
 	limit = limitOr(limit)
-	var out []list.Event
+	out := []list.Event{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		prefix := u64(uint64(id))
 		c := bucket(tx, bEvents).Cursor()

@@ -82,7 +82,7 @@ func (db *DB) ListBySlug(ctx context.Context, slug string) (list.List, error) {
 
 // Lists returns every list ordered by id.
 func (db *DB) Lists(ctx context.Context) ([]list.List, error) {
-	var out []list.List
+	out := []list.List{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		return bucket(tx, bLists).ForEach(func(k, v []byte) error {
 			var l list.List

@@ -55,7 +55,7 @@ func removeMail(tx *bolt.Tx, id list.MailID) (bool, error) {
 // DueMails returns queued system mails due at now, oldest due first.
 func (db *DB) DueMails(ctx context.Context, now time.Time, limit int) ([]list.QueuedMail, error) {
 	limit = limitOr(limit)
-	var out []list.QueuedMail
+	out := []list.QueuedMail{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		end := u64(timeKey(now))
 		mails := bucket(tx, bMails)

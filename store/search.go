@@ -28,7 +28,7 @@ func (db *DB) SearchSubscribers(ctx context.Context, q list.SubscriberQuery) ([]
 	}
 	q.Limit = limitOr(q.Limit)
 	q.Prefix = strings.ToLower(q.Prefix)
-	var out []list.Record
+	out := []list.Record{}
 	total := -1
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
@@ -80,7 +80,7 @@ func countOf(c list.Counts, s list.State) int {
 
 // searchAll pages through the subscribers bucket.
 func searchAll(tx *bolt.Tx, q *list.SubscriberQuery) ([]list.Record, int, error) {
-	var out []list.Record
+	out := []list.Record{}
 	c := bucket(tx, bSubscribers).Cursor()
 	for k, v := seekPast(c, u64(uint64(q.After))); k != nil && len(out) < q.Limit; k, v = c.Next() {
 		var sv subscriberValue

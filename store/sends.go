@@ -67,7 +67,7 @@ func (db *DB) SendByMessageID(ctx context.Context, messageID string) (list.SendR
 // or before now, earliest first, from the deferral index.
 func (db *DB) DueDeferrals(ctx context.Context, id list.CampaignID, now time.Time, limit int) ([]list.SendRecord, error) {
 	limit = limitOr(limit)
-	var out []list.SendRecord
+	out := []list.SendRecord{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		prefix := u64(uint64(id))
 		end := u64(timeKey(now))

@@ -80,7 +80,7 @@ func (db *DB) DeleteSuppression(ctx context.Context, hash []byte) error {
 // Suppressions returns entries in hash order after the given hash.
 func (db *DB) Suppressions(ctx context.Context, after []byte, limit int) ([]list.Suppression, error) {
 	limit = limitOr(limit)
-	var out []list.Suppression
+	out := []list.Suppression{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		c := bucket(tx, bSuppression).Cursor()
 		k, v := c.First()

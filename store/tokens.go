@@ -67,7 +67,7 @@ func (db *DB) APITokenByHash(ctx context.Context, hash []byte) (list.APIToken, e
 // APITokens returns a user's tokens (every token for user 0) ordered by
 // id. It scans the tokens bucket: tokens are few.
 func (db *DB) APITokens(ctx context.Context, user list.UserID) ([]list.APIToken, error) {
-	var out []list.APIToken
+	out := []list.APIToken{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		var err error
 		out, err = tokensOf(tx, user)
@@ -80,7 +80,7 @@ func (db *DB) APITokens(ctx context.Context, user list.UserID) ([]list.APIToken,
 }
 
 func tokensOf(tx *bolt.Tx, user list.UserID) ([]list.APIToken, error) {
-	var out []list.APIToken
+	out := []list.APIToken{}
 	err := bucket(tx, bTokens).ForEach(func(k, v []byte) error {
 		var tv tokenValue
 		if err := decode(k, v, &tv); err != nil {
@@ -145,7 +145,7 @@ func (db *DB) AppendAudit(ctx context.Context, e *list.AuditEntry) error {
 // Audit returns audit entries after the given id, oldest first.
 func (db *DB) Audit(ctx context.Context, after uint64, limit int) ([]list.AuditEntry, error) {
 	limit = limitOr(limit)
-	var out []list.AuditEntry
+	out := []list.AuditEntry{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		c := bucket(tx, bAudit).Cursor()
 		for k, v := seekPast(c, u64(after)); k != nil && len(out) < limit; k, v = c.Next() {

@@ -90,7 +90,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (list.User, error) {
 
 // Users returns every user ordered by id.
 func (db *DB) Users(ctx context.Context) ([]list.User, error) {
-	var out []list.User
+	out := []list.User{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		return bucket(tx, bUsers).ForEach(func(k, v []byte) error {
 			var uv userValue
