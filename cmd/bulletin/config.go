@@ -1,0 +1,217 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// config is every setting of the serve command and the subcommands that
+// share it.
+type config struct {
+	Data          string
+	HTTP          string
+	SMTPIn        string
+	Relay         string
+	BaseURL       string
+	Domain        string
+	BounceDomain  string
+	From          string
+	PostalAddress string
+	PrivacyURL    string
+	DKIMSelector  string
+	DKIMDual      bool
+	Rate          float64
+	MaxConns      int
+	TrustedProxy  string
+	LogFormat     string
+	LogLevel      string
+	Server        string
+	// set records which settings came from a flag or the environment: they
+	// show read-only in the UI.
+	set map[string]bool
+}
+
+// envName is the environment variable of a flag: BULLETIN_ + upper-cased, - → _.
+func envName(flagName string) string {
+	return "BULLETIN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// newFlagSet returns a flag set that writes its usage to w.
+func newFlagSet(name string, w io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(w)
+	return fs
+}
+
+// dataFlag registers --data, which every subcommand takes.
+func dataFlag(fs *flag.FlagSet, c *config) {
+	fs.StringVar(&c.Data, "data", "./data", "data folder: the store file and the outbox Maildir")
+}
+
+// serveFlags registers the serve settings on fs.
+func serveFlags(fs *flag.FlagSet, c *config) {
+	dataFlag(fs, c)
+	fs.StringVar(&c.HTTP, "http", "127.0.0.1:8080", "HTTP listen address: admin UI, API and public pages")
+	fs.StringVar(&c.SMTPIn, "smtp-in", "127.0.0.1:2525", "inbound SMTP listen address: bounces, complaints, mailto unsubscribes")
+	fs.StringVar(&c.Relay, "relay", "", "outbound relay URL: smtp://[user:pass@]host:port, smtps://…, smtp+plain://… (none: the outbox Maildir)")
+	fs.StringVar(&c.BaseURL, "base-url", "", "public base URL of links in mails (default: follows --http)")
+	fs.StringVar(&c.Domain, "domain", "localhost", "sending domain: Message-ID, List-Id, mailto unsubscribe")
+	fs.StringVar(&c.BounceDomain, "bounce-domain", "", "domain of VERP bounce addresses (default: --domain)")
+	fs.StringVar(&c.From, "from", "", `default sender "Name <addr>" (default: Bulletin <newsletter@DOMAIN>)`)
+	fs.StringVar(&c.PostalAddress, "postal-address", "", "sender's postal address for every footer (none: campaigns refuse to send)")
+	fs.StringVar(&c.PrivacyURL, "privacy-url", "", "privacy policy URL linked from forms and mail footers")
+	fs.StringVar(&c.DKIMSelector, "dkim-selector", "bulletin", "DKIM selector")
+	fs.BoolVar(&c.DKIMDual, "dkim-dual", false, "sign with Ed25519 as well as RSA-2048")
+	fs.Float64Var(&c.Rate, "rate", 50, "outbound messages per second (0: unlimited)")
+	fs.IntVar(&c.MaxConns, "max-conns", 8, "outbound SMTP connections at most")
+	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "comma-separated CIDRs whose X-Forwarded-For is believed (none: ignored)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+}
+
+// parse parses args, then fills every flag not given from its environment
+// variable, and reports all bad values at once.
+func parse(fs *flag.FlagSet, args []string, getenv func(string) string, c *config) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if c.set[f.Name] {
+			return
+		}
+		if v := getenv(envName(f.Name)); v != "" {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+			}
+			c.set[f.Name] = true
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// validate checks the serve settings and derives the defaults that follow
+// other settings.
+func (c *config) validate() error {
+	var errs []error
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat))
+	}
+	if _, err := net.ResolveTCPAddr("tcp", c.HTTP); err != nil {
+		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
+	}
+	if _, err := net.ResolveTCPAddr("tcp", c.SMTPIn); err != nil {
+		errs = append(errs, fmt.Errorf("--smtp-in %q: %w", c.SMTPIn, err))
+	}
+	if c.Rate < 0 || c.MaxConns < 1 {
+		errs = append(errs, errors.New("--rate must be ≥ 0 and --max-conns ≥ 1"))
+	}
+	if _, err := c.proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.BaseURL == "" {
+		c.BaseURL = "http://" + c.HTTP
+	}
+	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
+		errs = append(errs, fmt.Errorf("--base-url %q must start with http:// or https://", c.BaseURL))
+	}
+	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
+	if c.BounceDomain == "" {
+		c.BounceDomain = c.Domain
+	}
+	if c.From == "" {
+		c.From = "Bulletin <newsletter@" + c.Domain + ">"
+	}
+	return errors.Join(errs...)
+}
+
+// proxies parses --trusted-proxy.
+func (c *config) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxy, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: %w", s, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// logger builds the slog logger the settings ask for.
+func (c *config) logger(w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		lvl = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// storePath is the bbolt file inside the data folder.
+func (c *config) storePath() string { return filepath.Join(c.Data, "bulletin.db") }
+
+// outboxDir is the Maildir of mail that had no relay to go to.
+func (c *config) outboxDir() string { return filepath.Join(c.Data, "outbox") }
+
+// ensureData creates the data folder and its outbox Maildir.
+func (c *config) ensureData() error {
+	for _, d := range []string{"tmp", "new", "cur"} {
+		if err := os.MkdirAll(filepath.Join(c.outboxDir(), d), 0o700); err != nil {
+			return fmt.Errorf("data folder: %w", err)
+		}
+	}
+	return nil
+}
+
+// validateOffline fills the defaults a subcommand on a stopped store needs.
+func (c *config) validateOffline() error {
+	if c.HTTP == "" {
+		c.HTTP = "127.0.0.1:8080"
+	}
+	if c.SMTPIn == "" {
+		c.SMTPIn = "127.0.0.1:2525"
+	}
+	if c.Domain == "" {
+		c.Domain = "localhost"
+	}
+	if c.DKIMSelector == "" {
+		c.DKIMSelector = "bulletin"
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = 1
+	}
+	if c.LogFormat == "" {
+		c.LogFormat = "text"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "warn"
+	}
+	return c.validate()
+}
+
+// relayHost is the host part of a relay URL, for the SPF guidance.
+func relayHost(relay string) string {
+	u, err := url.Parse(relay)
+	if err != nil || relay == "" {
+		return ""
+	}
+	return u.Hostname()
+}

@@ -1,0 +1,149 @@
+// Command bulletin is a self-hosted newsletter and mailing-list server: one
+// binary with an embedded store, double opt-in, DKIM-signed campaign mail,
+// bounce handling and an admin UI. Run "bulletin help" for its commands.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// exitError carries a process exit code with its message.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// exitCode prints err and maps it to an exit status: 2 for usage errors and
+// a store held by another process, 1 for everything else.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	fmt.Fprintln(stderr, "bulletin:", err)
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, list.ErrStoreInUse):
+		return 2
+	}
+	return 1
+}
+
+// usageError marks a command line mistake (exit code 2).
+func usageError(format string, args ...any) error {
+	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// run is the whole program behind main, testable without a process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		printHelp(stdout)
+		return usageError("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return runServe(ctx, rest, getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, rest, getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, rest, getenv, stdout, stderr)
+	case "dkim":
+		return runDKIM(ctx, rest, getenv, stdout, stderr)
+	case "version", "--version", "-version":
+		return runVersion(stdout)
+	case "help", "-h", "--help", "-help":
+		printHelp(stdout)
+		return nil
+	}
+	if sub, ok := extraCommands[cmd]; ok {
+		return sub(ctx, rest, getenv, stdout, stderr)
+	}
+	printHelp(stderr)
+	return usageError("unknown command %q", cmd)
+}
+
+// command is the signature of every subcommand.
+type command func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
+
+// extraCommands holds the subcommands defined in their own files.
+var extraCommands = map[string]command{}
+
+func printHelp(w io.Writer) {
+	fmt.Fprint(w, `Bulletin: a self-hosted newsletter and mailing-list server.
+
+Usage: bulletin COMMAND [flags] [arguments]
+
+Commands:
+  serve                         run the server (HTTP, inbound SMTP, sender)
+  import --list S [--mode confirmed|optin] FILE
+                                import subscribers from CSV
+  export [--list S]             write subscribers as CSV to stdout
+  user add --role admin|editor NAME
+                                add an admin user (password from stdin or BULLETIN_PASSWORD)
+  user passwd NAME              set a user's password
+  dkim keygen [--type rsa|ed25519]
+                                make a new DKIM key
+  dkim dns                      print the DNS records to publish (DKIM, SPF, DMARC)
+  campaign send ID              send a campaign and show its progress
+  backup FILE                   write a consistent copy of the store
+  restore --data DIR FILE       restore a backup into an empty data folder
+  compact                       rewrite a stopped store to reclaim space
+  doctor                        check DNS, relay and settings for deliverability
+  version                       print version and build information
+  help                          this text
+
+Every command takes --data DIR (./data). Flags come before arguments. Every
+flag can also be set by its environment variable: BULLETIN_ + the flag name
+upper-cased with - as _ (e.g. BULLETIN_POSTAL_ADDRESS). Commands that change a
+store work on a stopped store, or on a running server with --server URL
+(credentials from BULLETIN_TOKEN).
+
+Run "bulletin COMMAND -h" for a command's flags.
+`)
+}
+
+func runVersion(w io.Writer) error {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		fmt.Fprintln(w, "bulletin (no build info)")
+		return nil
+	}
+	v := bi.Main.Version
+	rev, at, dirty := "", "", ""
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			at = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+dirty"
+			}
+		}
+	}
+	fmt.Fprintf(w, "bulletin %s %s%s %s %s\n", v, rev, dirty, at, bi.GoVersion)
+	return nil
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/bulletin/bulletin/admin"
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/store"
+	"github.com/bulletin/bulletin/templates"
+)
+
+// instance is an opened store with the service built on it.
+type instance struct {
+	cfg    config
+	log    *slog.Logger
+	db     *store.DB
+	sender *smtp.Sender
+	svc    *list.Service
+}
+
+// openInstance opens the store and wires the service; secrets and DKIM keys
+// are made on first run.
+func openInstance(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
+	if err := cfg.ensureData(); err != nil {
+		return nil, err
+	}
+	db, err := store.Open(cfg.storePath(), store.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	inst := &instance{cfg: cfg, log: log, db: db}
+	if err := inst.wire(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+func (in *instance) wire(ctx context.Context) error {
+	secret, err := loadOrCreate(ctx, in.db, "instance.secret", func() ([]byte, error) {
+		return []byte(list.RandomSecret(32)), nil
+	})
+	if err != nil {
+		return err
+	}
+	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMDual)
+	if err != nil {
+		return err
+	}
+	in.sender, err = smtp.New(smtp.Options{
+		FS: templates.FS, Domain: in.cfg.Domain, Relay: in.cfg.Relay, OutboxDir: in.cfg.outboxDir(),
+		MaxConns: in.cfg.MaxConns, Rate: in.cfg.Rate, DKIM: keys, DKIMSelector: in.cfg.DKIMSelector,
+		BaseURL: in.cfg.BaseURL, Logger: in.log,
+	})
+	if err != nil {
+		return err
+	}
+	in.svc, err = list.New(list.Options{Store: in.db, Mailer: in.sender, Secret: secret, Logger: in.log,
+		Config: list.Config{BaseURL: in.cfg.BaseURL, Domain: in.cfg.Domain, BounceDomain: in.cfg.BounceDomain,
+			From: in.cfg.From, PostalAddress: in.cfg.PostalAddress, PrivacyURL: in.cfg.PrivacyURL}})
+	if err != nil {
+		return err
+	}
+	return in.svc.Bootstrap(ctx)
+}
+
+// Close closes the sender and the store.
+func (in *instance) Close() error {
+	var errs []error
+	if in.sender != nil {
+		errs = append(errs, in.sender.Close())
+	}
+	return errors.Join(append(errs, in.db.Close())...)
+}
+
+// loadOrCreate returns a stored setting, making and storing it first when absent.
+func loadOrCreate(ctx context.Context, db *store.DB, key string, make func() ([]byte, error)) ([]byte, error) {
+	v, err := db.Setting(ctx, key)
+	if err == nil {
+		return v, nil
+	}
+	if !errors.Is(err, list.ErrNotFound) {
+		return nil, err
+	}
+	if v, err = make(); err != nil {
+		return nil, err
+	}
+	return v, db.PutSetting(ctx, key, v)
+}
+
+// dkimKeys loads the RSA key (made on first run) and, when dual signing is
+// on, the Ed25519 key.
+func dkimKeys(ctx context.Context, db *store.DB, dual bool) ([]crypto.Signer, error) {
+	kinds := []string{"rsa"}
+	if dual {
+		kinds = append(kinds, "ed25519")
+	}
+	var keys []crypto.Signer
+	for _, kind := range kinds {
+		pem, err := loadOrCreate(ctx, db, "dkim."+kind, func() ([]byte, error) {
+			k, err := smtp.GenerateKey(kind)
+			if err != nil {
+				return nil, err
+			}
+			return smtp.MarshalKey(k)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("dkim %s key: %w", kind, err)
+		}
+		k, err := smtp.ParseKey(pem)
+		if err != nil {
+			return nil, fmt.Errorf("dkim %s key: %w", kind, err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("serve", stderr)
+	serveFlags(fs, &cfg)
+	if err := parse(fs, args, getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if err := cfg.validate(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	log := cfg.logger(stderr)
+	in, err := openInstance(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := in.firstAdmin(ctx, getenv("BULLETIN_ADMIN_PASSWORD"), stdout); err != nil {
+		return err
+	}
+	return in.serve(ctx, stdout)
+}
+
+// firstAdmin creates the admin account on first run and prints its password once.
+func (in *instance) firstAdmin(ctx context.Context, envPassword string, stdout io.Writer) error {
+	pw, created, err := in.svc.EnsureAdmin(ctx, envPassword)
+	if err != nil {
+		return fmt.Errorf("first admin account: %w", err)
+	}
+	switch {
+	case created && envPassword == "":
+		fmt.Fprintf(stdout, "Created the admin account %q with the one-time password: %s\nChange it after logging in; it is not shown again.\n", "admin", pw)
+	case created:
+		fmt.Fprintln(stdout, `Created the admin account "admin" with the password from BULLETIN_ADMIN_PASSWORD.`)
+	case envPassword != "":
+		in.log.Warn("BULLETIN_ADMIN_PASSWORD ignored: users exist already; use bulletin user passwd")
+	}
+	return nil
+}
+
+// serve runs the HTTP server, the inbound SMTP server and the workers until
+// ctx ends, then shuts them down in order: stop taking work, let in-flight
+// requests finish, stop the workers, close the store.
+func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
+	proxies, _ := in.cfg.proxies()
+	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
+		TrustedProxies: proxies, Outbox: in.cfg.Relay == ""})
+	if err != nil {
+		return err
+	}
+	hl, err := net.Listen("tcp", in.cfg.HTTP)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
+	inbound, il, err := in.startInbound()
+	if err != nil {
+		hl.Close()
+		return err
+	}
+	fmt.Fprintf(stdout, "Bulletin is listening on http://%s (admin UI at /admin/) and smtp://%s\n", hl.Addr(), il.Addr())
+	if in.cfg.Relay == "" {
+		fmt.Fprintf(stdout, "No relay configured: mail goes to the outbox Maildir %s, nothing is really sent.\n", in.cfg.outboxDir())
+	}
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	errc := make(chan error, 2)
+	wg.Go(func() { in.svc.RunMailQueue(workCtx, 30*time.Second) })
+	go func() { errc <- httpSrv.Serve(hl) }()
+	go func() { errc <- inbound.Serve(il) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	in.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	err = errors.Join(httpSrv.Shutdown(shutCtx), inbound.Shutdown(shutCtx))
+	stopWork()
+	wg.Wait()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return errors.Join(serveErr, err)
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// runUser manages admin users on a stopped store: "user add" and "user passwd".
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError("user: want add or passwd")
+	}
+	var cfg config
+	var role string
+	fs := newFlagSet("user "+args[0], stderr)
+	dataFlag(fs, &cfg)
+	if args[0] == "add" {
+		fs.StringVar(&role, "role", "editor", "role: admin or editor")
+	}
+	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 1 {
+		return usageError("user %s: want exactly one user NAME", args[0])
+	}
+	name := fs.Arg(0)
+	pw, err := readPassword(getenv, stdout)
+	if err != nil {
+		return err
+	}
+	return withInstance(ctx, cfg, stderr, func(in *instance) error {
+		o := list.Origin{User: "cli"}
+		switch args[0] {
+		case "add":
+			if _, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "user %s added (%s)\n", name, role)
+			return nil
+		case "passwd":
+			if err := in.svc.SetPassword(ctx, name, pw, o); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "password of %s changed\n", name)
+			return nil
+		}
+		return usageError("user: unknown subcommand %q", args[0])
+	})
+}
+
+// readPassword takes the password from BULLETIN_PASSWORD or the first line
+// of standard input, so that it never appears in the process list.
+func readPassword(getenv func(string) string, stdout io.Writer) (string, error) {
+	if pw := getenv("BULLETIN_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	fmt.Fprint(stdout, "Password: ")
+	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("reading the password from standard input: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
