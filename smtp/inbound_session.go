@@ -171,9 +171,18 @@ func (s *inboundSession) report(rc inboundRcpt, rep *bounce.Report, raw []byte) 
 	}
 	r.MessageIDs, r.OriginalHeaders, r.FeedbackType = rep.MessageIDs, rep.OriginalHeaders, rep.FeedbackType
 	r.AutoReply = rep.Type == bounce.TypeAutoReply
+	seen := map[string]int{} // one record per address, even if a report names it twice
 	for _, p := range rep.Recipients {
-		r.Bounces = append(r.Bounces, list.Bounce{Email: p.Email, Kind: list.BounceKind(p.Kind),
-			Action: p.Action, Status: p.Status, Diagnostic: p.Diagnostic})
+		b := list.Bounce{Email: p.Email, Kind: list.BounceKind(p.Kind), Action: p.Action, Status: p.Status, Diagnostic: p.Diagnostic}
+		key := strings.ToLower(p.Email)
+		if i, ok := seen[key]; ok && key != "" {
+			if r.Bounces[i].Status == "" && b.Status != "" {
+				r.Bounces[i] = b
+			}
+			continue
+		}
+		seen[key] = len(r.Bounces)
+		r.Bounces = append(r.Bounces, b)
 	}
 	s.in.log.Debug("inbound report", "rcpt", string(rc.kind), "type", rep.Type, "recipients", len(r.Bounces))
 	return r
