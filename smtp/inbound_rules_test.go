@@ -63,7 +63,7 @@ func TestInboundForgedReports(t *testing.T) {
 	e := newInboundEnv(t, nil)
 	bob := e.subscribe(t, "bob@example.com", "news")
 	e.sent(t, bob, "real@example.org")
-	forged := "bounces+" + strings.Repeat("abcd", 10) + "@" + testBounceDomain // token-shaped, bad MAC
+	forged := "bounces+" + strings.Repeat("abcd", 10) + "@" + testBounceDomain                     // token-shaped, bad MAC
 	other := e.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: bob.ID}) // valid, wrong purpose
 	cases := []struct{ name, to, msg string }{
 		{"plain bounces@, unknown Message-ID", "bounces@" + testDomain, dsn(t, "bob@example.com", "bounces@"+testDomain, hardDSN)},
