@@ -181,6 +181,12 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
+	if !in.cfg.set["base-url"] {
+		// With --http on port 0 the real port is only known now.
+		c := in.svc.Config()
+		c.BaseURL = "http://" + hl.Addr().String()
+		in.svc.SetConfig(c)
+	}
 	inbound, il, err := in.startInbound()
 	if err != nil {
 		hl.Close()
