@@ -1,0 +1,206 @@
+package list_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
+)
+
+// nopMailer accepts every message.
+type nopMailer struct{}
+
+func (nopMailer) Send(context.Context, *list.Message) (string, error)    { return "x@example.org", nil }
+func (nopMailer) Preview(context.Context, *list.Message) ([]byte, error) { return nil, nil }
+func (nopMailer) Lint(context.Context, *list.Message) []list.Finding     { return nil }
+
+type bounceFixture struct {
+	svc   *list.Service
+	db    *store.DB
+	clock atomic.Int64
+}
+
+func (f *bounceFixture) now() time.Time { return time.Unix(f.clock.Load(), 0).UTC() }
+
+func newBounceFixture(t *testing.T) *bounceFixture {
+	t.Helper()
+	f := &bounceFixture{}
+	f.clock.Store(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC).Unix())
+	db, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{Now: f.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	f.db = db
+	f.svc, err = list.New(list.Options{Store: db, Mailer: nopMailer{}, Secret: []byte("0123456789abcdef0123456789abcdef"),
+		Now: f.now, Config: list.Config{Domain: "example.org"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CreateList(t.Context(), list.List{Slug: "news", Name: "News", OptIn: list.OptInDouble}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *bounceFixture) add(t *testing.T, email string) list.Subscriber {
+	t.Helper()
+	v, err := f.svc.AddSubscriber(t.Context(), list.NewSubscriber{Email: email, Lists: []string{"news"}, State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Subscriber
+}
+
+func (f *bounceFixture) blocklisted(t *testing.T, id list.SubscriberID) bool {
+	t.Helper()
+	v, err := f.svc.Subscriber(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Blocklisted
+}
+
+func (f *bounceFixture) report(sb list.Subscriber, kind list.BounceKind, status string) list.InboundReport {
+	tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeBounce, Subscriber: sb.ID})
+	return list.InboundReport{Rcpt: list.RcptBounceToken, Token: tok, Raw: []byte("raw report"),
+		Bounces: []list.Bounce{{Email: sb.Email, Kind: kind, Action: "failed", Status: status}}}
+}
+
+func TestBounceRulesSetting(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	if r, err := f.svc.BounceRules(ctx); err != nil || r != list.DefaultBounceRules() {
+		t.Fatalf("BounceRules() = %+v, %v; want the defaults", r, err)
+	}
+	if err := f.svc.SetBounceRules(ctx, list.BounceRules{HardLimit: -1}); err == nil {
+		t.Errorf("SetBounceRules(HardLimit -1) = nil error")
+	}
+	if err := f.svc.SetBounceRules(ctx, list.BounceRules{HardLimit: 2, SoftLimit: 5}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.svc.BounceRules(ctx)
+	want := list.DefaultBounceRules()
+	want.HardLimit, want.SoftLimit = 2, 5
+	if err != nil || r != want {
+		t.Errorf("BounceRules() = %+v, %v; want %+v", r, err, want)
+	}
+	// Two hard bounces are needed now.
+	sb := f.add(t, "a@example.com")
+	for i := 1; i <= 2; i++ {
+		if err := f.svc.HandleInbound(ctx, f.report(sb, list.BounceHard, "5.1.1")); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.blocklisted(t, sb.ID); got != (i == 2) {
+			t.Errorf("after %d hard bounces with limit 2 blocklisted = %v", i, got)
+		}
+	}
+}
+
+func TestRecordDeliveryFailure(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "b@example.com")
+	c := list.Campaign{Name: "c", Lists: []list.ListID{1}, Status: list.StatusRunning}
+	if err := f.db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.RecordDeliveryFailure(ctx, sb.ID, c.ID, "", list.Bounce{Status: "5.1.1"}); err == nil {
+		t.Errorf("RecordDeliveryFailure without a kind = nil error")
+	}
+	err := f.svc.RecordDeliveryFailure(ctx, sb.ID, c.ID, "", list.Bounce{Kind: list.BouncePolicy, Status: "5.7.1", Diagnostic: "550 5.7.1 blocked"})
+	if err != nil || f.blocklisted(t, sb.ID) {
+		t.Fatalf("policy failure: err %v, blocklisted %v; want neither", err, f.blocklisted(t, sb.ID))
+	}
+	if err := f.svc.RecordDeliveryFailure(ctx, sb.ID, c.ID, "", list.Bounce{Kind: list.BounceHard, Status: "5.1.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if !f.blocklisted(t, sb.ID) {
+		t.Errorf("hard failure did not blocklist")
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Campaign: c.ID})
+	if err != nil || len(bs) != 2 || bs[1].Email != "b@example.com" || !bs[1].Counted || bs[1].Subscriber != sb.ID {
+		t.Errorf("records = %+v, %v", bs, err)
+	}
+	got, _ := f.db.Campaign(ctx, c.ID)
+	if got.Stats.Bounced != 2 {
+		t.Errorf("campaign Bounced = %d, want 2", got.Stats.Bounced)
+	}
+}
+
+func TestSoftBounceCountRestartsAfterUnblocklist(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "c@example.com")
+	for range 3 {
+		if err := f.svc.HandleInbound(ctx, f.report(sb, list.BounceSoft, "4.2.2")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.blocklisted(t, sb.ID) {
+		t.Fatal("3 soft bounces did not blocklist")
+	}
+	off := false
+	if _, err := f.svc.PatchSubscriber(ctx, sb.ID, list.SubscriberPatch{Blocklisted: &off}, list.Origin{User: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.HandleInbound(ctx, f.report(sb, list.BounceSoft, "4.2.2")); err != nil {
+		t.Fatal(err)
+	}
+	if f.blocklisted(t, sb.ID) {
+		t.Errorf("one soft bounce after an editor lifted the block blocklisted again")
+	}
+	evs, _ := f.svc.SubscriberEvents(ctx, sb.ID)
+	var details []string
+	for _, e := range evs {
+		if e.Kind == list.EventBounce {
+			details = append(details, e.Detail)
+		}
+	}
+	if len(details) != 4 || details[0] != "soft 4.2.2" {
+		t.Errorf("bounce event details = %q", details)
+	}
+}
+
+func TestRawBouncesPruned(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	if err := f.svc.SetBounceRules(ctx, list.BounceRules{RawCap: 8 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		r := list.InboundReport{Rcpt: list.RcptBounce, Raw: []byte(strings.Repeat("x", 2000) + string(rune('a'+i))),
+			Bounces: []list.Bounce{{Email: "d@example.com", Kind: list.BounceHard, Action: "failed"}}}
+		if err := f.svc.HandleInbound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Email: "d@example.com"})
+	if err != nil || len(bs) != 10 {
+		t.Fatalf("records %d, %v", len(bs), err)
+	}
+	kept := 0
+	for i, b := range bs {
+		if len(b.Raw) > 0 {
+			kept++
+			if i < 6 {
+				t.Errorf("record %d of 10 kept its raw message, want only the newest", i+1)
+			}
+		}
+	}
+	if kept == 0 || kept > 3 {
+		t.Errorf("%d raw messages kept under an 8 KiB cap of ~2.7 KiB records, want 1-3", kept)
+	}
+	if !strings.HasSuffix(string(bs[9].Raw), "j") {
+		t.Errorf("newest raw message lost")
+	}
+}
