@@ -1,11 +1,14 @@
 package admin
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/bulletin/bulletin/list"
@@ -176,4 +179,48 @@ func TestNewChecksOptions(t *testing.T) {
 	if _, err := New(Options{}); err == nil {
 		t.Error("New without a service succeeded")
 	}
+}
+
+func TestLogsHoldNoTokensOrAddresses(t *testing.T) {
+	t.Parallel()
+	var buf syncBuffer
+	e := newEnv(t, func(o *Options) {
+		o.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	e.addUser("root", list.RoleAdmin)
+	confirm := e.subscribe("secret.person@example.com")
+	e.get(confirm)
+	e.post(confirm, nil)
+	e.get("/confirm/forgedtoken")
+	e.post("/subscribe/newsletter", url.Values{"email": {"bot.person@example.com"}, "website": {"x"}})
+	e.do(apiReq("GET", "/api/v1/subscribers?email=secret.person@example.com", "root", nil))
+	e.browser().login(t, "root", "pw-guess-xyz")
+	logs := buf.String()
+	token := strings.TrimPrefix(confirm, "/confirm/")
+	for _, secret := range []string{token, "forgedtoken", "secret.person", "bot.person", "root-password", "pw-guess-xyz"} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs, "route=/confirm/{token}") || !strings.Contains(logs, "request_id=") {
+		t.Errorf("access log lacks route templates or request ids:\n%s", logs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -86,25 +86,30 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 // parseForm reads a urlencoded or multipart body of at most maxFormBody
 // bytes into r.PostForm.
 func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	return parseBody(w, r, maxFormBody)
+}
+
+// parseBody reads a urlencoded or multipart body of at most limit bytes
+// into r.PostForm: 413 when longer, 400 when malformed.
+func parseBody(w http.ResponseWriter, r *http.Request, limit int64) error {
+	r.Body = http.MaxBytesReader(w, r.Body, limit)
 	var err error
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxFormBody)
+		err = r.ParseMultipartForm(limit)
 	} else {
 		err = r.ParseForm()
 	}
 	var mbe *http.MaxBytesError
 	switch {
+	case err == nil:
+		return nil
 	case errors.As(err, &mbe):
 		return err
-	case err != nil:
-		if strings.Contains(err.Error(), "request body too large") {
-			return &http.MaxBytesError{Limit: maxFormBody}
-		}
-		return errBadForm
+	case strings.Contains(err.Error(), "request body too large"):
+		return &http.MaxBytesError{Limit: limit}
 	}
-	return nil
+	return errBadForm
 }
 
 // attrField is an attribute input of a form.

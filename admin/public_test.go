@@ -385,7 +385,12 @@ func TestManage(t *testing.T) {
 	}
 	w := e.confirmed("eve@example.com")
 	manage := pathOf(w.ManageURL)
+	sb := e.subscriber("eve@example.com")
+	before := len(e.events(sb.ID))
 	res, body := e.get(manage)
+	if len(e.events(sb.ID)) != before {
+		t.Error("GET manage added events")
+	}
 	if res.StatusCode != 200 || !strings.Contains(body, `value="newsletter" checked`) || !strings.Contains(body, `value="events"`) {
 		t.Fatalf("GET manage = %d\n%s", res.StatusCode, body)
 	}

@@ -42,6 +42,14 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/api/v1/subscribers/{id:[0-9]+}", s.api(s.apiDeleteSubscriber)).Methods("DELETE")
 	r.Handle("/api/v1/subscribers/{id:[0-9]+}/export", s.api(s.apiExportSubscriber)).Methods("GET")
 	r.Handle("/api/v1/export", s.api(s.apiExport)).Methods("GET")
+	r.Handle("/api/v1/campaigns", s.api(s.apiCampaigns)).Methods("GET")
+	r.Handle("/api/v1/campaigns", s.api(s.apiCreateCampaign)).Methods("POST")
+	r.Handle("/api/v1/campaigns/{id:[0-9]+}", s.api(s.apiCampaign)).Methods("GET")
+	r.Handle("/api/v1/campaigns/{id:[0-9]+}", s.api(s.apiUpdateCampaign)).Methods("PUT")
+	r.Handle("/api/v1/campaigns/{id:[0-9]+}", s.api(s.apiDeleteCampaign)).Methods("DELETE")
+	r.Handle("/api/v1/campaigns/{id:[0-9]+}/progress", s.api(s.apiCampaignProgress)).Methods("GET")
+	r.Handle("/api/v1/campaigns/{id:[0-9]+}/{action}", s.api(s.apiCampaignAction)).Methods("POST")
+	r.Handle("/api/v1/backup", s.api(s.apiBackup)).Methods("GET")
 
 	// Admin UI: session cookie, CSRF token and origin check on every form.
 	r.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))

@@ -131,9 +131,8 @@ func (s *Server) csrfToken(kind, id string) string {
 func checkCSRF(w http.ResponseWriter, r *http.Request, want string) error {
 	got := r.Header.Get(csrfHeader)
 	if got == "" {
-		r.Body = http.MaxBytesReader(w, r.Body, maxUIForm)
-		if err := r.ParseMultipartForm(maxUIForm); err != nil && err != http.ErrNotMultipart {
-			return errBadForm
+		if err := parseBody(w, r, maxUIForm); err != nil {
+			return err
 		}
 		got = r.PostForm.Get(csrfField)
 	}
