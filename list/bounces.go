@@ -54,7 +54,8 @@ type InboundReport struct {
 	FeedbackType string
 	// AutoReply marks an out-of-office or other automatic answer: ignored.
 	AutoReply bool
-	// From is the envelope sender and IP the peer's address, for events.
+	// From is the envelope sender, for logs; IP the peer's address, for
+	// events.
 	From string
 	IP   string
 }
@@ -161,6 +162,9 @@ func (s *Service) HandleInbound(ctx context.Context, r InboundReport) error {
 	p, err := s.proveReport(ctx, &r)
 	if err != nil {
 		return err
+	}
+	if p.ok {
+		s.log.Debug("inbound report proven", "via", p.via, "sub_id", p.rec.Subscriber.ID, "campaign_id", p.campaign)
 	}
 	if isComplaint(r.Bounces) {
 		err = s.handleComplaint(ctx, &r, p, rules, o)

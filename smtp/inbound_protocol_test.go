@@ -2,9 +2,15 @@ package smtp_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"strings"
 	"sync"
 	"testing"
@@ -422,5 +428,37 @@ func TestNewInboundValidation(t *testing.T) {
 		if _, err := smtp.NewInbound(opts); err == nil {
 			t.Errorf("NewInbound(%+v) = nil error", opts)
 		}
+	}
+}
+
+func TestInboundStartTLS(t *testing.T) {
+	t.Parallel()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{testDomain},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	rec, addr := startRecorder(t, func(o *smtp.InboundOptions) {
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	})
+	c, err := gosmtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true}) // self-signed test certificate
+	if err != nil {
+		t.Fatalf("STARTTLS: %v", err)
+	}
+	defer c.Close()
+	if _, ok := c.TLSConnectionState(); !ok {
+		t.Fatal("no TLS after STARTTLS")
+	}
+	if err := c.SendMail("", []string{"bounces@example.org"}, strings.NewReader("Subject: tls\r\n\r\nhi\r\n")); err != nil {
+		t.Fatalf("mail over TLS: %v", err)
+	}
+	if n := len(rec.all()); n != 1 {
+		t.Errorf("%d reports, want 1", n)
 	}
 }
