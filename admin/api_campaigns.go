@@ -178,6 +178,10 @@ func (s *Server) apiCampaignAction(w http.ResponseWriter, r *http.Request) error
 // progressEvery is how often the progress stream sends the stats.
 const progressEvery = 500 * time.Millisecond
 
+// streamFor bounds one progress stream: EventSource clients reconnect by
+// themselves, and a short stream never holds up a server shutdown for long.
+const streamFor = 10 * time.Second
+
 // apiCampaignProgress streams the campaign's progress as server-sent
 // events ("stats" events with list.Progress as data) until it stops running
 // or the client goes away.
@@ -195,8 +199,10 @@ func (s *Server) apiCampaignProgress(w http.ResponseWriter, r *http.Request) err
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	fmt.Fprintf(w, "retry: %d\n\n", progressEvery.Milliseconds())
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
+	end := time.Now().Add(streamFor)
 	for {
 		b, err := json.Marshal(p)
 		if err != nil {
@@ -217,6 +223,9 @@ func (s *Server) apiCampaignProgress(w http.ResponseWriter, r *http.Request) err
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+		if time.Now().After(end) {
+			return nil
 		}
 		if p, err = s.svc.CampaignProgress(ctx, id); err != nil {
 			return nil

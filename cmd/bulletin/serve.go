@@ -74,6 +74,11 @@ func (in *instance) wire(ctx context.Context) error {
 	return in.svc.Bootstrap(ctx)
 }
 
+// runnerOptions sizes the campaign runner to the relay connections.
+func (in *instance) runnerOptions() list.RunnerOptions {
+	return list.RunnerOptions{Workers: max(in.cfg.MaxConns, 1)}
+}
+
 // Close closes the sender and the store.
 func (in *instance) Close() error {
 	var errs []error
@@ -200,6 +205,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
 	wg.Go(func() { in.svc.RunMailQueue(workCtx, 30*time.Second) })
+	wg.Go(func() { in.svc.RunCampaigns(workCtx, in.runnerOptions()) })
 	go func() { errc <- httpSrv.Serve(hl) }()
 	go func() { errc <- inbound.Serve(il) }()
 	var serveErr error

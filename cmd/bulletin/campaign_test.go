@@ -1,0 +1,261 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/mail"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// TestMain lets the test binary run as "bulletin" for the crash test:
+// with BULLETIN_TEST_CHILD set, it runs the command line after "--".
+func TestMain(m *testing.M) {
+	if os.Getenv("BULLETIN_TEST_CHILD") == "1" {
+		args := os.Args[1:]
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err := run(ctx, args, os.Getenv, os.Stdout, os.Stderr)
+		stop()
+		os.Exit(exitCode(err, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// seed makes lists a, b and c on a stopped store and n confirmed
+// subscribers on overlapping lists (i%2 on a, i%3 on b, i%5 on c), and a
+// draft campaign to all three; it returns the recipients and the campaign id.
+func seed(t *testing.T, data string, n int) (map[string]bool, list.CampaignID) {
+	t.Helper()
+	cfg := config{Data: data}
+	want := map[string]bool{}
+	var id list.CampaignID
+	err := withInstance(t.Context(), cfg, io.Discard, func(in *instance) error {
+		ctx := t.Context()
+		for _, slug := range []string{"a", "b", "c"} {
+			if _, err := in.svc.CreateList(ctx, list.List{Slug: slug, Name: "List " + slug}, list.Origin{}); err != nil {
+				return err
+			}
+		}
+		for i := 1; i <= n; i++ {
+			var lists []string
+			for _, x := range []struct {
+				s string
+				m int
+			}{{"a", 2}, {"b", 3}, {"c", 5}} {
+				if i%x.m == 0 {
+					lists = append(lists, x.s)
+				}
+			}
+			email := fmt.Sprintf("r%05d@example.net", i)
+			if _, err := in.svc.AddSubscriber(ctx, list.NewSubscriber{Email: email, Name: fmt.Sprint("Reader ", i), Lists: lists,
+				State: list.StateConfirmed, Reason: "test seed"}, list.HowImport, list.Origin{}); err != nil {
+				return err
+			}
+			if len(lists) > 0 {
+				want[email] = true
+			}
+		}
+		subj, body, lists := "Monthly news", "<h1>News</h1><p>Hello {{.Name}}, here is the news.</p>", []string{"a", "b", "c"}
+		c, err := in.svc.CreateCampaign(ctx, list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists}, list.Origin{})
+		id = c.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return want, id
+}
+
+// received counts campaign messages per envelope recipient.
+func received(t *testing.T, sk *sink) map[string]int {
+	t.Helper()
+	got := map[string]int{}
+	for _, m := range sk.messages() {
+		h, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Header.Get("List-Unsubscribe-Post") == "" {
+			continue // a system mail
+		}
+		for _, to := range m.To {
+			got[to]++
+		}
+	}
+	return got
+}
+
+func waitCampaign(t *testing.T, s *server, id list.CampaignID, want list.Status, within time.Duration) list.CampaignView {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var c list.CampaignView
+	for time.Now().Before(deadline) {
+		resp := s.api(t, "GET", fmt.Sprintf("/api/v1/campaigns/%d", id), nil)
+		json.NewDecoder(resp.Body).Decode(&c)
+		resp.Body.Close()
+		if c.Status == want {
+			return c
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("campaign %d is %s %+v, want %s", id, c.Status, c.Stats, want)
+	return c
+}
+
+func TestCampaignEndToEnd(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 1200)
+	// Two people are refused by the relay for good.
+	sk.answer = func(rcpt string) *gosmtp.SMTPError {
+		if rcpt == "r00010@example.net" || rcpt == "r00012@example.net" {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "0")
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("send: %d", resp.StatusCode)
+	}
+	c := waitCampaign(t, s, id, list.StatusFinished, 60*time.Second)
+	got := received(t, sk)
+	for email := range want {
+		if email == "r00010@example.net" || email == "r00012@example.net" {
+			continue
+		}
+		if got[email] != 1 {
+			t.Errorf("%s received %d messages, want 1", email, got[email])
+		}
+	}
+	if c.Stats.Total != len(want) || c.Stats.Sent != len(want)-2 || c.Stats.Failed != 2 || c.Stats.Remaining != 0 {
+		t.Errorf("stats = %+v, want total %d, sent %d, failed 2", c.Stats, len(want), len(want)-2)
+	}
+	if sk.conns > 16 {
+		t.Errorf("%d SMTP connections for %d messages: connections are not reused", sk.conns, len(want))
+	}
+	checkCampaignHeaders(t, sk.messages()[len(sk.messages())-1].Data)
+	// The refused addresses are blocklisted with a hard bounce.
+	var page struct {
+		Items []struct {
+			Email string `json:"email"`
+			Kind  string `json:"kind"`
+		} `json:"items"`
+	}
+	resp = s.api(t, "GET", fmt.Sprintf("/api/v1/subscribers?email=%s", "r00010@example.net"), nil)
+	var sp struct {
+		Items []apiSubscriber `json:"items"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sp)
+	resp.Body.Close()
+	if len(sp.Items) != 1 || !sp.Items[0].Blocklisted {
+		t.Errorf("r00010 after a 550 5.1.1: %+v, want blocklisted", sp.Items)
+	}
+	_ = page
+}
+
+// checkCampaignHeaders asserts the compliance headers of one campaign message.
+func checkCampaignHeaders(t *testing.T, raw []byte) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := m.Header
+	if !strings.HasPrefix(h.Get("List-Id"), "List a <a.news.test>") && !strings.Contains(h.Get("List-Id"), ".news.test>") {
+		t.Errorf("List-Id = %q", h.Get("List-Id"))
+	}
+	lu := h.Get("List-Unsubscribe")
+	if !strings.Contains(lu, "/unsubscribe/") || !strings.Contains(lu, "mailto:unsubscribe+") {
+		t.Errorf("List-Unsubscribe = %q", lu)
+	}
+	if h.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" || h.Get("Precedence") != "bulk" || h.Get("Dkim-Signature") == "" {
+		t.Errorf("headers: %v", h)
+	}
+}
+
+// TestCampaignSurvivesKill sends a campaign from a child process, kills it
+// with SIGKILL halfway, restarts it, and checks that nobody was skipped and
+// duplicates stay within the bound (workers in flight + one commit group).
+func TestCampaignSurvivesKill(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("crash test starts child processes")
+	}
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 1500)
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(exe, "-test.run=^$", "--", "campaign", "send", "--data", data, "--relay", "smtp://"+sk.addr,
+			"--rate", "400", "--postal-address", "1 Crash Road", "--domain", "news.test", fmt.Sprint(id))
+		cmd.Env = append(os.Environ(), "BULLETIN_TEST_CHILD=1")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		return cmd
+	}
+	first := start()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(received(t, sk)) < len(want)/3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.Wait()
+	atKill := len(received(t, sk))
+	if atKill >= len(want) {
+		t.Fatalf("the campaign finished before the kill (%d messages)", atKill)
+	}
+	second := start()
+	waitErr := make(chan error, 1)
+	go func() { waitErr <- second.Wait() }()
+	select {
+	case err := <-waitErr:
+		if err != nil {
+			t.Fatalf("second run: %v", err)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("second run did not finish")
+	}
+	got := received(t, sk)
+	dups := 0
+	for email := range want {
+		if got[email] == 0 {
+			t.Errorf("%s was skipped", email)
+		}
+		dups += max(got[email]-1, 0)
+	}
+	t.Logf("killed after %d of %d recipients; %d duplicates after the restart", atKill, len(want), dups)
+	if dups > 64 {
+		t.Errorf("%d duplicates, want at most 64", dups)
+	}
+}
