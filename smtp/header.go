@@ -88,9 +88,59 @@ func checkValue(what, s string) error {
 }
 
 // encodeText encodes unstructured text (RFC 2047 section 5(1)): as is when
-// printable ASCII, else as UTF-8 Q encoded words.
+// printable ASCII, else as UTF-8 Q encoded words. ASCII that a decoder
+// could mistake for an encoded word ("=?"), or with a word too long to fold
+// under 998 characters, is encoded too.
 func encodeText(s string) string {
+	if strings.Contains(s, "=?") || longestWord(s) > hardLineLen-100 {
+		return qEncodeAll(s)
+	}
 	return mime.QEncoding.Encode("utf-8", s)
+}
+
+func longestWord(s string) int {
+	n, longest := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' || s[i] == '\t' {
+			n = 0
+			continue
+		}
+		n++
+		longest = max(longest, n)
+	}
+	return longest
+}
+
+// qEncodeAll encodes all of s as Q encoded words of at most 75 characters
+// (RFC 2047 sections 2 and 4.2), never splitting a character.
+func qEncodeAll(s string) string {
+	const hex = "0123456789ABCDEF"
+	const open, end = "=?utf-8?q?", "?="
+	var b strings.Builder
+	b.WriteString(open)
+	n := len(open)
+	for _, r := range s {
+		var enc string
+		switch {
+		case r == ' ':
+			enc = "_"
+		case r < utf8.RuneSelf && r > ' ' && r <= '~' && !strings.ContainsRune("=?_", r):
+			enc = string(r)
+		default:
+			var buf [utf8.UTFMax]byte
+			for _, c := range buf[:utf8.EncodeRune(buf[:], r)] {
+				enc += "=" + string(hex[c>>4]) + string(hex[c&15])
+			}
+		}
+		if n+len(enc)+len(end) > 75 {
+			b.WriteString(end + " " + open)
+			n = len(open)
+		}
+		b.WriteString(enc)
+		n += len(enc)
+	}
+	b.WriteString(end)
+	return b.String()
 }
 
 // encodePhrase encodes a display name or List-Id phrase (RFC 5322 section
@@ -112,7 +162,7 @@ func encodePhrase(s string) string {
 		return mime.BEncoding.Encode("utf-8", s)
 	case !ascii:
 		return mime.QEncoding.Encode("utf-8", s)
-	case atoms && s == strings.TrimSpace(s) && !strings.Contains(s, "  "):
+	case atoms && s == strings.TrimSpace(s) && !strings.Contains(s, "  ") && !strings.Contains(s, "=?"):
 		return s
 	}
 	var b strings.Builder

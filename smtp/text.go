@@ -75,10 +75,12 @@ type converter struct {
 }
 
 type link struct {
-	href  string
-	text  strings.Builder
-	depth int
+	href string
+	// text is the link's text so far, kept up to maxLinkText bytes.
+	text []byte
 }
+
+const maxLinkText = 2048
 
 var voidElements = map[atom.Atom]bool{
 	atom.Area: true, atom.Base: true, atom.Br: true, atom.Col: true, atom.Embed: true,
@@ -175,7 +177,7 @@ func (c *converter) open(a atom.Atom, href, alt string) {
 			c.text([]byte(alt))
 		}
 	case atom.A:
-		c.links = append(c.links, link{href: strings.TrimSpace(href), depth: c.depth})
+		c.links = append(c.links, link{href: strings.TrimSpace(href)})
 	}
 }
 
@@ -235,7 +237,7 @@ func (c *converter) closeLink() {
 	}
 	l := &c.links[n-1]
 	c.links = c.links[:n-1]
-	href, text := l.href, strings.TrimSpace(l.text.String())
+	href, text := l.href, strings.TrimSpace(string(l.text))
 	if href == "" || strings.HasPrefix(href, "#") || strings.HasPrefix(strings.ToLower(href), "javascript:") {
 		return
 	}
@@ -256,7 +258,9 @@ func (c *converter) text(t []byte) {
 		return
 	}
 	for i := range c.links {
-		c.links[i].text.Write(t)
+		if l := &c.links[i]; len(l.text) < maxLinkText {
+			l.text = append(l.text, t...)
+		}
 	}
 	if c.pre > 0 {
 		c.preText(t)
@@ -357,8 +361,12 @@ func (c *converter) newline() {
 		i--
 	}
 	c.out.Truncate(i)
-	c.out.WriteByte('\n')
 	c.col = 0
+	// Never more than one blank line in a row.
+	if i-c.origin >= 2 && b[i-1] == '\n' && b[i-2] == '\n' {
+		return
+	}
+	c.out.WriteByte('\n')
 }
 
 func (c *converter) finish() {

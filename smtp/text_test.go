@@ -1,0 +1,66 @@
+package smtp
+
+import (
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestHTMLToText(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, want string
+	}{
+		{"<p>Hello <b>World</b></p><p>Two</p>", "Hello World\n\nTwo\n"},
+		{`<a href="https://x.example/a?b=1&amp;c=2">the story</a>`, "the story (https://x.example/a?b=1&c=2)\n"},
+		{`<a href="https://x.example/">https://x.example/</a>`, "https://x.example/\n"},
+		{`<a href="mailto:a@x.example">a@x.example</a>`, "a@x.example\n"},
+		{`<a href="#top">Top</a>`, "Top\n"},
+		{"<ul><li>One</li><li>Two<ul><li>Deep</li></ul></li></ul><p>After</p>", "- One\n- Two\n  - Deep\n\nAfter\n"},
+		{"<ol><li>One</li><li>Two</li></ol>", "1. One\n2. Two\n"},
+		{"a<br>b<br><br>c", "a\nb\n\nc\n"},
+		{"<style>p{color:red}</style><script>x()</script><title>T</title>Text &amp; &lt;more&gt; &eacute;", "Text & <more> é\n"},
+		{`<div style="display: none">preheader</div><p>Body</p>`, "Body\n"},
+		{`<img src="x.png" alt="Logo"> <p>x</p>`, "Logo\n\nx\n"},
+		{"<blockquote><p>quoted</p></blockquote>", "> quoted\n"},
+		{"<pre>  a\n   b</pre>", "  a\n   b\n"},
+		{"<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>", "a b\nc\n"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		if got := HTMLToText(tc.in); got != tc.want {
+			t.Errorf("HTMLToText(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestHTMLToTextWraps(t *testing.T) {
+	t.Parallel()
+	in := "<p>" + strings.Repeat("word ", 100) + `<a href="https://example.org/a/very/long/path/that/does/not/fit/on/any/line/at/all/really">x</a></p>`
+	got := HTMLToText(in)
+	for _, line := range strings.Split(got, "\n") {
+		if n := utf8.RuneCountInString(line); n > textWidth && strings.Contains(line, " ") {
+			t.Errorf("line of %d characters: %q", n, line)
+		}
+	}
+	if !strings.Contains(got, "(https://example.org/a/very/long/path/that/does/not/fit/on/any/line/at/all/really)") {
+		t.Errorf("URL broken:\n%s", got)
+	}
+}
+
+func TestQP(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"a=b\n", "a=3Db\r\n"},
+		{"trailing \nx\t", "trailing=20\r\nx=09"},
+		{"é", "=C3=A9"},
+		{strings.Repeat("x", 80), strings.Repeat("x", 75) + "=\r\n" + strings.Repeat("x", 5)},
+		{strings.Repeat("x", 76) + "\n", strings.Repeat("x", 76) + "\r\n"},
+		{"a\r\nb\rc", "a\r\nb=0Dc"},
+	}
+	for _, tc := range tests {
+		if got := string(appendQP(nil, []byte(tc.in))); got != tc.want {
+			t.Errorf("appendQP(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
