@@ -165,17 +165,23 @@ func (in *Inbound) Addr() net.Addr {
 	return in.listeners[0].Addr()
 }
 
-// Shutdown stops accepting connections and waits for the open sessions to
-// end; when ctx ends first, it closes them and returns ctx's error.
+// Shutdown stops accepting connections, ends idle sessions with 421 and
+// waits for the messages being handled to be answered; when ctx ends first,
+// it closes every connection and returns ctx's error.
 func (in *Inbound) Shutdown(ctx context.Context) error {
-	err := in.srv.Shutdown(ctx)
-	if ctx.Err() != nil {
-		in.mu.Lock()
-		for _, l := range in.listeners {
+	in.mu.Lock()
+	ls := append([]*inboundListener(nil), in.listeners...)
+	in.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() {
+		for _, l := range ls {
 			l.closeAll()
 		}
-		in.mu.Unlock()
+	})
+	defer stop()
+	for _, l := range ls {
+		l.drain()
 	}
+	err := in.srv.Shutdown(ctx)
 	if errors.Is(err, gosmtp.ErrServerClosed) {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -18,9 +19,10 @@ type inboundListener struct {
 	session time.Duration
 	grace   time.Duration
 	log     *slog.Logger
-
-	mu    sync.Mutex
-	conns map[*inboundConn]struct{}
+	mu      sync.Mutex
+	conns   map[*inboundConn]struct{}
+	// draining gives connections accepted during Shutdown no time at all.
+	draining bool
 }
 
 // tooManyConns is the reply to a connection over the limit.
@@ -44,24 +46,44 @@ func (l *inboundListener) Accept() (net.Conn, error) {
 			l.log.Debug("inbound connection refused: too many")
 			continue
 		}
-		ic := &inboundConn{Conn: c, l: l, end: time.Now().Add(l.session), grace: l.grace}
-		ic.SetDeadline(time.Time{})
+		ic := &inboundConn{Conn: c, l: l, grace: l.grace}
+		end := time.Now()
 		l.mu.Lock()
+		if !l.draining {
+			end = end.Add(l.session)
+		}
+		ic.end.Store(end.UnixNano())
 		l.conns[ic] = struct{}{}
 		l.mu.Unlock()
+		ic.SetDeadline(time.Time{})
 		return ic, nil
+	}
+}
+
+// open returns the open connections; with drain, it marks the listener
+// draining first.
+func (l *inboundListener) open(drain bool) []*inboundConn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.draining = l.draining || drain
+	conns := make([]*inboundConn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// drain ends every session at its next read: an idle one is told 421 and
+// closed now, a message being handled still gets its reply.
+func (l *inboundListener) drain() {
+	for _, c := range l.open(true) {
+		c.endNow()
 	}
 }
 
 // closeAll closes every open connection, for a forced shutdown.
 func (l *inboundListener) closeAll() {
-	l.mu.Lock()
-	conns := make([]*inboundConn, 0, len(l.conns))
-	for c := range l.conns {
-		conns = append(conns, c)
-	}
-	l.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range l.open(false) {
 		c.Close()
 	}
 }
@@ -72,9 +94,17 @@ func (l *inboundListener) closeAll() {
 type inboundConn struct {
 	net.Conn
 	l     *inboundListener
-	end   time.Time
+	end   atomic.Int64 // Unix nanoseconds
 	grace time.Duration
 	once  sync.Once
+}
+
+func (c *inboundConn) endTime() time.Time { return time.Unix(0, c.end.Load()) }
+
+// endNow moves the end of the session to now.
+func (c *inboundConn) endNow() {
+	c.end.Store(time.Now().UnixNano())
+	c.SetReadDeadline(time.Time{})
 }
 
 func clampDeadline(t, limit time.Time) time.Time {
@@ -92,11 +122,11 @@ func (c *inboundConn) SetDeadline(t time.Time) error {
 }
 
 func (c *inboundConn) SetReadDeadline(t time.Time) error {
-	return c.Conn.SetReadDeadline(clampDeadline(t, c.end))
+	return c.Conn.SetReadDeadline(clampDeadline(t, c.endTime()))
 }
 
 func (c *inboundConn) SetWriteDeadline(t time.Time) error {
-	return c.Conn.SetWriteDeadline(clampDeadline(t, c.end.Add(c.grace)))
+	return c.Conn.SetWriteDeadline(clampDeadline(t, c.endTime().Add(c.grace)))
 }
 
 // Close closes the connection and frees its place, once.

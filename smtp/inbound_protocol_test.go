@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -460,5 +461,40 @@ func TestInboundStartTLS(t *testing.T) {
 	}
 	if n := len(rec.all()); n != 1 {
 		t.Errorf("%d reports, want 1", n)
+	}
+}
+
+func TestInboundShutdown(t *testing.T) {
+	t.Parallel()
+	in, err := smtp.NewInbound(smtp.InboundOptions{Domains: []string{testDomain}, Handler: &recorder{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- in.Serve(l) }()
+	c := dialRaw(t, l.Addr().String())
+	if r, _ := c.reply(time.Second); !strings.HasPrefix(r, "220") {
+		t.Fatalf("greeting %q", r)
+	}
+	c.cmd(t, "EHLO test")
+	// An idle session does not hold Shutdown for the 60s read timeout.
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := in.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Shutdown took %v with an idle session", d)
+	}
+	if r, err := c.reply(time.Second); !strings.HasPrefix(r, "421") {
+		t.Errorf("idle session got %q, %v at shutdown; want 421", r, err)
+	}
+	if err := <-done; err != nil {
+		t.Errorf("Serve = %v after Shutdown", err)
 	}
 }
