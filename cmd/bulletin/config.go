@@ -28,7 +28,7 @@ type config struct {
 	PostalAddress string
 	PrivacyURL    string
 	DKIMSelector  string
-	DKIMDual      bool
+	DKIMSign      string
 	Rate          float64
 	MaxConns      int
 	TrustedProxy  string
@@ -70,7 +70,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.PostalAddress, "postal-address", "", "sender's postal address for every footer (none: campaigns refuse to send)")
 	fs.StringVar(&c.PrivacyURL, "privacy-url", "", "privacy policy URL linked from forms and mail footers")
 	fs.StringVar(&c.DKIMSelector, "dkim-selector", "bulletin", "DKIM selector")
-	fs.BoolVar(&c.DKIMDual, "dkim-dual", false, "sign with Ed25519 as well as RSA-2048")
+	fs.StringVar(&c.DKIMSign, "dkim-sign", "rsa", "DKIM signatures on every mail: rsa (RSA-2048), ed25519, both, or off")
 	fs.Float64Var(&c.Rate, "rate", 50, "outbound messages per second (0: unlimited)")
 	fs.IntVar(&c.MaxConns, "max-conns", 8, "outbound SMTP connections at most")
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "comma-separated CIDRs whose X-Forwarded-For is believed (none: ignored)")
@@ -113,6 +113,11 @@ func (c *config) validate() error {
 	}
 	if _, err := net.ResolveTCPAddr("tcp", c.SMTPIn); err != nil {
 		errs = append(errs, fmt.Errorf("--smtp-in %q: %w", c.SMTPIn, err))
+	}
+	switch c.DKIMSign {
+	case "rsa", "ed25519", "both", "off":
+	default:
+		errs = append(errs, fmt.Errorf("--dkim-sign must be rsa, ed25519, both or off, not %q", c.DKIMSign))
 	}
 	if c.Rate < 0 || c.MaxConns < 1 {
 		errs = append(errs, errors.New("--rate must be ≥ 0 and --max-conns ≥ 1"))
@@ -194,6 +199,9 @@ func (c *config) validateOffline() error {
 	}
 	if c.DKIMSelector == "" {
 		c.DKIMSelector = "bulletin"
+	}
+	if c.DKIMSign == "" {
+		c.DKIMSign = "rsa"
 	}
 	if c.MaxConns == 0 {
 		c.MaxConns = 1

@@ -52,7 +52,7 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 
 // printDNS prints the zone-file records: DKIM for each stored key, SPF and DMARC.
 func printDNS(ctx context.Context, in *instance, w io.Writer) error {
-	keys, err := dkimKeys(ctx, in.db, true)
+	keys, err := dkimKeys(ctx, in.db, "both")
 	if err != nil {
 		return err
 	}

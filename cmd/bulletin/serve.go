@@ -53,7 +53,7 @@ func (in *instance) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMDual)
+	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign)
 	if err != nil {
 		return err
 	}
@@ -103,13 +103,10 @@ func loadOrCreate(ctx context.Context, db *store.DB, key string, make func() ([]
 	return v, db.PutSetting(ctx, key, v)
 }
 
-// dkimKeys loads the RSA key (made on first run) and, when dual signing is
-// on, the Ed25519 key.
-func dkimKeys(ctx context.Context, db *store.DB, dual bool) ([]crypto.Signer, error) {
-	kinds := []string{"rsa"}
-	if dual {
-		kinds = append(kinds, "ed25519")
-	}
+// dkimKeys loads the signing keys --dkim-sign asks for; each is made on
+// first use and kept in the store.
+func dkimKeys(ctx context.Context, db *store.DB, sign string) ([]crypto.Signer, error) {
+	kinds := map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[sign]
 	var keys []crypto.Signer
 	for _, kind := range kinds {
 		pem, err := loadOrCreate(ctx, db, "dkim."+kind, func() ([]byte, error) {
