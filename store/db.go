@@ -25,6 +25,9 @@ type Options struct {
 	Now func() time.Time
 	// ReadOnly opens the file with a shared lock and writes nothing.
 	ReadOnly bool
+	// NoSync skips fsync on commit: only for seeding benchmark and test
+	// stores, never for a server (a crash would lose committed data).
+	NoSync bool
 }
 
 // DB is a Bulletin store in one bbolt file. It is safe for concurrent use.
@@ -104,6 +107,7 @@ func Open(path string, opts Options) (*DB, error) {
 		ReadOnly: opts.ReadOnly,
 		// The map freelist keeps commits fast in big, fragmented files.
 		FreelistType: bolt.FreelistMapType,
+		NoSync:       opts.NoSync,
 	})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w", path, list.ErrStoreInUse)
