@@ -72,6 +72,11 @@ type SubscriberStore interface {
 	// is handed to fn as a zero record with Identity set, and gets an id when
 	// written. fn must be pure: no I/O, no logging, no sending.
 	UpdateSubscriber(ctx context.Context, k Key, create bool, fn func(*Record, *Effects) error) (Record, error)
+	// UpdateSubscribers is UpdateSubscriber for many keys in one
+	// transaction, in order: a later key sees what an earlier one wrote. An
+	// error from fn skips that key only and is returned at its index in
+	// errs; any other error writes nothing at all.
+	UpdateSubscribers(ctx context.Context, keys []Key, create bool, fn func(i int, r *Record, fx *Effects) error) (errs []error, err error)
 	// DeleteSubscriber deletes a subscriber, subscriptions, events and
 	// queued mails; their suppression entry, if any, stays.
 	DeleteSubscriber(ctx context.Context, id SubscriberID) error
@@ -134,6 +139,10 @@ type CampaignStore interface {
 	DueDeferrals(ctx context.Context, id CampaignID, now time.Time, limit int) ([]SendRecord, error)
 	// CountDeferrals counts a campaign's deferred records.
 	CountDeferrals(ctx context.Context, id CampaignID) (int, error)
+	// FoldSends deletes up to limit per-recipient records older than before
+	// of finished and cancelled campaigns, with their index entries; the
+	// campaigns' stats keep the counts. It returns how many it deleted.
+	FoldSends(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // UserStore keeps admin users, API tokens and the audit log.

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// FileInfo describes a store file checked by Inspect.
+type FileInfo struct {
+	// Schema is the file's schema version.
+	Schema uint64
+	// Known is the newest schema version this code knows.
+	Known uint64
+	// Size is the file size in bytes.
+	Size int64
+}
+
+// Inspect checks, without changing it, that the file at path is a Bulletin
+// store this code can open: a bbolt file with Bulletin's meta bucket, a
+// schema version no newer than this code's (list.ErrSchemaTooNew otherwise),
+// and pages that pass bbolt's consistency check. Restore and backup use it
+// to verify a copy before putting it in place.
+func Inspect(path string) (FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("store: inspect: %w", err)
+	}
+	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return FileInfo{}, fmt.Errorf("store: inspect %s: %w", path, list.ErrStoreInUse)
+	}
+	if err != nil {
+		return FileInfo{}, fmt.Errorf("store: inspect %s: not a Bulletin store: %w", path, err)
+	}
+	defer b.Close()
+	info := FileInfo{Known: schemaVersion, Size: fi.Size()}
+	err = b.View(func(tx *bolt.Tx) error {
+		if tx.Bucket([]byte(bMeta)) == nil {
+			return errors.New("not a Bulletin store: no meta bucket")
+		}
+		if info.Schema = readSchema(tx); info.Schema == 0 {
+			return errors.New("not a Bulletin store: no schema version")
+		}
+		if err := checkSchema(info.Schema); err != nil {
+			return err
+		}
+		var damage error
+		for err := range tx.Check() { // drain: the checker runs until done
+			if damage == nil {
+				damage = fmt.Errorf("damaged: %w", err)
+			}
+		}
+		return damage
+	})
+	if err != nil {
+		return info, fmt.Errorf("store: inspect %s: %w", path, err)
+	}
+	return info, nil
+}
+
+// CompactFile rewrites the stopped store at path into a new file with only
+// its live pages (bbolt files never shrink), then atomically renames it over
+// the old one. It holds the store's lock throughout, so a server cannot
+// start meanwhile; a store in use fails with list.ErrStoreInUse. It returns
+// the sizes before and after.
+func CompactFile(path string) (before, after int64, err error) {
+	if _, err := os.Stat(path); err != nil {
+		return 0, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	src, err := Open(path, Options{})
+	if err != nil {
+		return 0, 0, err
+	}
+	defer func() {
+		if cerr := src.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	before = src.Size()
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".compact")
+	os.Remove(tmp)
+	if err := compactInto(tmp, src.bolt); err != nil {
+		os.Remove(tmp)
+		return before, 0, err
+	}
+	if _, err := Inspect(tmp); err != nil {
+		os.Remove(tmp)
+		return before, 0, fmt.Errorf("store: compact: check of the new file: %w", err)
+	}
+	fi, err := os.Stat(tmp)
+	if err == nil {
+		after = fi.Size()
+		// Renamed while src still holds the old file's lock: the new file is
+		// whole and synced before anyone can open it under path.
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return before, 0, fmt.Errorf("store: compact: %w", err)
+	}
+	return before, after, syncDir(filepath.Dir(path))
+}
+
+// compactInto copies every bucket of src into a new file at dst with
+// bolt.Compact, in transactions of at most 64 MiB.
+func compactInto(dst string, src *bolt.DB) error {
+	d, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := bolt.Compact(d, src, 64<<20); err != nil {
+		d.Close()
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := d.Sync(); err != nil {
+		d.Close()
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	if err := d.Close(); err != nil {
+		return fmt.Errorf("store: compact: %w", err)
+	}
+	return nil
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("store: sync %s: %w", dir, err)
+	}
+	return nil
+}
