@@ -41,6 +41,10 @@ type Stats struct {
 	Skipped int `json:"skipped"`
 	Opens   int `json:"opens"`
 	Clicks  int `json:"clicks"`
+	// OpensProxy and ClicksScanner count the fetches of mail-privacy
+	// proxies, prefetchers and link scanners: machines, not people.
+	OpensProxy    int `json:"opens_proxy"`
+	ClicksScanner int `json:"clicks_scanner"`
 }
 
 // Campaign is one mailing to one or more lists.

@@ -50,9 +50,17 @@ type List struct {
 	// Reminder sends one reminder to unconfirmed subscriptions.
 	Reminder bool `json:"reminder"`
 	// Attributes are the custom fields the list asks for.
-	Attributes []string  `json:"attributes"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	Attributes []string `json:"attributes"`
+	// Address rules (see CheckAddress): AllowDomains, when not empty, is the
+	// only domains accepted; BlockDomains are refused; BlockFreeMail refuses
+	// the free-mail domains of Config.FreeMailDomains; AllowRoles accepts
+	// role addresses such as postmaster@, refused by default.
+	AllowDomains  []string  `json:"allow_domains,omitempty"`
+	BlockDomains  []string  `json:"block_domains,omitempty"`
+	BlockFreeMail bool      `json:"block_free_mail,omitempty"`
+	AllowRoles    bool      `json:"allow_roles,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // Counts are the number of subscriptions of a list in each state.
