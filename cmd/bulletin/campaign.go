@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -70,13 +71,20 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 	go in.svc.RunMailQueue(rctx, time.Minute)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	start, heap := time.Now(), uint64(0)
 	for {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		heap = max(heap, ms.HeapInuse)
 		p, err := in.svc.CampaignProgress(ctx, id)
 		if err != nil {
 			return err
 		}
 		printProgress(w, p)
 		if end, err := progressEnded(p); end {
+			d := time.Since(start)
+			fmt.Fprintf(w, "done in %s: %d sent (%.0f msg/s), Go heap peak %.1f MiB\n", d.Round(time.Millisecond),
+				p.Stats.Sent, float64(p.Stats.Sent)/d.Seconds(), float64(heap)/(1<<20))
 			return err
 		}
 		select {

@@ -1,0 +1,341 @@
+// Command campaign benchmarks campaign sending through the real bulletin
+// binary to a go-smtp sink on loopback, and measures in the same run the
+// cost of each stage alone (render+build, DKIM signing, SMTP to the same
+// sink), to compare end-to-end throughput with the bound those stages set.
+//
+//	go run ./bench/campaign -n 100000
+//
+// It prints a table and never fails on timing.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/store"
+	"github.com/bulletin/bulletin/templates"
+)
+
+func main() {
+	n := flag.Int("n", 100000, "recipients per campaign")
+	sizes := flag.String("sizes", "5,20", "message body sizes in KB")
+	dkims := flag.String("dkim", "off,ed25519,rsa", "DKIM settings to run")
+	memCheck := flag.Int("mem-n", 10000, "a second, smaller run (20 KB, RSA) to compare anonymous memory; 0 skips it")
+	flag.Parse()
+	work, err := os.MkdirTemp("", "bulletin-bench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(work)
+	bin := filepath.Join(work, "bulletin")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/bulletin").CombinedOutput(); err != nil {
+		log.Fatalf("build: %v\n%s", err, out)
+	}
+	sk := startSink()
+	fmt.Printf("machine: %d CPUs, %s; recipients %d; sink on %s\n\n", runtime.NumCPU(), runtime.Version(), *n, sk.addr)
+	fmt.Printf("%-6s %-8s %10s %12s %12s %11s %11s %10s %8s\n", "size", "dkim", "msg/s", "CPU µs/msg", "bound msg/s", "% of bound", "RssAnon MiB", "heap MiB", "time")
+	for _, size := range strings.Split(*sizes, ",") {
+		kb, _ := strconv.Atoi(size)
+		seedDir := filepath.Join(work, "seed-"+size)
+		id := seed(seedDir, *n, kb)
+		for _, dk := range strings.Split(*dkims, ",") {
+			bound := stageBound(kb, dk, sk)
+			r := runCampaign(bin, seedDir, filepath.Join(work, "run"), id, dk, sk)
+			fmt.Printf("%-6s %-8s %10.0f %12.0f %12.0f %10.0f%% %11.1f %10.1f %8s\n", size+"KB", dk, r.rate,
+				r.cpuPerMsg*1e6, bound, 100*r.rate/bound, r.rssAnon/(1<<20), r.heap, r.wall.Round(time.Millisecond))
+		}
+	}
+	if *memCheck > 0 {
+		fmt.Println()
+		small := filepath.Join(work, "seed-mem")
+		id := seed(small, *memCheck, 20)
+		r := runCampaign(bin, small, filepath.Join(work, "run"), id, "rsa", sk)
+		fmt.Printf("anonymous memory, 20KB RSA: %d recipients %.1f MiB (Go heap %.1f MiB)\n", *memCheck, r.rssAnon/(1<<20), r.heap)
+	}
+	fmt.Println("\nmsg/s: from the first to the last message at the sink; CPU: the child's user+system time per message (start-up included)")
+	fmt.Println("bound = 1 / ((render+build + sign) CPU seconds per message / CPUs + SMTP seconds per message with 8 connections)")
+}
+
+// body makes a personalised HTML newsletter of about kb kilobytes.
+func body(kb int) string {
+	var b strings.Builder
+	b.WriteString("<h1>The monthly letter</h1><p>Hello {{.Name}},</p>")
+	para := `<p>Here is a paragraph of news with <a href="https://example.com/articles/%d">a link to an article</a>, some <strong>bold</strong> words and enough text to look like a real newsletter that people read on their phones.</p>`
+	for i := 0; b.Len() < kb*1024; i++ {
+		fmt.Fprintf(&b, para, i)
+	}
+	return b.String()
+}
+
+// seed makes a store with n confirmed subscribers on one list and a draft
+// campaign, without fsync (a benchmark fixture, not a server store).
+func seed(dir string, n, kb int) list.CampaignID {
+	ctx := context.Background()
+	if err := os.MkdirAll(filepath.Join(dir, "outbox", "new"), 0o700); err != nil {
+		log.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(dir, "bulletin.db"), store.Options{NoSync: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.PutSetting(ctx, "instance.secret", []byte("bench-secret-0123456789abcdefghij")); err != nil {
+		log.Fatal(err)
+	}
+	svc, err := list.New(list.Options{Store: db, Mailer: nopMailer{}, Secret: []byte("bench-secret-0123456789abcdefghij")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	l, err := svc.CreateList(ctx, list.List{Slug: "news", Name: "News"}, list.Origin{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range n {
+		_, err := svc.AddSubscriber(ctx, list.NewSubscriber{Email: fmt.Sprintf("reader%07d@example.net", i), Name: fmt.Sprint("Reader ", i),
+			Lists: []string{l.Slug}, State: list.StateConfirmed, Reason: "bench"}, list.HowImport, list.Origin{})
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	subj, b, lists := "The monthly letter", body(kb), []string{l.Slug}
+	c, err := svc.CreateCampaign(ctx, list.CampaignInput{Subject: &subj, Body: &b, Lists: &lists}, list.Origin{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return c.ID
+}
+
+type nopMailer struct{}
+
+func (nopMailer) Send(context.Context, *list.Message) (string, error)    { return "", nil }
+func (nopMailer) Preview(context.Context, *list.Message) ([]byte, error) { return nil, nil }
+func (nopMailer) Lint(context.Context, *list.Message) []list.Finding     { return nil }
+
+type runResult struct {
+	rate, cpuPerMsg, rssAnon, heap float64
+	wall                           time.Duration
+}
+
+var heapRE = "Go heap peak "
+
+// runCampaign copies the seeded store and sends its campaign with the real
+// binary, sampling the child's RssAnon.
+func runCampaign(bin, seedDir, dir string, id list.CampaignID, dk string, sk *sink) runResult {
+	os.RemoveAll(dir)
+	if err := os.MkdirAll(filepath.Join(dir, "outbox"), 0o700); err != nil {
+		log.Fatal(err)
+	}
+	copyFile(filepath.Join(seedDir, "bulletin.db"), filepath.Join(dir, "bulletin.db"))
+	before := sk.count.Load()
+	sk.reset()
+	cmd := exec.Command(bin, "campaign", "send", "--data", dir, "--relay", "smtp+plain://"+sk.addr, "--rate", "0",
+		"--max-conns", "8", "--dkim-sign", dk, "--postal-address", "1 Bench Street, Benchville", "--domain", "bench.test",
+		"--log-level", "error", fmt.Sprint(id))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	var peak atomic.Int64
+	stop := make(chan struct{})
+	go sampleRss(cmd.Process.Pid, &peak, stop)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	close(stop)
+	if err != nil {
+		log.Fatalf("campaign send (%s): %v\n%s", dk, err, out.String())
+	}
+	sent := float64(sk.count.Load() - before)
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	span := time.Duration(sk.last.Load() - sk.first.Load())
+	r := runResult{rate: (sent - 1) / span.Seconds(), cpuPerMsg: cpu.Seconds() / sent, rssAnon: float64(peak.Load()), wall: wall}
+	if i := strings.LastIndex(out.String(), heapRE); i >= 0 {
+		fmt.Sscanf(out.String()[i+len(heapRE):], "%f", &r.heap)
+	}
+	return r
+}
+
+// sampleRss records the peak RssAnon of a process: bbolt's file mapping
+// makes plain RSS misleading.
+func sampleRss(pid int, peak *atomic.Int64, stop <-chan struct{}) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+			for _, line := range strings.Split(string(b), "\n") {
+				if v, ok := strings.CutPrefix(line, "RssAnon:"); ok {
+					kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+					if kb*1024 > peak.Load() {
+						peak.Store(kb * 1024)
+					}
+				}
+			}
+		}
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func copyFile(src, dst string) {
+	in, err := os.Open(src)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		log.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// stageBound measures the stages alone and returns the messages per second
+// they allow together on this machine.
+func stageBound(kb int, dk string, sk *sink) float64 {
+	c := &list.Campaign{ID: 1, Subject: "The monthly letter", Body: body(kb), Format: list.FormatHTML, UpdatedAt: time.Now()}
+	l := &list.List{ID: 1, Slug: "news", Name: "News"}
+	msg := func(i int) *list.Message {
+		sb := &list.Subscriber{ID: list.SubscriberID(i + 1), Email: fmt.Sprintf("reader%07d@example.net", i), Name: fmt.Sprint("Reader ", i)}
+		return &list.Message{From: "News <news@bench.test>", To: sb.Email, ToName: sb.Name, Subscriber: sb, List: l, Campaign: c,
+			UnsubscribeURL:    "https://bench.test/unsubscribe/abcdefghijklmnopqrstuvwxyz234567abcdefgh",
+			UnsubscribeMailto: "unsubscribe+abcdefghijklmnopqrstuvwxyz234567abcdefgh@bench.test",
+			ManageURL:         "https://bench.test/manage/abcdefghijklmnopqrstuvwxyz", ReturnPath: "bounces+abcdefghijklmnopqrstuvwxyz@bench.test",
+			PostalAddress: "1 Bench Street, Benchville"}
+	}
+	perMsg := func(keys []crypto.Signer) float64 {
+		s, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "bench.test", OutboxDir: os.TempDir(), DKIM: keys, DKIMSelector: "bulletin"})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer s.Close()
+		const rounds = 400
+		start := time.Now()
+		for i := range rounds {
+			if _, err := s.Preview(context.Background(), msg(i)); err != nil {
+				log.Fatal(err)
+			}
+		}
+		return time.Since(start).Seconds() / rounds
+	}
+	build := perMsg(nil)
+	sign := 0.0
+	if dk != "off" {
+		k, err := smtp.GenerateKey(map[string]string{"rsa": "rsa", "ed25519": "ed25519"}[dk])
+		if err != nil {
+			log.Fatal(err)
+		}
+		sign = max(perMsg([]crypto.Signer{k})-build, 0)
+	}
+	raw, err := func() ([]byte, error) {
+		s, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "bench.test", OutboxDir: os.TempDir()})
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return s.Preview(context.Background(), msg(0))
+	}()
+	if err != nil {
+		log.Fatal(err)
+	}
+	smtpPer := smtpStage(sk, raw)
+	cpus := float64(runtime.NumCPU())
+	return 1 / ((build+sign)/cpus + smtpPer)
+}
+
+// smtpStage sends a prebuilt message over 8 reused connections and returns
+// the wall seconds per message.
+func smtpStage(sk *sink, raw []byte) float64 {
+	const conns, per = 8, 250
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range conns {
+		wg.Go(func() {
+			c, err := gosmtp.Dial(sk.addr)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer c.Close()
+			for range per {
+				if err := c.SendMail("bounces@bench.test", []string{"reader@example.net"}, bytes.NewReader(raw)); err != nil {
+					log.Fatal(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start).Seconds() / (conns * per)
+}
+
+// sink is a go-smtp server that counts and discards messages.
+type sink struct {
+	addr  string
+	count atomic.Int64
+	// first and last are the arrival times (UnixNano) of the first and last
+	// message since reset: the sending rate without process start-up.
+	first, last atomic.Int64
+}
+
+func (s *sink) reset() { s.first.Store(0); s.last.Store(0) }
+
+func startSink() *sink {
+	s := &sink{}
+	srv := gosmtp.NewServer(s)
+	srv.Domain = "sink.test"
+	srv.MaxRecipients = 100
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	s.addr = l.Addr().String()
+	go srv.Serve(l)
+	return s
+}
+
+func (s *sink) NewSession(*gosmtp.Conn) (gosmtp.Session, error) { return &sinkSession{s: s}, nil }
+
+type sinkSession struct{ s *sink }
+
+func (ss *sinkSession) Mail(string, *gosmtp.MailOptions) error { return nil }
+func (ss *sinkSession) Rcpt(string, *gosmtp.RcptOptions) error { return nil }
+func (ss *sinkSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	ss.s.count.Add(1)
+	now := time.Now().UnixNano()
+	ss.s.first.CompareAndSwap(0, now)
+	ss.s.last.Store(now)
+	return nil
+}
+func (ss *sinkSession) Reset()        {}
+func (ss *sinkSession) Logout() error { return nil }
