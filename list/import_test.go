@@ -1,0 +1,304 @@
+package list_test
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+func importCSV(t *testing.T, f *fixture, csv string, o list.ImportOptions) list.ImportResult {
+	t.Helper()
+	if o.List == "" {
+		o.List = "newsletter"
+	}
+	if o.Mode == "" {
+		o.Mode, o.Reason = list.ImportConfirmed, "paper form at the fair"
+	}
+	res, err := f.svc.Import(t.Context(), strings.NewReader(csv), o)
+	if err != nil {
+		t.Fatalf("Import: %v", err)
+	}
+	return res
+}
+
+func errLines(res list.ImportResult) map[int]string {
+	m := map[int]string{}
+	for _, e := range res.Errors {
+		m[e.Line] = e.Error
+	}
+	return m
+}
+
+func TestImportBadRowsByLine(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	csv := "email,name,city\n" + // 1
+		"ann@example.com,Ann,Berlin\n" + // 2
+		"not-an-address,Bob,Paris\n" + // 3
+		"\"cy@example.com\",\"Cy\nwith a second line\",Rome\n" + // 4-5: multiline name (control chars refused)
+		"dee@example.com,\"Dee \"\"the\"\" Quoted\",Oslo\n" + // 6
+		"\"eve@example.com,Eve,Lyon\n" // 7: unterminated quote
+	res := importCSV(t, f, csv, list.ImportOptions{})
+	if res.Imported != 2 || res.Skipped != 3 || res.Updated != 0 {
+		t.Fatalf("result = %+v, want 2 imported, 3 skipped", res)
+	}
+	lines := errLines(res)
+	for _, l := range []int{3, 4, 7} {
+		if lines[l] == "" {
+			t.Errorf("no error for line %d; errors: %v", l, res.Errors)
+		}
+	}
+	if !strings.Contains(lines[3], "not a valid email address") {
+		t.Errorf("line 3 error = %q", lines[3])
+	}
+	if got := f.state(t, "dee@example.com", "newsletter"); got != list.StateConfirmed {
+		t.Errorf("dee state = %q, want confirmed", got)
+	}
+	vs, _, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: "ann@example.com"})
+	if err != nil || len(vs) != 1 || vs[0].Name != "Ann" || vs[0].Attributes["city"] != "Berlin" {
+		t.Fatalf("ann = %+v, %v", vs, err)
+	}
+	sub := vs[0].Subscriptions[0]
+	if sub.Consent == nil || sub.Consent.Reason != "paper form at the fair" || sub.Consent.Source != "import" {
+		t.Errorf("consent = %+v, want the reason kept as the source", sub.Consent)
+	}
+}
+
+func TestImportMultilineCountsLines(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.svc.CreateList(t.Context(), list.List{Slug: "l", Name: "L", Attributes: []string{"note"}}, list.Origin{})
+	csv := "email,note\n" + // 1
+		"a@example.com,\"one\ntwo\nthree\"\n" + // 2-4 (attribute with newlines is refused: control characters)
+		"b@example.com,fine\n" + // 5
+		"bad,\"x\ny\"\n" + // 6-7
+		"c@example.com,ok\n" + // 8
+		"d@\n" // 9
+	res := importCSV(t, f, csv, list.ImportOptions{List: "l"})
+	want := map[int]bool{2: true, 6: true, 9: true}
+	got := map[int]bool{}
+	for _, e := range res.Errors {
+		got[e.Line] = true
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("error lines = %v, want %v (%v)", got, want, res.Errors)
+	}
+	if res.Imported != 2 || res.Skipped != 3 {
+		t.Fatalf("result = %+v", res)
+	}
+}
+
+func TestImportDuplicatesMerged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	csv := "email,name\nAnn@Example.com,Ann\nann@example.COM,Ann Smith\nbob@example.com,Bob\n"
+	res := importCSV(t, f, csv, list.ImportOptions{})
+	if res.Imported != 2 || res.Updated != 1 || res.Skipped != 0 {
+		t.Fatalf("result = %+v, want 2 imported, 1 updated", res)
+	}
+	vs, total, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Q: "ann"})
+	if err != nil || len(vs) != 1 || total != 1 || vs[0].Name != "Ann Smith" {
+		t.Fatalf("ann: %+v total %d err %v", vs, total, err)
+	}
+	// A second import of the same file changes no count but updates.
+	res = importCSV(t, f, csv, list.ImportOptions{})
+	if res.Imported != 0 || res.Updated != 3 {
+		t.Fatalf("second import = %+v, want 3 updated", res)
+	}
+	l, _ := f.svc.ListBySlug(t.Context(), "newsletter")
+	if l.Counts.Confirmed != 2 {
+		t.Fatalf("confirmed count = %d, want 2", l.Counts.Confirmed)
+	}
+}
+
+func TestImportSmallBatchesAndProgress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var b strings.Builder
+	b.WriteString("email\n")
+	for i := range 25 {
+		fmt.Fprintf(&b, "u%d@example.com\n", i%20) // 5 duplicates across batches
+	}
+	var calls, lastRows, lastBytes int
+	res := importCSV(t, f, b.String(), list.ImportOptions{BatchSize: 7, Progress: func(rows, bytes int) {
+		calls++
+		lastRows, lastBytes = rows, bytes
+	}})
+	if res.Imported != 20 || res.Updated != 5 {
+		t.Fatalf("result = %+v", res)
+	}
+	if calls < 4 || lastRows != 25 || lastBytes != b.Len() {
+		t.Fatalf("progress: %d calls, last %d rows %d bytes, want ≥4, 25, %d", calls, lastRows, lastBytes, b.Len())
+	}
+}
+
+func TestImportSuppressionRespected(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	res := importCSV(t, f, "email\nann@example.com\nbob@example.com\n", list.ImportOptions{})
+	if res.Imported != 2 {
+		t.Fatal(res)
+	}
+	ann, bob := f.subscriberID(t, "ann@example.com"), f.subscriberID(t, "bob@example.com")
+	on := true
+	if _, err := f.svc.PatchSubscriber(ctx, ann, list.SubscriberPatch{Blocklisted: &on}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.EraseSubscriber(ctx, bob, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	f.svc.CreateList(ctx, list.List{Slug: "other", Name: "Other"}, list.Origin{})
+	res = importCSV(t, f, "email\nann@example.com\nBob@example.com\ncy@example.com\n", list.ImportOptions{List: "other", Mode: list.ImportOptIn})
+	if res.Imported != 1 || res.Skipped != 2 {
+		t.Fatalf("result = %+v, want 1 imported, 2 skipped", res)
+	}
+	if lines := errLines(res); lines[2] != "suppressed" || lines[3] != "suppressed" {
+		t.Fatalf("errors = %v, want lines 2 and 3 suppressed", res.Errors)
+	}
+	if _, _, _, err := f.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "bob@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	vs, _, _, _ := f.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "bob@example.com"})
+	if len(vs) != 0 {
+		t.Fatal("an erased address came back through an import")
+	}
+	if st := f.state(t, "ann@example.com", "other"); st != "" {
+		t.Fatalf("suppressed ann got a subscription: %q", st)
+	}
+	// Mode optin queued exactly one confirmation: to cy.
+	f.drain(t)
+	ms := f.mail.sent()
+	if len(ms) != 1 || ms[0].To != "cy@example.com" || ms[0].Kind != list.MailConfirm {
+		t.Fatalf("mails = %d, want one confirmation to cy", len(ms))
+	}
+	if st := f.state(t, "cy@example.com", "other"); st != list.StateUnconfirmed {
+		t.Fatalf("cy = %q, want unconfirmed", st)
+	}
+}
+
+func TestImportFormats(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, csv string
+		email     string
+		wantName  string
+		wantAttrs map[string]string
+	}{
+		{"phpList tab-separated", "\ufeffEmail\tConfirmed\tBlacklisted\tEntered\tFirst Name\tCountry\n" +
+			"ann@example.com\t1\t0\t2024-01-02 10:00:00\tAnn\tDE\n",
+			"ann@example.com", "Ann", map[string]string{"country": "DE"}},
+		{"phpList email address", "email address,Name,Unique ID\nann@example.com,Ann Lee,abc\n",
+			"ann@example.com", "Ann Lee", map[string]string{}},
+		{"listmonk", "uuid,email,name,attributes,status,created_at,updated_at\n" +
+			"a1b2,ann@example.com,Ann,\"{\"\"city\"\": \"\"Berlin\"\", \"\"age\"\": 42}\",enabled,2024-01-01,2024-01-02\n",
+			"ann@example.com", "Ann", map[string]string{"city": "Berlin", "age": "42"}},
+		{"Mailchimp", "Email Address,First Name,Last Name,MEMBER_RATING,OPTIN_TIME,OPTIN_IP,CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,LAST_CHANGED,LEID,EUID,NOTES\n" +
+			"ann@example.com,Ann,Lee,2,2024-01-01 10:00:00,,2024-01-01 10:01:00,192.0.2.1,,,,,,,,2024-01-02,123,abc,\n",
+			"ann@example.com", "Ann Lee", map[string]string{}},
+		{"semicolons", "E-Mail;Vorname;Nachname;Stadt\nann@example.com;Ann;Lee;Köln\n",
+			"ann@example.com", "", map[string]string{"vorname": "Ann", "nachname": "Lee", "stadt": "Köln"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			res := importCSV(t, f, c.csv, list.ImportOptions{})
+			if res.Imported != 1 || res.Skipped != 0 {
+				t.Fatalf("result = %+v", res)
+			}
+			vs, _, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: c.email})
+			if err != nil || len(vs) != 1 {
+				t.Fatalf("search: %v %d", err, len(vs))
+			}
+			attrs := vs[0].Attributes
+			if attrs == nil {
+				attrs = map[string]string{}
+			}
+			if vs[0].Name != c.wantName || !reflect.DeepEqual(attrs, c.wantAttrs) {
+				t.Fatalf("got name %q attrs %v, want %q %v", vs[0].Name, attrs, c.wantName, c.wantAttrs)
+			}
+		})
+	}
+}
+
+func TestImportRefusals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for name, c := range map[string]struct {
+		csv string
+		o   list.ImportOptions
+	}{
+		"no email column":     {"name,city\nAnn,Berlin\n", list.ImportOptions{List: "newsletter", Mode: list.ImportOptIn}},
+		"empty file":          {"", list.ImportOptions{List: "newsletter", Mode: list.ImportOptIn}},
+		"confirmed no reason": {"email\na@example.com\n", list.ImportOptions{List: "newsletter", Mode: list.ImportConfirmed}},
+		"bad mode":            {"email\na@example.com\n", list.ImportOptions{List: "newsletter", Mode: "yes"}},
+		"no list":             {"email\na@example.com\n", list.ImportOptions{List: "nope", Mode: list.ImportOptIn}},
+	} {
+		_, err := f.svc.Import(t.Context(), strings.NewReader(c.csv), c.o)
+		if !errors.Is(err, list.ErrInvalid) {
+			t.Errorf("%s: err = %v, want ErrInvalid", name, err)
+		}
+	}
+	if vs, _, _, _ := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{}); len(vs) != 0 {
+		t.Fatalf("a refused import wrote %d subscribers", len(vs))
+	}
+}
+
+func TestImportUnsubscribedStays(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	importCSV(t, f, "email\nann@example.com\n", list.ImportOptions{Mode: list.ImportOptIn})
+	f.drain(t)
+	ms := f.mail.sent()
+	if len(ms) != 1 || ms[0].ConfirmURL == "" {
+		t.Fatalf("mails = %d, want one confirmation", len(ms))
+	}
+	if _, err := f.svc.Confirm(ctx, tokenOf(t, ms[0].ConfirmURL, "/confirm/"), list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	ms = f.mail.sent()
+	if len(ms) != 2 || ms[1].UnsubscribeURL == "" {
+		t.Fatalf("mails = %d, want the welcome with an unsubscribe link", len(ms))
+	}
+	if err := f.svc.Unsubscribe(ctx, tokenOf(t, ms[1].UnsubscribeURL, "/unsubscribe/"), false, list.HowForm, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	res := importCSV(t, f, "email\nann@example.com\n", list.ImportOptions{})
+	if res.Skipped != 1 || len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Error, "unsubscribed") {
+		t.Fatalf("re-import = %+v, want the unsubscribed address skipped", res)
+	}
+	if st := f.state(t, "ann@example.com", "newsletter"); st != list.StateUnsubscribed {
+		t.Fatalf("state = %q, want unsubscribed", st)
+	}
+}
+
+func TestImportErrorsCapped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var b strings.Builder
+	b.WriteString("email\n")
+	for range list.MaxImportErrors + 5 {
+		b.WriteString("bad\n")
+	}
+	b.WriteString("ok@example.com\n")
+	res := importCSV(t, f, b.String(), list.ImportOptions{})
+	if len(res.Errors) != list.MaxImportErrors || !res.ErrorsTruncated || res.Skipped != list.MaxImportErrors+5 || res.Imported != 1 {
+		t.Fatalf("errors %d truncated %v skipped %d imported %d", len(res.Errors), res.ErrorsTruncated, res.Skipped, res.Imported)
+	}
+}
+
+func (f *fixture) subscriberID(t *testing.T, email string) list.SubscriberID {
+	t.Helper()
+	vs, _, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: email})
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("subscriber %s: %v %d", email, err, len(vs))
+	}
+	return vs[0].ID
+}
