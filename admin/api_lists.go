@@ -22,6 +22,11 @@ type listJSON struct {
 	WelcomeText string      `json:"welcome_text"`
 	Attributes  []string    `json:"attributes"`
 	Counts      list.Counts `json:"counts"`
+	// Address rules (list.CheckAddress).
+	AllowDomains  []string `json:"allow_domains"`
+	BlockDomains  []string `json:"block_domains"`
+	BlockFreeMail bool     `json:"block_free_mail"`
+	AllowRoles    bool     `json:"allow_roles"`
 }
 
 func newListJSON(l list.List, c list.Counts) listJSON {
@@ -31,7 +36,15 @@ func newListJSON(l list.List, c list.Counts) listJSON {
 	}
 	return listJSON{ID: l.ID, Slug: l.Slug, Name: l.Name, Description: l.Description, OptIn: l.OptIn,
 		Public: l.Public, ConsentText: l.ConsentText, From: l.From, WelcomeText: l.WelcomeText,
-		Attributes: attrs, Counts: c}
+		Attributes: attrs, Counts: c, AllowDomains: nonNil(l.AllowDomains), BlockDomains: nonNil(l.BlockDomains),
+		BlockFreeMail: l.BlockFreeMail, AllowRoles: l.AllowRoles}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // listBody is the body of POST and PUT: the editable fields, and the
@@ -126,6 +139,7 @@ func applyListPatch(l *list.List, p list.ListPatch) {
 	if p.Attributes != nil {
 		l.Attributes = *p.Attributes
 	}
+	p.ApplyRules(l)
 }
 
 // apiUpdateList applies a partial update: 200 with the whole list.

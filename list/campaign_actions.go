@@ -174,6 +174,7 @@ func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Conf
 	m.UnsubscribeURL, m.UnsubscribeMailto = s.unsubscribeLinks(sb.ID, l.ID, c.ID, cfg)
 	m.ManageURL = s.manageURL(*sb, cfg)
 	m.ReturnPath = s.bounceAddress(sb.ID, c.ID, cfg)
+	s.addTracking(m, c, sb, cfg)
 	return m
 }
 

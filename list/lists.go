@@ -45,6 +45,9 @@ func validateList(l *List) error {
 	if len(l.Attributes) > 50 {
 		return fmt.Errorf("%w: at most 50 attributes", ErrInvalid)
 	}
+	if err := validateRules(l); err != nil {
+		return err
+	}
 	for _, a := range l.Attributes {
 		if !attrRE.MatchString(a) {
 			return fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, a)
@@ -85,6 +88,11 @@ type ListPatch struct {
 	Welcome     *bool     `json:"welcome"`
 	Reminder    *bool     `json:"reminder"`
 	Attributes  *[]string `json:"attributes"`
+	// Address rules (see CheckAddress).
+	AllowDomains  *[]string `json:"allow_domains"`
+	BlockDomains  *[]string `json:"block_domains"`
+	BlockFreeMail *bool     `json:"block_free_mail"`
+	AllowRoles    *bool     `json:"allow_roles"`
 }
 
 // apply copies the set fields of p onto l.
@@ -119,6 +127,7 @@ func (p ListPatch) apply(l *List) {
 	if p.Attributes != nil {
 		l.Attributes = append([]string(nil), (*p.Attributes)...)
 	}
+	p.ApplyRules(l)
 }
 
 // UpdateList applies a partial update to the list with the given slug.

@@ -140,7 +140,7 @@ func mailApplies(q QueuedMail, r *Record, sub *Subscription) bool {
 	case MailWelcome:
 		return sub != nil && sub.State == StateConfirmed && r.Suppression == nil
 	case MailEmailChange:
-		return r.Subscriber.PendingEmail != ""
+		return r.Subscriber.PendingEmail != "" && (q.To == "" || q.To == r.Subscriber.PendingEmail)
 	case MailDataAccess:
 		return true
 	}
@@ -168,11 +168,12 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 	case MailEmailChange:
 		m.To = r.Subscriber.PendingEmail
 		m.ConfirmURL = cfg.BaseURL + "/manage/" + s.tokens.Seal(Token{Purpose: PurposeEmailChange,
-			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Expires: now.Add(24 * time.Hour)})
+			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Arg: s.pendingArg(r.Subscriber.PendingEmail),
+			Expires: now.Add(dataLinkTTL)})
 	case MailDataAccess:
 		m.ConfirmURL = cfg.BaseURL + "/manage/" + s.tokens.Seal(Token{Purpose: PurposeDataAccess,
 			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Arg: dataActionArg(q.Action),
-			Expires: now.Add(24 * time.Hour)})
+			Expires: now.Add(dataLinkTTL)})
 	}
 	return m
 }

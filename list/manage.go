@@ -36,6 +36,10 @@ type ManageUpdate struct {
 	Attributes map[string]string
 	// Lists are the slugs of the lists the person wants to be on.
 	Lists []string
+	// NoTracking and TrackOpens, when set, are the tracking choices: no
+	// counting at all, or consent to per-person open and click records.
+	NoTracking *bool
+	TrackOpens *bool
 }
 
 // ManageInfo opens a manage token and gathers the preference page.
@@ -63,7 +67,7 @@ func (s *Service) manageView(ctx context.Context, r Record) (ManageView, error) 
 	if err != nil {
 		return ManageView{}, err
 	}
-	mv := ManageView{Subscriber: v.Subscriber, Subscriptions: v.Subscriptions}
+	mv := ManageView{Subscriber: v.Subscriber, Subscriptions: v.Subscriptions, Privacy: true}
 	seen := map[string]bool{}
 	for _, l := range all {
 		if !l.Public && !mv.Subscribed(l.ID) {
@@ -107,6 +111,7 @@ func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, 
 		if err := s.saveProfile(r, fx, mv.Attributes, name, u.Attributes, o, now); err != nil {
 			return err
 		}
+		s.saveTracking(r, fx, u, o, now)
 		for i := range mv.Lists {
 			l := &mv.Lists[i]
 			on := mv.Subscribed(l.ID)

@@ -35,6 +35,18 @@ type Config struct {
 	ConfirmEvery time.Duration
 	// MailRetryFor is how long a system mail is retried (24 hours).
 	MailRetryFor time.Duration
+	// ReminderAfter is when the one reminder goes to an unconfirmed
+	// subscription (3 days); PurgeUnconfirmedAfter is when a subscription
+	// never confirmed is deleted (30 days); TruncateIPsAfter is when the IP
+	// addresses of events are shortened (90 days). Zero means the default,
+	// a negative value turns the job off.
+	ReminderAfter         time.Duration
+	PurgeUnconfirmedAfter time.Duration
+	TruncateIPsAfter      time.Duration
+	// FreeMailDomains are the domains a list with BlockFreeMail refuses;
+	// nil means DefaultFreeMailDomains. A "*" label matches any suffix
+	// (yahoo.*).
+	FreeMailDomains []string
 }
 
 func (c *Config) defaults() {
@@ -57,6 +69,7 @@ func (c *Config) defaults() {
 	if c.MailRetryFor == 0 {
 		c.MailRetryFor = 24 * time.Hour
 	}
+	c.retentionDefaults()
 }
 
 // Options configure a Service.
@@ -73,6 +86,11 @@ type Options struct {
 	// duration) and of each delivery's latency (with an empty outcome), for
 	// metrics.
 	Observe func(o Outcome, latency time.Duration)
+	// LookupMX reports whether a domain can receive mail (an MX, or else an
+	// A or AAAA record); the public form refuses a domain for which it says
+	// false. An error means DNS did not answer, and the address is accepted.
+	// Nil skips the check.
+	LookupMX func(ctx context.Context, domain string) (bool, error)
 }
 
 // Origin is where a web or API request came from, for events and consent.
@@ -98,6 +116,8 @@ type Service struct {
 	runKick  chan struct{}
 	progress progressTracker
 	observe  func(Outcome, time.Duration)
+	// mx caches LookupMX answers for the public form.
+	mx *mxCache
 }
 
 // New returns a Service.
@@ -119,6 +139,7 @@ func New(opts Options) (*Service, error) {
 		store: opts.Store, mailer: opts.Mailer, tokens: NewTokens(opts.Secret),
 		log: opts.Logger, now: opts.Now, cfg: opts.Config, kick: make(chan struct{}, 1),
 		runKick: make(chan struct{}, 1), observe: opts.Observe,
+		mx: newMXCache(opts.LookupMX, opts.Now),
 	}, nil
 }
 

@@ -38,6 +38,9 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	if !l.Public && req.How == HowForm {
 		return fmt.Errorf("%w: list %q", ErrNotFound, req.List)
 	}
+	if err := s.checkSignUp(ctx, &l, addr, req.How); err != nil {
+		return err
+	}
 	attrs, err := listAttributes(&l, req.Attributes)
 	if err != nil {
 		return err

@@ -83,6 +83,11 @@ func (s *Service) AddSubscriber(ctx context.Context, n NewSubscriber, how How, o
 	if err != nil {
 		return SubscriberView{}, err
 	}
+	for i := range lists {
+		if err := s.CheckAddress(&lists[i], addr); err != nil {
+			return SubscriberView{}, err
+		}
+	}
 	now, nonce, cfg := s.Now(), s.nonce(), s.Config()
 	k := Key{Identity: addr.Identity, Hash: s.tokens.AddressHash(addr.Identity)}
 	r, err := s.store.UpdateSubscriber(ctx, k, true, func(r *Record, fx *Effects) error {
@@ -276,9 +281,13 @@ func (s *Service) EraseSubscriber(ctx context.Context, id SubscriberID, o Origin
 	if err != nil {
 		return err
 	}
+	if err := s.eraseTraces(ctx, r.Subscriber); err != nil {
+		return err
+	}
 	if err := s.store.DeleteSubscriber(ctx, id); err != nil {
 		return err
 	}
+	s.log.Info("subscriber erased", "sub_id", id)
 	s.audit(ctx, o, "subscriber.erase", fmt.Sprint(id))
 	return nil
 }
