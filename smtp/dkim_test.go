@@ -159,12 +159,12 @@ func TestDKIMConfirmSigned(t *testing.T) {
 	if err != nil || len(vs) != 1 || vs[0].Err != nil {
 		t.Fatalf("verify = %v, %v", vs, err)
 	}
-	if !contains(vs[0].HeaderKeys, "Auto-Submitted") {
+	if !hasKey(vs[0].HeaderKeys, "Auto-Submitted") {
 		t.Errorf("h= %v lacks Auto-Submitted", vs[0].HeaderKeys)
 	}
 }
 
-func contains(keys []string, k string) bool {
+func hasKey(keys []string, k string) bool {
 	for _, x := range keys {
 		if strings.EqualFold(x, k) {
 			return true

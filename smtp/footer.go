@@ -28,16 +28,32 @@ func missing(b []byte, d *Data, escape func(string) string) []string {
 	if d.Advertisement && !containsFold(b, "advertisement") {
 		out = append(out, pieceAd)
 	}
-	if u := d.UnsubscribeURL; u != "" && !bytes.Contains(b, []byte(u)) && !bytes.Contains(b, []byte(escape(u))) {
+	if u := d.UnsubscribeURL; u != "" && !containsEither(b, u, escape(u)) {
 		out = append(out, pieceUnsubscribe)
 	}
-	if u := d.PrivacyURL; u != "" && !bytes.Contains(b, []byte(u)) && !bytes.Contains(b, []byte(escape(u))) {
+	if u := d.PrivacyURL; u != "" && !containsEither(b, u, escape(u)) {
 		out = append(out, piecePrivacy)
 	}
 	if d.PostalAddress != "" && !containsLines(b, d.PostalAddress, escape) {
 		out = append(out, piecePostal)
 	}
 	return out
+}
+
+// footerTail is where a footer is looked for first: the end of the part,
+// where layouts put it, so that a 20 KB body is not searched every time.
+const footerTail = 4 << 10
+
+// contains reports whether s is in b, looking at the tail first.
+func contains(b []byte, s string) bool {
+	if len(b) > footerTail && bytes.Contains(b[len(b)-footerTail:], []byte(s)) {
+		return true
+	}
+	return bytes.Contains(b, []byte(s))
+}
+
+func containsEither(b []byte, s, t string) bool {
+	return contains(b, s) || s != t && contains(b, t)
 }
 
 func containsFold(b []byte, s string) bool {
@@ -48,7 +64,7 @@ func containsFold(b []byte, s string) bool {
 func containsLines(b []byte, addr string, escape func(string) string) bool {
 	for line := range strings.SplitSeq(strings.ReplaceAll(addr, "\r\n", "\n"), "\n") {
 		line = strings.TrimSpace(line)
-		if line != "" && !bytes.Contains(b, []byte(escape(line))) {
+		if line != "" && !contains(b, escape(line)) {
 			return false
 		}
 	}
@@ -68,12 +84,12 @@ func identity(s string) string { return s }
 
 func htmlEscape(s string) string { return html.EscapeString(s) }
 
-// ensureHTMLFooter returns a copy of the HTML part with any missing footer
-// piece inserted before </body>.
+// ensureHTMLFooter returns the HTML part with any missing footer piece
+// inserted before </body>.
 func ensureHTMLFooter(b []byte, d *Data, inserted *[]string) []byte {
 	miss := missing(b, d, html.EscapeString)
 	if len(miss) == 0 {
-		return bytes.Clone(b)
+		return b
 	}
 	*inserted = append(*inserted, miss...)
 	var f strings.Builder
@@ -101,19 +117,19 @@ func ensureHTMLFooter(b []byte, d *Data, inserted *[]string) []byte {
 	return append(out, b[i:]...)
 }
 
-// ensureTextFooter returns a copy of the text part with any missing footer
-// piece appended.
+// ensureTextFooter returns the text part with any missing footer piece
+// appended.
 func ensureTextFooter(b []byte, d *Data, inserted *[]string) []byte {
 	miss := missing(b, d, identity)
 	if len(miss) == 0 {
-		return bytes.Clone(b)
+		return b
 	}
 	for _, p := range miss {
 		if !has(*inserted, p) {
 			*inserted = append(*inserted, p)
 		}
 	}
-	out := bytes.TrimRight(bytes.Clone(b), "\r\n ")
+	out := bytes.TrimRight(b, "\r\n ")
 	out = append(out, "\n\n-- \n"...)
 	if has(miss, pieceAd) {
 		out = append(out, adNotice+"\n"...)

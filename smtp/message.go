@@ -55,7 +55,7 @@ func (s *Sender) build(m *list.Message, r *rendered) (*built, error) {
 	h.add("Content-Type", `multipart/alternative; boundary="`+boundary+`"`)
 	b.header = h
 
-	raw := make([]byte, 0, 1024+len(r.html)*11/10+len(r.text)*11/10)
+	raw := make([]byte, 0, 2048+len(r.html)*5/4+len(r.text)*9/8)
 	if raw, err = h.appendTo(raw); err != nil {
 		return nil, err
 	}

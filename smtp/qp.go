@@ -1,47 +1,90 @@
 package smtp
 
+// Byte classes for quoted-printable (RFC 2045 section 6.7).
+const (
+	qpPlain  = iota // printable ASCII but "=" and space: always literal
+	qpSpace         // space or TAB: literal unless at the end of a line
+	qpEncode        // "=", controls, non-ASCII: =XX
+	qpLF
+	qpCR
+)
+
+var qpClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == ' ' || c == '\t':
+			t[c] = qpSpace
+		case c == '\n':
+			t[c] = qpLF
+		case c == '\r':
+			t[c] = qpCR
+		case c >= '!' && c <= '~' && c != '=':
+			t[c] = qpPlain
+		default:
+			t[c] = qpEncode
+		}
+	}
+	return t
+}()
+
 // appendQP appends src encoded as quoted-printable (RFC 2045 section 6.7) to
 // dst: line breaks (LF or CRLF) become CRLF, lines are soft-broken to at
 // most 76 characters, "=", control and non-ASCII bytes and whitespace at the
 // end of a line are encoded. It is the hot path of every message, hence
-// hand-written rather than mime/quotedprintable.
+// hand-written rather than mime/quotedprintable: runs of literal bytes are
+// found by a table and copied at once.
 func appendQP(dst, src []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	const maxLine = 76
+	out := dst
 	col := 0
-	for i := 0; i < len(src); i++ {
+	for i := 0; i < len(src); {
+		// A run of literal bytes that fits the line before its soft break.
+		start, limit := i, min(len(src), i+maxLine-1-col)
+		for i < limit {
+			k := qpClass[src[i]]
+			if k == qpPlain || k == qpSpace && i+1 < len(src) && qpClass[src[i+1]] < qpLF {
+				i++
+				continue
+			}
+			break
+		}
+		out = append(out, src[start:i]...)
+		col += i - start
+		if i == len(src) {
+			break
+		}
+		// One byte the run could not take.
 		c := src[i]
-		if c == '\n' || c == '\r' && i+1 < len(src) && src[i+1] == '\n' {
-			if c == '\r' {
+		k := qpClass[c]
+		if k == qpLF || k == qpCR && i+1 < len(src) && src[i+1] == '\n' {
+			if k == qpCR {
 				i++
 			}
-			dst = append(dst, '\r', '\n')
+			out = append(out, '\r', '\n')
 			col = 0
+			i++
 			continue
 		}
-		literal := c >= '!' && c <= '~' && c != '='
-		if c == ' ' || c == '\t' {
-			// Whitespace is literal unless it ends a line or the text.
-			next := i + 1
-			literal = next < len(src) && src[next] != '\n' && src[next] != '\r'
-		}
+		literal := k == qpPlain || k == qpSpace && i+1 < len(src) && qpClass[src[i+1]] < qpLF
 		n := 1
 		if !literal {
 			n = 3
 		}
-		// Keep room for the soft break "=" (RFC 2045: at most 76 characters).
-		if col+n > maxLine-1 && !(col+n == maxLine && atLineEnd(src, i+1)) {
-			dst = append(dst, '=', '\r', '\n')
+		// Keep room for the soft break "=", unless this ends the line.
+		if col+n > maxLine-1 && (col+n != maxLine || !atLineEnd(src, i+1)) {
+			out = append(out, '=', '\r', '\n')
 			col = 0
 		}
 		if literal {
-			dst = append(dst, c)
+			out = append(out, c)
 		} else {
-			dst = append(dst, '=', hex[c>>4], hex[c&15])
+			out = append(out, '=', hex[c>>4], hex[c&15])
 		}
 		col += n
+		i++
 	}
-	return dst
+	return out
 }
 
 // atLineEnd reports whether src[i:] starts with a line break or is empty.

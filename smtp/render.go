@@ -3,6 +3,7 @@ package smtp
 import (
 	"bytes"
 	"fmt"
+	"io"
 	htmltemplate "html/template"
 	"io/fs"
 	"strings"
@@ -123,6 +124,11 @@ type campaignTemplates struct {
 	subject *texttemplate.Template
 	body    *htmltemplate.Template
 	text    *texttemplate.Template // nil: generated from the HTML
+	// genText is the text part made once from the body template: the
+	// HTML-to-text conversion of the template source, its actions kept, so
+	// that each recipient only executes it. Nil when the conversion does not
+	// give a valid template; the rendered HTML is converted then.
+	genText *texttemplate.Template
 	// markdown bodies go through goldmark after the template; static is the
 	// converted body of a Markdown campaign without template actions.
 	markdown bool
@@ -210,12 +216,19 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 			return nil, &TemplateError{"text", err}
 		}
 	}
-	if t.markdown && !strings.Contains(c.Body, "{{") {
+	html := c.Body
+	if t.markdown {
 		var b bytes.Buffer
 		if err := markdown.Convert([]byte(c.Body), &b); err != nil {
 			return nil, &TemplateError{"body", err}
 		}
-		t.static = htmltemplate.HTML(b.String())
+		html = b.String()
+		if !strings.Contains(c.Body, "{{") {
+			t.static = htmltemplate.HTML(html)
+		}
+	}
+	if t.text == nil {
+		t.genText, _ = texttemplate.New("text").Funcs(funcs).Option("missingkey=zero").Parse(HTMLToText(html))
 	}
 	return t, nil
 }
@@ -302,7 +315,11 @@ func (s *Sender) render(m *list.Message) (*rendered, error) {
 		return nil, err
 	}
 	d.Subject = r.subject
-	return r, s.wrap(d, r, body.Bytes(), text, hasText)
+	if err := s.wrap(d, r, body.Bytes(), text, hasText); err != nil {
+		return nil, err
+	}
+	r.html = addTracking(r.html, m)
+	return r, nil
 }
 
 func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, text *bytes.Buffer) (hasText bool, err error) {
@@ -335,13 +352,45 @@ func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, tex
 			return false, &TemplateError{"body", err}
 		}
 	}
-	if t.text == nil {
+	tt := t.text
+	if tt == nil {
+		tt = t.genText
+	}
+	if tt == nil {
 		return false, nil
 	}
-	if err := t.text.Execute(text, d); err != nil {
+	if err := tt.Execute(text, d); err != nil {
+		if t.text == nil {
+			return false, nil // convert the rendered HTML instead
+		}
 		return false, &TemplateError{"text", err}
 	}
+	if t.text == nil {
+		squeezeBlankLines(text)
+	}
 	return true, nil
+}
+
+// squeezeBlankLines leaves at most one blank line in a row, as conditional
+// sections of a generated text part can leave more.
+func squeezeBlankLines(b *bytes.Buffer) {
+	if !bytes.Contains(b.Bytes(), []byte("\n\n\n")) {
+		return
+	}
+	out := b.Bytes()[:0]
+	n := 0
+	for _, c := range b.Bytes() {
+		if c == '\n' {
+			n++
+			if n > 2 {
+				continue
+			}
+		} else if c != ' ' {
+			n = 0
+		}
+		out = append(out, c)
+	}
+	b.Truncate(len(out))
 }
 
 func (s *Sender) renderSystem(m *list.Message, d *Data, r *rendered, body, text *bytes.Buffer) error {
@@ -370,19 +419,53 @@ func (s *Sender) wrap(d *Data, r *rendered, body []byte, text *bytes.Buffer, has
 		text.Reset()
 		HTMLToTextTo(text, body)
 	}
-	d.Body = htmltemplate.HTML(body)
-	html := getBuf()
-	defer putBuf(html)
-	if err := s.tmpl.layoutHTML.Execute(html, d); err != nil {
+	var err error
+	if r.html, err = layout(s.tmpl.layoutHTML, d, htmltemplate.HTML(bodyMarker), body); err != nil {
 		return fmt.Errorf("smtp: html layout: %w", err)
 	}
-	d.Body = strings.TrimRight(text.String(), "\r\n")
-	out := getBuf()
-	defer putBuf(out)
-	if err := s.tmpl.layoutText.Execute(out, d); err != nil {
+	if r.text, err = layout(s.tmpl.layoutText, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
 		return fmt.Errorf("smtp: text layout: %w", err)
 	}
-	r.html = ensureHTMLFooter(html.Bytes(), d, &r.inserted)
-	r.text = ensureTextFooter(out.Bytes(), d, &r.inserted)
+	r.html = ensureHTMLFooter(r.html, d, &r.inserted)
+	r.text = ensureTextFooter(r.text, d, &r.inserted)
 	return nil
+}
+
+// bodyMarker stands for the body while a layout runs; the body is spliced
+// in where it appears, saving a string copy of it and a pass through the
+// template engine.
+const bodyMarker = "bulletin-body-9f4c2e71"
+
+// executor is a parsed html/template or text/template.
+type executor interface {
+	Execute(w io.Writer, data any) error
+}
+
+// layout runs t with the marker as d.Body and splices body in its place.
+// A layout that does not show the marker once as is (it put .Body where it
+// gets escaped, or twice) is run again with the body itself.
+func layout(t executor, d *Data, marker any, body []byte) ([]byte, error) {
+	d.Body = marker
+	var buf bytes.Buffer
+	buf.Grow(len(body) + 4096)
+	if err := t.Execute(&buf, d); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	if i := bytes.Index(b, []byte(bodyMarker)); i >= 0 && bytes.Count(b, []byte(bodyMarker)) == 1 {
+		out := make([]byte, 0, len(b)-len(bodyMarker)+len(body))
+		out = append(out, b[:i]...)
+		out = append(out, body...)
+		return append(out, b[i+len(bodyMarker):]...), nil
+	}
+	if _, ok := marker.(htmltemplate.HTML); ok {
+		d.Body = htmltemplate.HTML(body)
+	} else {
+		d.Body = string(body)
+	}
+	buf.Reset()
+	if err := t.Execute(&buf, d); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
