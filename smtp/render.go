@@ -3,8 +3,8 @@ package smtp
 import (
 	"bytes"
 	"fmt"
-	"io"
 	htmltemplate "html/template"
+	"io"
 	"io/fs"
 	"strings"
 	"sync"
