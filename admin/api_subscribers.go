@@ -236,11 +236,11 @@ func (s *Server) apiDeleteSubscriber(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// apiExportSubscriber answers everything held about a subscriber. Until
-// the privacy issue adds a full export to list, that is the subscriber with
-// consent records and events.
+// apiExportSubscriber answers everything held about a subscriber (profile,
+// subscriptions with consent records, suppression, events, mails sent,
+// bounces): list.Service.ExportSubscriber.
 func (s *Server) apiExportSubscriber(w http.ResponseWriter, r *http.Request) error {
-	return s.apiSubscriber(w, r)
+	return s.apiExportSubscriberData(w, r)
 }
 
 // apiExport streams subscriptions as CSV: ?list=&state=.
@@ -258,6 +258,7 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) error {
 		name = l + ".csv"
 	}
 	cw := &csvWriter{w: w, filename: name}
+	s.svc.RecordAudit(r.Context(), s.origin(r), "export.csv", name)
 	if err := s.svc.ExportCSV(r.Context(), cw, q.Get("list"), state); err != nil {
 		if cw.begun {
 			s.logger(r).Error("export failed midway", "err", err)

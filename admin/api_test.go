@@ -292,9 +292,9 @@ func TestAPISubscribers(t *testing.T) {
 	e.call("PUT", id, "ed", `{"nickname":"x"}`, 400, &er)
 	e.call("PUT", "/api/v1/subscribers/999999", "ed", `{"name":"x"}`, 404, &er)
 
-	var ex subscriberJSON
+	var ex list.SubscriberExport
 	e.call("GET", id+"/export", "ed", nil, 200, &ex)
-	if ex.ID != s.ID || len(ex.Events) == 0 {
+	if ex.Subscriber.ID != s.ID || len(ex.Events) == 0 {
 		t.Errorf("export = %+v", ex)
 	}
 

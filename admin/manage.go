@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -14,6 +15,10 @@ type managePage struct {
 	Name  string
 	Attrs []attrField
 	Lists []manageList
+	// NewEmail is what was typed in the address-change form.
+	NewEmail string
+	// PrivacyURL is the privacy policy, linked from the page.
+	PrivacyURL string
 }
 
 // manageList is one checkbox of the preference page.
@@ -22,9 +27,12 @@ type manageList struct {
 	On                      bool
 }
 
-func newManagePage(mv list.ManageView, r *http.Request) managePage {
-	p := managePage{View: mv, Name: mv.Subscriber.Name}
-	typed := r != nil && r.PostForm != nil
+func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePage {
+	p := managePage{View: mv, Name: mv.Subscriber.Name, PrivacyURL: privacy}
+	typed := r != nil && r.PostForm != nil && r.PostForm.Get("action") == "save"
+	if r != nil && r.PostForm != nil {
+		p.NewEmail = r.PostForm.Get("email")
+	}
 	if typed {
 		p.Name = r.PostForm.Get("name")
 	}
@@ -51,37 +59,97 @@ func newManagePage(mv list.ManageView, r *http.Request) managePage {
 	return p
 }
 
-// manageForm shows the preference page.
+// renderManage shows the preference page with a notice or an error.
+func (s *Server) renderManage(w http.ResponseWriter, status int, mv list.ManageView, r *http.Request, notice, msg string) error {
+	v := view{Title: "Your subscription", Data: newManagePage(mv, r, s.svc.Config().PrivacyURL), Notice: notice, Error: msg}
+	return s.pub.render(w, status, "manage", v)
+}
+
+// linkPage is the data of the address-change and data-access pages.
+type linkPage struct {
+	Link       list.ManageLink
+	ManageURL  string
+	PrivacyURL string
+}
+
+// manageForm shows the page a /manage/ link opens: the preference page, or
+// the button that confirms an address change or a data-access request. It
+// changes nothing: mail scanners fetch every link.
 func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) error {
-	mv, err := s.svc.ManageInfo(r.Context(), mux.Vars(r)["token"])
+	link, err := s.svc.OpenManageLink(r.Context(), mux.Vars(r)["token"])
 	if err != nil {
 		return err
 	}
-	return s.pub.render(w, http.StatusOK, "manage", view{Title: "Your subscription", Data: newManagePage(mv, nil)})
+	switch link.Kind {
+	case list.LinkEmailChange:
+		return s.pub.render(w, http.StatusOK, "email_change", view{Title: "Confirm your new address", Data: s.linkPage(link)})
+	case list.LinkDataAccess:
+		title := "Download your data"
+		if link.Action == list.DataErase {
+			title = "Erase your data"
+		}
+		return s.pub.render(w, http.StatusOK, "data_access", view{Title: title, Data: s.linkPage(link)})
+	}
+	return s.renderManage(w, http.StatusOK, link.View, nil, "", "")
 }
 
-// managePost saves the preference page (action=save). The data-access
-// actions (export, erase) are only accepted where the page offers them.
+func (s *Server) linkPage(link list.ManageLink) linkPage {
+	return linkPage{Link: link, PrivacyURL: s.svc.Config().PrivacyURL}
+}
+
+// managePost acts on a /manage/ link: the preference page's actions, or the
+// confirmation of an address change or a data-access request.
 func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
 	token := mux.Vars(r)["token"]
-	mv, err := s.svc.ManageInfo(r.Context(), token)
+	link, err := s.svc.OpenManageLink(r.Context(), token)
 	if err != nil {
 		return err
 	}
-	switch r.PostForm.Get("action") {
-	case "save":
-	case "export", "erase":
-		if !mv.Privacy {
-			return newHTTPError(http.StatusBadRequest, "unknown action")
-		}
-		return newHTTPError(http.StatusNotImplemented, "not implemented yet")
-	default:
-		return newHTTPError(http.StatusBadRequest, "unknown action")
+	switch link.Kind {
+	case list.LinkEmailChange:
+		return s.confirmEmailChange(w, r, token)
+	case list.LinkDataAccess:
+		return s.dataAccess(w, r, token, link)
 	}
+	mv := link.View
+	switch action := r.PostForm.Get("action"); action {
+	case "save":
+		return s.manageSave(w, r, token, mv)
+	case "email":
+		return s.manageEmail(w, r, token, mv)
+	case list.DataExport, list.DataErase:
+		err := s.svc.RequestDataAccess(r.Context(), token, action, s.origin(r))
+		if err != nil {
+			return err
+		}
+		notice := "We sent a link to " + mv.Subscriber.Email + ". Follow it within 24 hours to download your data."
+		if action == list.DataErase {
+			notice = "We sent a link to " + mv.Subscriber.Email + ". Follow it within 24 hours to confirm the erasure: nothing is erased before."
+		}
+		return s.renderManage(w, http.StatusOK, mv, nil, notice, "")
+	case "unsubscribe_all":
+		if err := s.svc.ManageUnsubscribeAll(r.Context(), token, s.origin(r)); err != nil {
+			return err
+		}
+		data := struct {
+			Info list.LinkInfo
+			All  bool
+		}{list.LinkInfo{Subscriber: mv.Subscriber}, true}
+		return s.pub.render(w, http.StatusOK, "unsubscribed", view{Title: "You are unsubscribed", Data: data})
+	}
+	return newHTTPError(http.StatusBadRequest, "unknown action")
+}
+
+// manageSave saves name, attributes, lists and tracking choices.
+func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string, mv list.ManageView) error {
 	u := list.ManageUpdate{Name: r.PostForm.Get("name"), Lists: r.PostForm["list"]}
+	if r.PostForm.Get("tracking_form") == "1" {
+		no, opens := r.PostForm.Get("no_tracking") == "1", r.PostForm.Get("track_opens") == "1"
+		u.NoTracking, u.TrackOpens = &no, &opens
+	}
 	msg := ""
 	if len(u.Name) > maxNameLen {
 		msg = "The name is too long."
@@ -98,7 +166,7 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if msg == "" {
-		err = s.svc.ManageSave(r.Context(), token, u, s.origin(r))
+		err := s.svc.ManageSave(r.Context(), token, u, s.origin(r))
 		if errors.Is(err, list.ErrInvalid) {
 			msg = classify(err).msg
 		} else if err != nil {
@@ -106,12 +174,82 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if msg != "" {
-		v := view{Title: "Your subscription", Data: newManagePage(mv, r), Error: msg}
-		return s.pub.render(w, http.StatusUnprocessableEntity, "manage", v)
+		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", msg)
+	}
+	mv, err := s.svc.ManageInfo(r.Context(), token)
+	if err != nil {
+		return err
+	}
+	return s.renderManage(w, http.StatusOK, mv, nil, "Your preferences are saved.", "")
+}
+
+// manageEmail starts an address change: the new address must confirm.
+func (s *Server) manageEmail(w http.ResponseWriter, r *http.Request, token string, mv list.ManageView) error {
+	email := r.PostForm.Get("email")
+	if len(email) > maxEmailLen {
+		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", "The email address is too long.")
+	}
+	err := s.svc.RequestEmailChange(r.Context(), token, email, s.origin(r))
+	if errors.Is(err, list.ErrInvalid) {
+		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", classify(err).msg)
+	}
+	if err != nil {
+		return err
 	}
 	if mv, err = s.svc.ManageInfo(r.Context(), token); err != nil {
 		return err
 	}
-	v := view{Title: "Your subscription", Data: newManagePage(mv, nil), Notice: "Your preferences are saved."}
-	return s.pub.render(w, http.StatusOK, "manage", v)
+	notice := "We sent a confirmation link to the new address. Until it is followed, we keep writing to " + mv.Subscriber.Email + "."
+	return s.renderManage(w, http.StatusOK, mv, nil, notice, "")
+}
+
+// confirmEmailChange swaps the address; a taken address gets a page that
+// says only that it cannot be used.
+func (s *Server) confirmEmailChange(w http.ResponseWriter, r *http.Request, token string) error {
+	sb, err := s.svc.ConfirmEmailChange(r.Context(), token, s.origin(r))
+	if errors.Is(err, list.ErrAddressUnavailable) {
+		v := view{Title: "This address cannot be used", Data: errorPage{Status: http.StatusConflict,
+			Message: "This address cannot be used for your subscription. Nothing was changed: we keep writing to your current address."}}
+		return s.pub.render(w, http.StatusConflict, "error", v)
+	}
+	if err != nil {
+		return err
+	}
+	p := linkPage{Link: list.ManageLink{Kind: list.LinkEmailChange, Subscriber: sb}, ManageURL: s.manageLink(sb),
+		PrivacyURL: s.svc.Config().PrivacyURL}
+	return s.pub.render(w, http.StatusOK, "email_changed", view{Title: "Your address is changed", Data: p})
+}
+
+// dataAccess carries out a confirmed data-access request: the download as
+// a JSON attachment, or the erasure.
+func (s *Server) dataAccess(w http.ResponseWriter, r *http.Request, token string, link list.ManageLink) error {
+	if a := r.PostForm.Get("action"); a != "" && a != link.Action {
+		return newHTTPError(http.StatusBadRequest, "this link is for another action")
+	}
+	if link.Action == list.DataErase {
+		if err := s.svc.EraseByToken(r.Context(), token, s.origin(r)); err != nil {
+			return err
+		}
+		s.logger(r).Info("subscriber erased on request")
+		return s.pub.render(w, http.StatusOK, "erased", view{Title: "Your data is erased", Data: s.linkPage(link)})
+	}
+	x, err := s.svc.ExportByToken(r.Context(), token, s.origin(r))
+	if err != nil {
+		return err
+	}
+	return writeExport(w, x)
+}
+
+// writeExport answers an export as a JSON download.
+func writeExport(w http.ResponseWriter, x list.SubscriberExport) error {
+	b, err := json.MarshalIndent(x, "", "  ")
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="my-data.json"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(append(b, '\n'))
+	return err
 }

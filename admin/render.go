@@ -15,6 +15,8 @@ import (
 type pages struct {
 	dir string
 	m   map[string]*template.Template
+	// privacy, when set, gives every page's view its privacy-policy URL.
+	privacy func() string
 }
 
 var templateFuncs = template.FuncMap{"label": label}
@@ -60,6 +62,10 @@ func (p *pages) render(w http.ResponseWriter, status int, name string, data any)
 	if t == nil {
 		return fmt.Errorf("admin: no template %s/%s", p.dir, name)
 	}
+	if v, ok := data.(view); ok && p.privacy != nil && v.PrivacyURL == "" {
+		v.PrivacyURL = p.privacy()
+		data = v
+	}
 	var buf bytes.Buffer
 	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
 		return fmt.Errorf("admin: render %s/%s: %w", p.dir, name, err)
@@ -79,6 +85,8 @@ type view struct {
 	// Notice and Error are short messages shown above the content.
 	Notice string
 	Error  string
+	// PrivacyURL is the privacy policy, linked from every public page.
+	PrivacyURL string
 
 	// Admin pages only.
 	User   string

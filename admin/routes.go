@@ -57,6 +57,7 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/admin/login", s.uiPublic(s.loginForm)).Methods("GET", "HEAD")
 	r.Handle("/admin/login", s.uiPublic(s.login)).Methods("POST")
 	r.Handle("/admin/logout", s.ui(s.logout)).Methods("POST")
+	s.privacyRoutes(r)
 
 	r.NotFoundHandler = s.fallback(errNoRoute)
 	r.MethodNotAllowedHandler = s.fallback(errMethod)
