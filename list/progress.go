@@ -26,6 +26,8 @@ type Progress struct {
 type progressTracker struct {
 	mu sync.Mutex
 	m  map[CampaignID][]sample
+	// series holds per-minute counts for the results chart (stats.go).
+	series map[CampaignID]*minuteSeries
 }
 
 type sample struct {
@@ -46,6 +48,7 @@ func (p *progressTracker) update(id CampaignID, st Stats, now time.Time) {
 		ss = ss[1:]
 	}
 	p.m[id] = ss
+	p.recordMinute(id, st, now)
 }
 
 func (p *progressTracker) rate(id CampaignID) float64 {
