@@ -138,6 +138,27 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (Imp
 	return res, nil
 }
 
+// CheckImport validates import options and the list before any data is
+// read, for callers that answer before the import runs (an asynchronous
+// job).
+func (s *Service) CheckImport(ctx context.Context, o ImportOptions) error {
+	if err := checkImportOptions(&o); err != nil {
+		return err
+	}
+	_, err := s.store.ListBySlug(ctx, o.List)
+	if errors.Is(err, ErrNotFound) {
+		return fmt.Errorf("%w: no list %q", ErrInvalid, o.List)
+	}
+	return err
+}
+
+// CheckImportHeader reads the header row of an import file and says
+// whether Import would accept it (it needs an email column).
+func CheckImportHeader(r io.Reader) error {
+	_, err := newImportReader(r)
+	return err
+}
+
 func checkImportOptions(o *ImportOptions) error {
 	if o.How == "" {
 		o.How = HowImport
@@ -255,9 +276,13 @@ func (im *importer) apply(r *Record, fx *Effects, row *importRow, now time.Time,
 		sub.Nonce = im.s.nonce()
 		sub.Consent = &Consent{Source: string(how), Reason: im.o.Reason, Text: im.l.ConsentText,
 			TextVersion: im.l.ConsentVersion, PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
-		fx.Events = append(fx.Events, im.s.event(r, im.l.ID, EventSubscribed, how, o, now, im.o.Reason))
+		if im.o.Mode == ImportOptIn {
+			fx.Events = append(fx.Events, im.s.event(r, im.l.ID, EventSubscribed, how, o, now, ""))
+		}
 	}
 	if im.o.Mode == ImportConfirmed {
+		// One event says it all for a confirmed import: subscribed and
+		// confirmed at once, by import, for this reason.
 		t := now
 		sub.State, sub.ConfirmedAt, sub.Nonce = StateConfirmed, &t, sub.Nonce+1
 		if sub.Consent == nil {
