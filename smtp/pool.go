@@ -402,8 +402,14 @@ func (c *conn) rset(timeout time.Duration) error {
 	return errors.New("smtp: RSET reply too long")
 }
 
-// quit ends a session politely, within timeout.
+// quit ends a session politely, within timeout. It runs as a goroutine
+// root, hence the recover.
 func (c *conn) quit(timeout time.Duration) {
+	defer func() {
+		if recover() != nil {
+			c.nc.Close()
+		}
+	}()
 	c.nc.SetDeadline(time.Now().Add(timeout))
 	if err := c.cl.Quit(); err != nil {
 		c.cl.Close()

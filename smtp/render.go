@@ -227,8 +227,10 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 			t.static = htmltemplate.HTML(html)
 		}
 	}
-	if t.text == nil {
-		t.genText, _ = texttemplate.New("text").Funcs(funcs).Option("missingkey=zero").Parse(HTMLToText(html))
+	if gen := HTMLToText(html); t.text == nil && strings.Count(gen, "{{") <= strings.Count(html, "{{") {
+		// More actions than the source had came from decoded entities
+		// ("&#123;&#123;"): not a template to run then.
+		t.genText, _ = texttemplate.New("text").Funcs(funcs).Option("missingkey=zero").Parse(gen)
 	}
 	return t, nil
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/bulletin/bulletin/list"
 )
 
 func TestHTMLToText(t *testing.T) {
@@ -61,6 +63,34 @@ func TestQP(t *testing.T) {
 	for _, tc := range tests {
 		if got := string(appendQP(nil, []byte(tc.in))); got != tc.want {
 			t.Errorf("appendQP(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestGeneratedText(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	tests := []struct {
+		name, body string
+		want       []string
+	}{
+		{"actions kept", `<p>Hi {{.Name}}, <a href="{{.ManageURL}}">manage</a></p>{{if .Attributes.vip}}<p>VIP</p>{{end}}<p>End</p>`,
+			[]string{"Hi Ann, manage (https://news.example.com/manage/m7bbbbbbbbbbbbbbbbbbbbbbbb)\n\nEnd"}},
+		{"entity braces stay text", `<p>&#123;&#123;.Name&#125;&#125; and {{.Name}}</p>`, []string{"{{.Name}} and Ann"}},
+		{"quoted string across a wrap", `<p>` + strings.Repeat("filler ", 10) + `{{index .Attributes "city"}} is home</p>`, []string{"Lyon is home"}},
+	}
+	for _, tc := range tests {
+		m := testMessage()
+		m.Campaign.Body = tc.body
+		m.Campaign.ID = 100 + list.CampaignID(len(tc.name))
+		r, err := s.render(m)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(r.text), w) {
+				t.Errorf("%s: text part lacks %q:\n%s", tc.name, w, r.text)
+			}
 		}
 	}
 }
