@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // config is every setting of the serve command and the subcommands that
@@ -35,6 +36,11 @@ type config struct {
 	LogFormat     string
 	LogLevel      string
 	Server        string
+	// Scheduled backups and store upkeep (backup_schedule.go).
+	BackupDir   string
+	BackupEvery time.Duration
+	BackupKeep  int
+	FoldAfter   time.Duration
 	// set records which settings came from a flag or the environment: they
 	// show read-only in the UI.
 	set map[string]bool
@@ -76,6 +82,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "comma-separated CIDRs whose X-Forwarded-For is believed (none: ignored)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	opsFlags(fs, c)
 }
 
 // parse parses args, then fills every flag not given from its environment
@@ -125,6 +132,7 @@ func (c *config) validate() error {
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.opsErrors()...)
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTP
 	}

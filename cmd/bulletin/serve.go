@@ -26,6 +26,8 @@ type instance struct {
 	db     *store.DB
 	sender *smtp.Sender
 	svc    *list.Service
+	// metrics are fed by the service and served at /metrics (metrics.go).
+	metrics *metrics
 }
 
 // openInstance opens the store and wires the service; secrets and DKIM keys
@@ -36,9 +38,9 @@ func openInstance(ctx context.Context, cfg config, log *slog.Logger) (*instance,
 	}
 	db, err := store.Open(cfg.storePath(), store.Options{Logger: log})
 	if err != nil {
-		return nil, err
+		return nil, storeOpenError(cfg.storePath(), err)
 	}
-	inst := &instance{cfg: cfg, log: log, db: db}
+	inst := &instance{cfg: cfg, log: log, db: db, metrics: newMetrics()}
 	if err := inst.wire(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -65,7 +67,7 @@ func (in *instance) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	in.svc, err = list.New(list.Options{Store: in.db, Mailer: in.sender, Secret: secret, Logger: in.log,
+	in.svc, err = list.New(list.Options{Store: in.db, Mailer: in.sender, Secret: secret, Logger: in.log, Observe: in.metrics.observe,
 		Config: list.Config{BaseURL: in.cfg.BaseURL, Domain: in.cfg.Domain, BounceDomain: in.cfg.BounceDomain,
 			From: in.cfg.From, PostalAddress: in.cfg.PostalAddress, PrivacyURL: in.cfg.PrivacyURL}})
 	if err != nil {
@@ -173,7 +175,7 @@ func (in *instance) firstAdmin(ctx context.Context, envPassword string, stdout i
 func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
-		TrustedProxies: proxies, Outbox: in.cfg.Relay == ""})
+		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", Metrics: in.metrics.handler(in.svc), Ready: in.ready})
 	if err != nil {
 		return err
 	}
@@ -203,6 +205,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	errc := make(chan error, 2)
 	wg.Go(func() { in.svc.RunMailQueue(workCtx, 30*time.Second) })
 	wg.Go(func() { in.svc.RunCampaigns(workCtx, in.runnerOptions()) })
+	in.startOps(workCtx, &wg)
 	go func() { errc <- httpSrv.Serve(hl) }()
 	go func() { errc <- inbound.Serve(il) }()
 	var serveErr error

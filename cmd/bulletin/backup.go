@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
+)
+
+func init() {
+	extraCommands["backup"] = runBackup
+	extraCommands["restore"] = runRestore
+}
+
+// runBackup writes a consistent copy of the store to FILE: from a stopped
+// store, or from a running server through GET /api/v1/backup with --server.
+func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("backup", stderr)
+	dataFlag(fs, &cfg)
+	fs.StringVar(&cfg.Server, "server", "", "base URL of a running server to back up through its API (credentials from BULLETIN_TOKEN: user:password or an API token)")
+	if err := parse(fs, args, getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 1 {
+		return usageError("backup: want exactly one FILE")
+	}
+	path := fs.Arg(0)
+	var n int64
+	var err error
+	if cfg.Server != "" {
+		n, err = writeBackup(path, func(f *os.File) (int64, error) {
+			return fetchBackup(ctx, cfg.Server, getenv("BULLETIN_TOKEN"), f)
+		})
+	} else {
+		n, err = backupStopped(ctx, cfg, path)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Backup written to %s (%d bytes).\n", path, n)
+	return nil
+}
+
+// backupStopped copies a stopped store. It opens the store read-only, so a
+// running server makes it fail at once with "store in use".
+func backupStopped(ctx context.Context, cfg config, path string) (int64, error) {
+	if _, err := os.Stat(cfg.storePath()); err != nil {
+		return 0, fmt.Errorf("backup: no store at %s: %w", cfg.storePath(), err)
+	}
+	db, err := store.Open(cfg.storePath(), store.Options{ReadOnly: true})
+	if err != nil {
+		return 0, storeOpenError(cfg.storePath(), err)
+	}
+	defer db.Close()
+	return writeBackup(path, func(f *os.File) (int64, error) { return db.Backup(ctx, f) })
+}
+
+// writeBackup writes a backup with fn to path+".tmp", checks that the copy
+// opens as a Bulletin store, syncs it and renames it to path, so that path
+// is either absent or a whole, valid backup.
+func writeBackup(path string, fn func(*os.File) (int64, error)) (int64, error) {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("backup: %w", err)
+	}
+	n, err := fn(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		if _, ierr := store.Inspect(tmp); ierr != nil {
+			err = fmt.Errorf("the copy is not a valid store: %w", ierr)
+		}
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return n, fmt.Errorf("backup: %w", err)
+	}
+	syncDir(filepath.Dir(path))
+	return n, nil
+}
+
+// fetchBackup streams GET /api/v1/backup of a running server into w. The
+// token is "user:password" (HTTP Basic) or an API token (Bearer).
+func fetchBackup(ctx context.Context, server, token string, w io.Writer) (int64, error) {
+	if token == "" {
+		return 0, usageError("backup --server needs credentials in BULLETIN_TOKEN (user:password or an API token)")
+	}
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(server, "/")+"/api/v1/backup", nil)
+	if err != nil {
+		return 0, usageError("backup: --server %q: %v", server, err)
+	}
+	if user, pass, ok := strings.Cut(token, ":"); ok {
+		req.SetBasicAuth(user, pass)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&e)
+		if e.Error == "" {
+			e.Error = http.StatusText(resp.StatusCode)
+		}
+		return 0, fmt.Errorf("server answered %d: %s", resp.StatusCode, e.Error)
+	}
+	return io.Copy(w, resp.Body)
+}
+
+// syncDir makes a rename in dir durable; errors are ignored (some file
+// systems cannot sync a directory).
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
+
+// storeOpenError explains the store errors a person can act on.
+func storeOpenError(path string, err error) error {
+	if errors.Is(err, list.ErrSchemaTooNew) {
+		return fmt.Errorf("%s was written by a newer version of bulletin than this one (%v).\n"+
+			"Run the newer bulletin again, or restore a backup made by this version into an empty data folder (see docs/upgrade.md)", path, err)
+	}
+	return err
+}

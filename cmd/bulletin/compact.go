@@ -1,0 +1,50 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/bulletin/bulletin/store"
+)
+
+func init() { extraCommands["compact"] = runCompact }
+
+// runCompact rewrites a stopped store without its free pages (bbolt files
+// never shrink) and renames the new file over the old one.
+func runCompact(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("compact", stderr)
+	dataFlag(fs, &cfg)
+	if err := parse(fs, args, getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 0 {
+		return usageError("compact takes no arguments")
+	}
+	if _, err := os.Stat(cfg.storePath()); err != nil {
+		return fmt.Errorf("compact: no store at %s: %w", cfg.storePath(), err)
+	}
+	before, after, err := store.CompactFile(cfg.storePath())
+	if err != nil {
+		return storeOpenError(cfg.storePath(), err)
+	}
+	fmt.Fprintf(stdout, "Compacted %s: %s → %s (%.0f%% smaller).\n", cfg.storePath(),
+		humanBytes(before), humanBytes(after), 100*float64(before-after)/float64(max(before, 1)))
+	return nil
+}
+
+// humanBytes formats a size in binary units.
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
