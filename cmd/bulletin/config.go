@@ -36,6 +36,10 @@ type config struct {
 	LogFormat     string
 	LogLevel      string
 	Server        string
+	// Resolver is the DNS server (host:port) of the form's MX check and doctor.
+	Resolver string
+	// Privacy holds the retention settings (privacy_config.go).
+	Privacy privacySettings
 	// Scheduled backups and store upkeep (backup_schedule.go).
 	BackupDir   string
 	BackupEvery time.Duration
@@ -82,6 +86,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.TrustedProxy, "trusted-proxy", "", "comma-separated CIDRs whose X-Forwarded-For is believed (none: ignored)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
+	privacyFlags(fs, c)
 	opsFlags(fs, c)
 }
 
@@ -132,6 +137,7 @@ func (c *config) validate() error {
 	if _, err := c.proxies(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Privacy.errors(c.Resolver)...)
 	errs = append(errs, c.opsErrors()...)
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTP

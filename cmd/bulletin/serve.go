@@ -69,10 +69,12 @@ func (in *instance) wire(ctx context.Context) error {
 	}
 	in.svc, err = list.New(list.Options{Store: in.db, Mailer: in.sender, Secret: secret, Logger: in.log, Observe: in.metrics.observe,
 		Config: list.Config{BaseURL: in.cfg.BaseURL, Domain: in.cfg.Domain, BounceDomain: in.cfg.BounceDomain,
-			From: in.cfg.From, PostalAddress: in.cfg.PostalAddress, PrivacyURL: in.cfg.PrivacyURL}})
+			From: in.cfg.From, PostalAddress: in.cfg.PostalAddress, PrivacyURL: in.cfg.PrivacyURL},
+		LookupMX: lookupMX(in.cfg.Resolver)})
 	if err != nil {
 		return err
 	}
+	in.svc.SetConfig(in.cfg.Privacy.config(in.svc.Config()))
 	return in.svc.Bootstrap(ctx)
 }
 
@@ -205,6 +207,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	errc := make(chan error, 2)
 	wg.Go(func() { in.svc.RunMailQueue(workCtx, 30*time.Second) })
 	wg.Go(func() { in.svc.RunCampaigns(workCtx, in.runnerOptions()) })
+	wg.Go(func() { in.svc.RunRetention(workCtx, in.cfg.Privacy.RetentionEvery) })
 	in.startOps(workCtx, &wg)
 	go func() { errc <- httpSrv.Serve(hl) }()
 	go func() { errc <- inbound.Serve(il) }()
