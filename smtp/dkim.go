@@ -81,11 +81,11 @@ func newSigner(keys []crypto.Signer, selector, domain string) (*signer, error) {
 	return s, nil
 }
 
-// sign prepends one DKIM-Signature per key to raw. fromDomain is the
-// signing domain unless a fixed DKIMDomain was configured.
+// sign returns one DKIM-Signature field per key, to be put before raw.
+// fromDomain is the signing domain unless a fixed DKIMDomain was configured.
 func (s *signer) sign(raw []byte, h header, fromDomain string) ([]byte, error) {
 	if len(s.keys) == 0 {
-		return raw, nil
+		return nil, nil
 	}
 	d := s.domain
 	if d == "" {
@@ -114,15 +114,11 @@ func (s *signer) sign(raw []byte, h header, fromDomain string) ([]byte, error) {
 		}
 		sigs[i] = ds.Signature()
 	}
-	n := len(raw)
-	for _, sig := range sigs {
-		n += len(sig)
-	}
-	out := make([]byte, 0, n)
+	var out []byte
 	for _, sig := range sigs {
 		out = append(out, sig...)
 	}
-	return append(out, raw...), nil
+	return out, nil
 }
 
 // Selectors returns the selector of each key: the first key uses selector,

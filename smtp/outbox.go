@@ -51,7 +51,7 @@ func (o *outbox) name() string {
 		"P" + strconv.Itoa(o.pid) + "Q" + strconv.FormatUint(o.seq.Add(1), 10) + "." + o.host
 }
 
-func (o *outbox) deliver(ctx context.Context, from, to string, msg []byte) error {
+func (o *outbox) deliver(ctx context.Context, from, to string, parts ...[]byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -64,8 +64,10 @@ func (o *outbox) deliver(ctx context.Context, from, to string, msg []byte) error
 	// The envelope, as a delivering MTA would record it.
 	env := "Return-Path: <" + from + ">\r\nDelivered-To: " + to + "\r\n"
 	_, err = f.WriteString(env)
-	if err == nil {
-		_, err = f.Write(msg)
+	for _, p := range parts {
+		if err == nil {
+			_, err = f.Write(p)
+		}
 	}
 	if err == nil {
 		err = f.Sync()

@@ -57,7 +57,7 @@ func newPool(opts Options, log *slog.Logger) (*pool, error) {
 
 // deliver sends one message. A message whose connection broke before its
 // DATA was answered is tried once more on a fresh connection.
-func (p *pool) deliver(ctx context.Context, from, to string, msg []byte) error {
+func (p *pool) deliver(ctx context.Context, from, to string, parts ...[]byte) error {
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
@@ -72,7 +72,7 @@ func (p *pool) deliver(ctx context.Context, from, to string, msg []byte) error {
 			}
 			return err
 		}
-		err, keep, retry := c.send(ctx, p, from, to, msg)
+		err, keep, retry := c.send(ctx, p, from, to, parts)
 		if keep {
 			p.put(c)
 		} else {
@@ -321,7 +321,7 @@ func (g *greetedConn) Read(b []byte) (int, error) {
 // send runs one transaction. keep says whether the session can be reused;
 // retry whether the connection broke before the message's DATA was
 // answered.
-func (c *conn) send(ctx context.Context, p *pool, from, to string, msg []byte) (err error, keep, retry bool) {
+func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byte) (err error, keep, retry bool) {
 	stop := context.AfterFunc(ctx, func() { c.nc.Close() })
 	defer func() {
 		if !stop() {
@@ -329,7 +329,11 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, msg []byte) (
 		}
 	}()
 	at := stageMail
-	err = c.cl.Mail(from, &gosmtp.MailOptions{Size: int64(len(msg))})
+	size := 0
+	for _, part := range parts {
+		size += len(part)
+	}
+	err = c.cl.Mail(from, &gosmtp.MailOptions{Size: int64(size)})
 	if err == nil {
 		at = stageRcpt
 		err = c.cl.Rcpt(to, nil)
@@ -340,7 +344,11 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, msg []byte) (
 		w, err = c.cl.Data()
 	}
 	if err == nil {
-		_, err = w.Write(msg)
+		for _, part := range parts {
+			if err == nil {
+				_, err = w.Write(part)
+			}
+		}
 		if err == nil {
 			at = stageEnd
 			err = w.Close()

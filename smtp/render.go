@@ -448,9 +448,9 @@ type executor interface {
 // gets escaped, or twice) is run again with the body itself.
 func layout(t executor, d *Data, marker any, body []byte) ([]byte, error) {
 	d.Body = marker
-	var buf bytes.Buffer
-	buf.Grow(len(body) + 4096)
-	if err := t.Execute(&buf, d); err != nil {
+	buf := getBuf()
+	defer putBuf(buf)
+	if err := t.Execute(buf, d); err != nil {
 		return nil, err
 	}
 	b := buf.Bytes()
@@ -466,8 +466,8 @@ func layout(t executor, d *Data, marker any, body []byte) ([]byte, error) {
 		d.Body = string(body)
 	}
 	buf.Reset()
-	if err := t.Execute(&buf, d); err != nil {
+	if err := t.Execute(buf, d); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return bytes.Clone(buf.Bytes()), nil
 }

@@ -101,7 +101,9 @@ type Sender struct {
 
 // transport hands a signed message to the relay or the outbox.
 type transport interface {
-	deliver(ctx context.Context, from, to string, msg []byte) error
+	// deliver sends the message made of parts (the signatures, then the
+	// rest), so that signing never copies a whole message.
+	deliver(ctx context.Context, from, to string, parts ...[]byte) error
 	close() error
 }
 
@@ -174,7 +176,7 @@ func (s *Sender) Close() error { return s.tr.close() }
 // connection, is a *list.DeliveryError; an unbuildable message wraps
 // list.ErrInvalid.
 func (s *Sender) Send(ctx context.Context, m *list.Message) (string, error) {
-	b, raw, err := s.prepare(m)
+	b, sigs, err := s.prepare(m)
 	if err != nil {
 		return "", err
 	}
@@ -183,7 +185,7 @@ func (s *Sender) Send(ctx context.Context, m *list.Message) (string, error) {
 			return "", err
 		}
 	}
-	if err := s.tr.deliver(ctx, b.mailFrom, b.rcptTo, raw); err != nil {
+	if err := s.tr.deliver(ctx, b.mailFrom, b.rcptTo, sigs, b.raw); err != nil {
 		return "", err
 	}
 	s.log.DebugContext(ctx, "smtp: sent", "msg_id", b.messageID, "kind", string(m.Kind), "test", m.Test)
@@ -196,11 +198,18 @@ func (s *Sender) Preview(ctx context.Context, m *list.Message) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	_, raw, err := s.prepare(m)
-	return raw, err
+	b, sigs, err := s.prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	if len(sigs) == 0 {
+		return b.raw, nil
+	}
+	return append(sigs, b.raw...), nil
 }
 
-// prepare renders, builds and signs m.
+// prepare renders, builds and signs m; it returns the built message and
+// its DKIM-Signature fields.
 func (s *Sender) prepare(m *list.Message) (*built, []byte, error) {
 	if m == nil {
 		return nil, nil, fmt.Errorf("smtp: no message: %w", list.ErrInvalid)
@@ -213,9 +222,9 @@ func (s *Sender) prepare(m *list.Message) (*built, []byte, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := s.signer.sign(b.raw, b.header, b.from.Domain())
+	sigs, err := s.signer.sign(b.raw, b.header, b.from.Domain())
 	if err != nil {
 		return nil, nil, err
 	}
-	return b, raw, nil
+	return b, sigs, nil
 }
