@@ -10,23 +10,26 @@ import (
 )
 
 // ResolverLookupMX returns an Options.LookupMX that asks the DNS server at
-// server ("host:port"; empty: the system resolver). A domain can receive
+// server ("host:port"; empty: the system resolver), giving up after twice
+// timeout. A domain can receive
 // mail when it has an MX record that is not the null MX of RFC 7505, or no
 // MX but an A or AAAA record (the implicit MX of RFC 5321 §5.1). A lookup
 // error other than "no such domain or record" is returned, and then the
 // caller accepts the address.
 func ResolverLookupMX(server string, timeout time.Duration) func(ctx context.Context, domain string) (bool, error) {
 	r := net.DefaultResolver
+	if timeout <= 0 {
+		timeout = 2 * time.Second
+	}
 	if server != "" {
-		if timeout <= 0 {
-			timeout = 2 * time.Second
-		}
 		d := net.Dialer{Timeout: timeout}
 		r = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 			return d.DialContext(ctx, network, server)
 		}}
 	}
 	return func(ctx context.Context, domain string) (bool, error) {
+		ctx, cancel := context.WithTimeout(ctx, 2*timeout)
+		defer cancel()
 		return lookupMail(ctx, r, domain)
 	}
 }

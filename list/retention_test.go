@@ -1,0 +1,151 @@
+package list_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+func TestTruncateIP(t *testing.T) {
+	t.Parallel()
+	cases := map[string]string{
+		"203.0.113.77":        "203.0.113.0",
+		"203.0.113.0":         "203.0.113.0",
+		"2001:db8:1:2::5":     "2001:db8:1::",
+		"::ffff:198.51.100.9": "198.51.100.0",
+		"fe80::1%eth0":        "fe80::",
+		"not an ip":           "",
+		"":                    "",
+	}
+	for in, want := range cases {
+		if got := list.TruncateIP(in); got != want {
+			t.Errorf("TruncateIP(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func (f *privFixture) record(t *testing.T, email string) (list.Record, bool) {
+	t.Helper()
+	a := mustAddr(t, email)
+	r, err := f.db.Record(t.Context(), list.Key{Identity: a.Identity})
+	if errors.Is(err, list.ErrNotFound) {
+		return list.Record{}, false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r, true
+}
+
+// TestRetention runs the jobs on a fake clock: one reminder after three
+// days (not on a list that turned reminders off), purge after thirty days
+// of exactly the subscriptions due, IP truncation after ninety days with
+// consent records untouched.
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	f := newPrivFixture(t, nil)
+	ctx := t.Context()
+	if _, err := f.svc.CreateList(ctx, list.List{Slug: "quiet", Name: "Quiet", Public: true, Reminder: false}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	sub := func(email, slug, ip string) {
+		t.Helper()
+		err := f.svc.Subscribe(ctx, list.SubscribeRequest{List: slug, Email: email, How: list.HowForm,
+			Origin: list.Origin{IP: ip, UserAgent: "test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub("ann@example.com", "newsletter", "203.0.113.77")
+	sub("bob@example.com", "newsletter", "2001:db8:1:2::5")
+	sub("cid@example.com", "quiet", "198.51.100.9")
+	sub("dee@example.com", "newsletter", "198.51.100.10")
+	sub("dee@example.com", "quiet", "198.51.100.10")
+	for _, m := range f.drain(t) {
+		if m.To == "bob@example.com" {
+			if _, err := f.svc.Confirm(ctx, tokenOf(t, m.ConfirmURL, "/confirm/"), list.Origin{IP: "2001:db8:9::1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.drain(t)
+
+	run := func() list.RetentionReport {
+		t.Helper()
+		rep, err := f.svc.Retention(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	f.advance(3*24*time.Hour - time.Minute)
+	if rep := run(); rep.Reminded != 0 || rep.Purged != 0 {
+		t.Fatalf("before 3 days: %+v", rep)
+	}
+	f.advance(time.Minute)
+	if rep := run(); rep.Reminded != 2 {
+		t.Fatalf("at 3 days: %+v, want 2 reminders (ann, dee on newsletter)", rep)
+	}
+	ms := f.drain(t)
+	if len(ms) != 2 || ms[0].Kind != list.MailReminder || ms[0].ConfirmURL == "" {
+		t.Fatalf("reminders sent: %d", len(ms))
+	}
+	for _, m := range ms {
+		if m.To != "ann@example.com" && m.To != "dee@example.com" || m.List.Slug != "newsletter" {
+			t.Errorf("reminder to %s on %s", m.To, m.List.Slug)
+		}
+	}
+	f.advance(24 * time.Hour)
+	if rep := run(); rep.Reminded != 0 {
+		t.Fatalf("second run: %+v, want no second reminder", rep)
+	}
+	// Dee signs up again to the newsletter: the new sign-up restarts its count.
+	f.advance(10 * 24 * time.Hour)
+	sub("dee@example.com", "newsletter", "198.51.100.10")
+	f.drain(t)
+
+	f.advance(30*24*time.Hour - 14*24*time.Hour)
+	rep := run()
+	if rep.Purged != 3 || rep.SubscribersDeleted != 2 {
+		t.Fatalf("at 30 days: %+v, want 3 purged (ann, cid, dee on quiet), 2 subscribers deleted", rep)
+	}
+	if _, ok := f.record(t, "ann@example.com"); ok {
+		t.Error("ann, never confirmed, is still stored")
+	}
+	if _, ok := f.record(t, "cid@example.com"); ok {
+		t.Error("cid, never confirmed, is still stored")
+	}
+	dee, ok := f.record(t, "dee@example.com")
+	if !ok || len(dee.Subscriptions) != 1 || dee.Subscriptions[0].State != list.StateUnconfirmed {
+		t.Fatalf("dee after purge: %+v", dee.Subscriptions)
+	}
+	bob, ok := f.record(t, "bob@example.com")
+	if !ok || bob.Subscriptions[0].State != list.StateConfirmed {
+		t.Fatal("bob, confirmed, was touched")
+	}
+
+	// IPs: events older than 90 days are cut; the consent record keeps its own.
+	f.advance(91*24*time.Hour - 30*24*time.Hour)
+	rep = run()
+	if rep.IPsTruncated == 0 {
+		t.Fatalf("at 91 days: %+v, want IPs truncated", rep)
+	}
+	evs, err := f.svc.SubscriberEvents(ctx, bob.Subscriber.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.IP != "" && e.IP != "2001:db8:1::" && e.IP != "2001:db8:9::" {
+			t.Errorf("event %s keeps IP %q", e.Kind, e.IP)
+		}
+	}
+	bob, _ = f.record(t, "bob@example.com")
+	if c := bob.Subscriptions[0].Consent; c == nil || c.IP != "2001:db8:1:2::5" || c.ConfirmIP != "2001:db8:9::1" {
+		t.Errorf("consent record lost its IPs: %+v", c)
+	}
+	if rep := run(); rep.IPsTruncated != 0 {
+		t.Errorf("a second run truncated again: %+v", rep)
+	}
+}
