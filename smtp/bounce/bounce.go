@@ -37,7 +37,7 @@ const (
 	maxDepth      = 8
 	maxParts      = 256
 	maxDiagnostic = 1000
-	maxText       = 256 << 10 // human-readable text read by heuristics
+	maxText       = 64 << 10 // text read by the heuristics, per part
 )
 
 // ErrMalformed is returned (wrapped) by [Parse] for input that is not an

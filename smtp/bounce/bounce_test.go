@@ -60,6 +60,8 @@ func TestParseLimits(t *testing.T) {
 		}},
 		{"many parts", manyParts(5000), nil},
 		{"long header", "From: a@b.example\nX: " + strings.Repeat("y", 4<<20) + "\n\nbody", nil},
+		{"long From", "From: " + strings.Repeat("a@b.example ", 1<<20) + "\nSubject: x\n\nbody", nil},
+		{"long address lines", "From: MAILER-DAEMON@b.example\n\n" + strings.Repeat("<"+strings.Repeat("a", 1000)+"@b.example>:\n", 10000), nil},
 		{"many continuation lines", "From: a@b.example\nSubject: x\n" + strings.Repeat(" y\n", 1<<20) + "\nbody", nil},
 		{"text lines", "From: MAILER-DAEMON@b.example\n\n" + strings.Repeat("<a@b.example>:\n550 5.1.1 x\n\n", 100000), func(r *Report) error {
 			if len(r.Recipients) != 1 {
@@ -71,6 +73,7 @@ func TestParseLimits(t *testing.T) {
 	for _, tt := range tests {
 		start := time.Now()
 		rep, err := Parse(strings.NewReader(tt.input))
+		t.Logf("%s: %v", tt.name, time.Since(start))
 		if errors.Is(err, errInternal) {
 			t.Fatalf("%s: %v", tt.name, err)
 		}

@@ -17,6 +17,7 @@ var dsnTypes = []string{"message/delivery-status", "message/global-delivery-stat
 func parseDSN(m *message, rep *Report) {
 	rep.Type = TypeDSN
 	groups := 0
+	var text *textIndex
 	for _, p := range m.parts {
 		if p.mediaType != dsnTypes[0] && p.mediaType != dsnTypes[1] {
 			continue
@@ -25,7 +26,10 @@ func parseDSN(m *message, rep *Report) {
 			groups++
 			if rc, ok := dsnRecipient(g); ok {
 				if rc.Diagnostic == "" && rc.Email != "" {
-					rc = withTextDiagnostic(m, rc)
+					if text == nil {
+						text = newTextIndex(m.text)
+					}
+					rc = text.withDiagnostic(rc)
 				}
 				rep.add(rc)
 			}
@@ -148,13 +152,24 @@ func unescapeUTF8Addr(v string) string {
 	})
 }
 
-// withTextDiagnostic fills a missing Diagnostic-Code from the recipient's
-// block in the human-readable part, as Exchange 2003 reports need.
-func withTextDiagnostic(m *message, rc Recipient) Recipient {
-	lines := strings.Split(m.text, "\n")
-	for _, r := range scanRecipients(lines, nil) {
+// textIndex is the recipients of a report's human-readable text, found
+// once.
+type textIndex struct {
+	lines []string
+	rcpts []*textRcpt
+}
+
+func newTextIndex(text string) *textIndex {
+	lines := strings.Split(text, "\n")
+	return &textIndex{lines: lines, rcpts: scanRecipients(lines, nil)}
+}
+
+// withDiagnostic fills a missing Diagnostic-Code from the recipient's block
+// in the human-readable part, as Exchange 2003 reports need.
+func (x *textIndex) withDiagnostic(rc Recipient) Recipient {
+	for _, r := range x.rcpts {
 		if strings.EqualFold(r.email, rc.Email) {
-			d := failed(rc.Email, rc.Status, rc.Code, r.diagnostic(lines))
+			d := failed(rc.Email, rc.Status, rc.Code, r.diagnostic(x.lines))
 			d.Action = rc.Action
 			if rc.Action == "delayed" {
 				d.Kind, d.Counts = KindSoft, false

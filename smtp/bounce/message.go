@@ -165,8 +165,6 @@ func isQuotedType(mt string) bool {
 	return false
 }
 
-var reMsgIDLine = regexp.MustCompile(`(?im)^[ \t>]*message-id:[ \t]*(?:<([^<>\s]+)>|([^<>\s]+@[^<>\s]+)[ \t]*$)`)
-
 // original finds the Message-IDs and selected header fields of the quoted
 // original message.
 func (m *message) original() ([]string, map[string]string) {
@@ -183,12 +181,24 @@ func (m *message) original() ([]string, map[string]string) {
 	}
 	for _, p := range m.parts {
 		if p.mediaType == "text/plain" {
-			for _, sm := range reMsgIDLine.FindAllSubmatch(p.body[:min(len(p.body), maxText)], 16) {
-				o.addID(string(sm[1]) + string(sm[2]))
-			}
+			scanMessageIDs(p.body[:min(len(p.body), maxText)], o.addID)
 		}
 	}
 	return o.ids, o.hdr
+}
+
+// scanMessageIDs calls add with the value of each "Message-ID:" line of b,
+// quoted with ">" or indented or not.
+func scanMessageIDs(b []byte, add func(string)) {
+	const name = "message-id:"
+	for len(b) > 0 {
+		var line []byte
+		line, b = cutLine(b)
+		line = bytes.TrimLeft(line, " \t>")
+		if len(line) > len(name) && strings.EqualFold(string(line[:len(name)]), name) {
+			add(string(line[len(name):]))
+		}
+	}
 }
 
 // origin accumulates what is known of the quoted original.
@@ -232,7 +242,8 @@ func (o *origin) addHeader(fs fields) {
 	}
 }
 
-// msgID returns the first Message-ID in v without angle brackets.
+// msgID returns the first Message-ID in v without angle brackets, or ""
+// if v does not look like one.
 func msgID(v string) string {
 	v = strings.TrimSpace(v)
 	if i := strings.IndexByte(v, '<'); i >= 0 {
@@ -240,7 +251,7 @@ func msgID(v string) string {
 			v = v[i+1 : i+j]
 		}
 	}
-	if strings.ContainsAny(v, " \t<>") || len(v) > 250 {
+	if strings.ContainsAny(v, " \t<>") || !strings.Contains(v, "@") || len(v) > 250 {
 		return ""
 	}
 	return v

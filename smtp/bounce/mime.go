@@ -89,7 +89,8 @@ func skipBlock(b []byte) []byte {
 }
 
 // splitField splits "Name: value". The name is printable ASCII without
-// spaces (trailing blanks before the colon are tolerated).
+// spaces (trailing blanks before the colon are tolerated); the value is cut
+// to maxFieldValue bytes.
 func splitField(line []byte) (name, value string, ok bool) {
 	i := bytes.IndexByte(line, ':')
 	if i <= 0 || i > 100 {
@@ -104,7 +105,11 @@ func splitField(line []byte) (name, value string, ok bool) {
 			return "", "", false
 		}
 	}
-	return textproto.CanonicalMIMEHeaderKey(string(n)), string(bytes.TrimSpace(line[i+1:])), true
+	v := bytes.TrimSpace(line[i+1:])
+	if len(v) > maxFieldValue {
+		v = v[:maxFieldValue]
+	}
+	return textproto.CanonicalMIMEHeaderKey(string(n)), string(v), true
 }
 
 // part is one leaf of the MIME tree, transfer-decoded.
