@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,9 +20,9 @@ import (
 func opsFlags(fs *flag.FlagSet, c *config) {
 	c.BackupEvery, c.BackupKeep, c.FoldAfter = 24*time.Hour, 7, 180*24*time.Hour
 	fs.StringVar(&c.BackupDir, "backup-dir", "", "folder for scheduled backups (none: no scheduled backups)")
-	fs.Var((*days)(&c.BackupEvery), "backup-every", "time between scheduled backups, e.g. 24h or 1d")
+	fs.Var((*dayDuration)(&c.BackupEvery), "backup-every", "time between scheduled backups, e.g. 24h or 1d")
 	fs.IntVar(&c.BackupKeep, "backup-keep", 7, "scheduled backups kept; older ones are deleted")
-	fs.Var((*days)(&c.FoldAfter), "fold-after", "age past which per-recipient send records are folded into campaign totals, e.g. 180d (0: never)")
+	fs.Var((*dayDuration)(&c.FoldAfter), "fold-after", "age past which per-recipient send records are folded into campaign totals, e.g. 180d (0: never)")
 }
 
 // opsErrors checks the ops settings.
@@ -39,37 +38,6 @@ func (c *config) opsErrors() []error {
 		errs = append(errs, errors.New("--fold-after must not be negative"))
 	}
 	return errs
-}
-
-// days is a duration flag that also takes whole days: "180d".
-type days time.Duration
-
-func (d *days) String() string {
-	if d == nil {
-		return "0s"
-	}
-	v := time.Duration(*d)
-	if v > 0 && v%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(v/(24*time.Hour))) + "d"
-	}
-	return v.String()
-}
-
-func (d *days) Set(s string) error {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		v, err := strconv.Atoi(n)
-		if err != nil || v < 0 {
-			return fmt.Errorf("bad number of days %q", s)
-		}
-		*d = days(time.Duration(v) * 24 * time.Hour)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return err
-	}
-	*d = days(v)
-	return nil
 }
 
 // startOps starts the background upkeep of a serving instance: scheduled

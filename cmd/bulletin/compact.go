@@ -30,7 +30,7 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 	if err != nil {
 		return storeOpenError(cfg.storePath(), err)
 	}
-	fmt.Fprintf(stdout, "Compacted %s: %s → %s (%.0f%% smaller).\n", cfg.storePath(),
+	fmt.Fprintf(stdout, "Compacted %s: %s → %s (%.1f%% smaller).\n", cfg.storePath(),
 		humanBytes(before), humanBytes(after), 100*float64(before-after)/float64(max(before, 1)))
 	return nil
 }

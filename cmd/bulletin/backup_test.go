@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	gosmtp "github.com/emersion/go-smtp"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
+)
+
+// runCmd runs a bulletin command line in-process and returns its exit code
+// and output.
+func runCmd(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(t.Context(), args, func(k string) string { return env[k] }, &out, &out)
+	code := exitCode(err, &out)
+	return code, out.String()
+}
+
+// TestBackupWhileSending takes a backup while a campaign runs and people
+// keep signing up, and checks that the copy is a valid store holding every
+// subscriber committed before the backup began.
+func TestBackupWhileSending(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	sk.answer = func(string) *gosmtp.SMTPError { time.Sleep(2 * time.Millisecond); return nil }
+	data := filepath.Join(t.TempDir(), "data")
+	_, id := seed(t, data, 400)
+	cfg := config{Data: data, Relay: "smtp://" + sk.addr, PostalAddress: "1 Test Street"}
+	if err := cfg.validateOffline(); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	in, err := openInstance(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	runCtx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { in.svc.RunCampaigns(runCtx, list.RunnerOptions{Workers: 2, Poll: 20 * time.Millisecond}) })
+	defer func() { stop(); wg.Wait() }()
+	if _, err := in.svc.CampaignAction(ctx, id, "send", list.Origin{User: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	waitSent(t, in, id, 20)
+
+	// People keep signing up while the backup is taken.
+	var committed atomic.Int64
+	wg.Go(func() {
+		for i := 0; runCtx.Err() == nil && i < 2000; i++ {
+			_, err := in.svc.AddSubscriber(runCtx, list.NewSubscriber{Email: fmt.Sprintf("late%05d@example.net", i),
+				Lists: []string{"a"}, State: list.StateConfirmed, Reason: "test"}, list.HowAPI, list.Origin{})
+			if err != nil {
+				return
+			}
+			committed.Store(int64(i + 1))
+		}
+	})
+	for deadline := time.Now().Add(20 * time.Second); committed.Load() < 5 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	before := committed.Load()
+	path := filepath.Join(t.TempDir(), "running.db")
+	if _, err := writeBackup(path, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) }); err != nil {
+		t.Fatal(err)
+	}
+	running, err := in.svc.GetCampaign(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+
+	db, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatalf("backup does not open: %v", err)
+	}
+	defer db.Close()
+	for i := 1; i <= 400; i++ {
+		if _, err := db.Record(ctx, list.Key{Identity: fmt.Sprintf("r%05d@example.net", i)}); err != nil {
+			t.Fatalf("seeded subscriber %d missing from the backup: %v", i, err)
+		}
+	}
+	for i := range before {
+		if _, err := db.Record(ctx, list.Key{Identity: fmt.Sprintf("late%05d@example.net", i)}); err != nil {
+			t.Fatalf("subscriber late%05d, committed before the backup, is missing: %v", i, err)
+		}
+	}
+	c, err := db.Campaign(ctx, id)
+	if err != nil || c.Status != list.StatusRunning || c.Stats.Sent == 0 || c.Stats.Sent > running.Stats.Sent {
+		t.Errorf("campaign in the backup = %s %+v (%v), want running with 0 < sent ≤ %d", c.Status, c.Stats, err, running.Stats.Sent)
+	}
+	if before < 5 {
+		t.Errorf("only %d sign-ups committed before the backup began", before)
+	}
+}
+
+func waitSent(t *testing.T, in *instance, id list.CampaignID, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c, err := in.svc.GetCampaign(t.Context(), id)
+		if err == nil && c.Stats.Sent >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("campaign %d did not send %d messages", id, n)
+}
+
+// TestBackupRestoreRoundTrip backs up a stopped store, restores it into an
+// empty folder, serves it and finds the data, the admin password included.
+func TestBackupRestoreRoundTrip(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	s := startServer(t, data)
+	resp := s.api(t, "POST", "/api/v1/subscribers", strings.NewReader(
+		`{"email":"kept@example.org","name":"Kept","lists":["newsletter"],"state":"confirmed","reason":"paper form"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST subscriber: %d", resp.StatusCode)
+	}
+	backup := filepath.Join(dir, "b.db")
+	if code, out := runCmd(t, nil, "backup", "--data", data, backup); code != 2 || !strings.Contains(out, "store in use") {
+		t.Errorf("backup of a running store: exit %d, %q; want 2 and store in use", code, out)
+	}
+	s.shutdown(t)
+
+	code, out := runCmd(t, nil, "backup", "--data", data, backup)
+	if code != 0 || !strings.Contains(out, "Backup written to "+backup) {
+		t.Fatalf("backup: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(backup + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("backup left %s.tmp behind", backup)
+	}
+	restored := filepath.Join(dir, "restored")
+	code, out = runCmd(t, nil, "restore", "--data", restored, backup)
+	if code != 0 || !strings.Contains(out, "Restored") {
+		t.Fatalf("restore: exit %d\n%s", code, out)
+	}
+	for _, d := range []string{"tmp", "new", "cur"} {
+		if fi, err := os.Stat(filepath.Join(restored, "outbox", d)); err != nil || !fi.IsDir() {
+			t.Errorf("restore did not make outbox/%s: %v", d, err)
+		}
+	}
+	code, out = runCmd(t, nil, "restore", "--data", restored, backup)
+	if code != 1 || !strings.Contains(out, "is not empty") {
+		t.Errorf("restore into a non-empty folder: exit %d, %q", code, out)
+	}
+
+	s2 := startServer(t, restored)
+	if got := subscriberState(t, s2, "kept@example.org"); got.Name != "Kept" || len(got.Subscriptions) != 1 || got.Subscriptions[0].State != "confirmed" {
+		t.Errorf("restored subscriber = %+v", got)
+	}
+}
+
+func TestRestoreRefusesBadFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	junk := filepath.Join(dir, "junk.db")
+	os.WriteFile(junk, bytes.Repeat([]byte("not a store "), 1000), 0o600)
+	plain := filepath.Join(dir, "plain.db")
+	b, err := bolt.Open(plain, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("other")); return err })
+	b.Close()
+	for _, f := range []string{junk, plain, filepath.Join(dir, "missing.db")} {
+		target := filepath.Join(dir, "target-"+filepath.Base(f))
+		code, out := runCmd(t, nil, "restore", "--data", target, f)
+		if code != 1 || !strings.Contains(out, "restore") {
+			t.Errorf("restore %s: exit %d, %q; want a refusal", filepath.Base(f), code, out)
+		}
+		if _, err := os.Stat(target); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("restore %s left %s behind", filepath.Base(f), target)
+		}
+	}
+	if code, out := runCmd(t, nil, "restore", "--data", dir); code != 2 {
+		t.Errorf("restore without FILE: exit %d, %q", code, out)
+	}
+}
+
+// TestSchemaTooNew refuses a store written by a newer Bulletin, whether to
+// serve it or to restore it, with a message that says what to do.
+func TestSchemaTooNew(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if code, out := runCmd(t, nil, "export", "--data", data); code != 0 {
+		t.Fatalf("export (to make a store): %d %s", code, out)
+	}
+	path := filepath.Join(data, "bulletin.db")
+	setSchema(t, path, 999)
+	code, out := runCmd(t, map[string]string{"BULLETIN_ADMIN_PASSWORD": testPassword},
+		"serve", "--data", data, "--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0")
+	if code != 1 || !strings.Contains(out, "written by a newer version of bulletin") || !strings.Contains(out, "schema version 999") ||
+		!strings.Contains(out, "docs/upgrade.md") {
+		t.Errorf("serve on a newer store: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, nil, "restore", "--data", filepath.Join(dir, "new"), path)
+	if code != 1 || !strings.Contains(out, "newer version of bulletin") {
+		t.Errorf("restore of a newer store: exit %d\n%s", code, out)
+	}
+	code, out = runCmd(t, nil, "backup", "--data", data, filepath.Join(dir, "b.db"))
+	if code != 1 || !strings.Contains(out, "newer version of bulletin") {
+		t.Errorf("backup of a newer store: exit %d\n%s", code, out)
+	}
+}
+
+// setSchema overwrites a store's schema version.
+func setSchema(t *testing.T, path string, v uint64) {
+	t.Helper()
+	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	err = b.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), binary.BigEndian.AppendUint64(nil, v))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBackupThroughServer backs up through GET /api/v1/backup with Basic
+// and Bearer credentials, against a stand-in for the route.
+func TestBackupThroughServer(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out := runCmd(t, nil, "export", "--data", data); code != 0 {
+		t.Fatal(out)
+	}
+	db, err := store.Open(filepath.Join(data, "bulletin.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		user, pass, basic := r.BasicAuth()
+		switch {
+		case r.URL.Path != "/api/v1/backup":
+			http.NotFound(w, r)
+		case basic && user == "admin" && pass == "pw:with:colons", r.Header.Get("Authorization") == "Bearer tok3n":
+			db.Backup(r.Context(), w)
+		case r.Header.Get("Authorization") == "Bearer junk":
+			io.WriteString(w, "this is not a store")
+		default:
+			w.Header().Set("WWW-Authenticate", `Basic realm="bulletin"`)
+			w.WriteHeader(401)
+			io.WriteString(w, `{"error": "unauthorized"}`)
+		}
+	}))
+	defer api.Close()
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		token, want string
+		code        int
+	}{
+		{"admin:pw:with:colons", "Backup written", 0},
+		{"tok3n", "Backup written", 0},
+		{"admin:wrong", "server answered 401: unauthorized", 1},
+		{"junk", "not a valid store", 1},
+		{"", "BULLETIN_TOKEN", 2},
+	} {
+		path := filepath.Join(dir, "b-"+tc.token+".db")
+		code, out := runCmd(t, map[string]string{"BULLETIN_TOKEN": tc.token}, "backup", "--server", api.URL+"/", path)
+		if code != tc.code || !strings.Contains(out, tc.want) {
+			t.Errorf("backup --server with %q: exit %d, %q; want %d, %q", tc.token, code, out, tc.code, tc.want)
+			continue
+		}
+		_, err := store.Inspect(path)
+		if (err == nil) != (tc.code == 0) {
+			t.Errorf("backup with %q: Inspect = %v", tc.token, err)
+		}
+	}
+}
+
+// TestBackupAPI backs up a running server through its API, once admin
+// serves GET /api/v1/backup.
+func TestBackupAPI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s := startServer(t, filepath.Join(dir, "data"))
+	resp := s.api(t, "GET", "/api/v1/backup", nil)
+	resp.Body.Close()
+	if resp.StatusCode == 404 || resp.StatusCode == 405 {
+		t.Skip("admin does not serve GET /api/v1/backup yet")
+	}
+	path := filepath.Join(dir, "api.db")
+	code, out := runCmd(t, map[string]string{"BULLETIN_TOKEN": "admin:" + testPassword}, "backup", "--server", s.base, path)
+	if code != 0 {
+		t.Fatalf("backup --server: exit %d\n%s", code, out)
+	}
+	if _, err := store.Inspect(path); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestScheduledBackups(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	backups := filepath.Join(dir, "backups")
+	cfg := config{Data: filepath.Join(dir, "data"), BackupDir: backups, BackupKeep: 3, BackupEvery: time.Hour}
+	err := withInstance(t.Context(), cfg, io.Discard, func(in *instance) error {
+		in.scheduledBackup(t.Context())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(backups)
+	if len(ents) != 1 || !strings.HasPrefix(ents[0].Name(), "bulletin-") || !strings.HasSuffix(ents[0].Name(), "Z.db") {
+		t.Fatalf("backup folder holds %v, want one bulletin-YYYYMMDDTHHMMSSZ.db", ents)
+	}
+	if _, err := store.Inspect(filepath.Join(backups, ents[0].Name())); err != nil {
+		t.Error(err)
+	}
+	for i := range 5 {
+		os.WriteFile(filepath.Join(backups, backupName(time.Date(2020, 1, 1+i, 0, 0, 0, 0, time.UTC))), nil, 0o600)
+	}
+	os.WriteFile(filepath.Join(backups, "notes.txt"), nil, 0o600)
+	if err := pruneBackups(backups, 3); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	ents, _ = os.ReadDir(backups)
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	want := []string{"bulletin-20200104T000000Z.db", "bulletin-20200105T000000Z.db", ents[2].Name(), "notes.txt"}
+	if strings.Join(names, " ") != strings.Join(want, " ") || !strings.HasPrefix(names[2], "bulletin-20") || names[2] < "bulletin-2026" {
+		t.Errorf("after pruning to 3: %v", names)
+	}
+	if backupName(time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("X", 3600))) != "bulletin-20260304T040607Z.db" {
+		t.Errorf("backupName is not UTC: %s", backupName(time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("X", 3600))))
+	}
+}
+
+func TestOpsFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		ok   bool
+		fold time.Duration
+	}{
+		{nil, true, 180 * 24 * time.Hour},
+		{[]string{"--fold-after", "30d"}, true, 30 * 24 * time.Hour},
+		{[]string{"--fold-after", "0"}, true, 0},
+		{[]string{"--backup-dir", "/tmp/x", "--backup-every", "1s"}, false, 0},
+		{[]string{"--backup-dir", "/tmp/x", "--backup-keep", "0"}, false, 0},
+		{[]string{"--fold-after", "-1h"}, false, 0},
+		{[]string{"--fold-after", "xd"}, false, 0},
+	} {
+		var cfg config
+		fs := newFlagSet("serve", io.Discard)
+		serveFlags(fs, &cfg)
+		err := parse(fs, tc.args, func(string) string { return "" }, &cfg)
+		if err == nil {
+			err = cfg.validate()
+		}
+		if (err == nil) != tc.ok || (tc.ok && cfg.FoldAfter != tc.fold) {
+			t.Errorf("serve %v: %v, fold-after %s", tc.args, err, cfg.FoldAfter)
+		}
+	}
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestCompactCommand(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	cfg := config{Data: data}
+	big := bytes.Repeat([]byte("x"), 32<<10)
+	err := withInstance(t.Context(), cfg, io.Discard, func(in *instance) error {
+		for i := range 100 {
+			if err := in.db.PutSetting(t.Context(), fmt.Sprintf("test.blob.%03d", i), big); err != nil {
+				return err
+			}
+		}
+		for i := range 100 {
+			if err := in.db.PutSetting(t.Context(), fmt.Sprintf("test.blob.%03d", i), []byte("small")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(data, "bulletin.db")
+	before, _ := os.Stat(path)
+
+	s := startServer(t, data)
+	if code, out := runCmd(t, nil, "compact", "--data", data); code != 2 || !strings.Contains(out, "store in use") {
+		t.Errorf("compact of a running store: exit %d, %q", code, out)
+	}
+	s.shutdown(t)
+
+	code, out := runCmd(t, nil, "compact", "--data", data)
+	if code != 0 || !strings.Contains(out, "Compacted "+path) || !strings.Contains(out, "→") {
+		t.Fatalf("compact: exit %d\n%s", code, out)
+	}
+	t.Log(strings.TrimSpace(out))
+	after, _ := os.Stat(path)
+	if after.Size() >= before.Size()/2 {
+		t.Errorf("store is %d bytes after compact, was %d", after.Size(), before.Size())
+	}
+	err = withInstance(t.Context(), cfg, io.Discard, func(in *instance) error {
+		v, err := in.db.Setting(t.Context(), "test.blob.042")
+		if err != nil || string(v) != "small" {
+			return fmt.Errorf("setting after compact = %q, %v", v, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if code, out := runCmd(t, nil, "compact", "--data", filepath.Join(t.TempDir(), "none")); code != 1 || !strings.Contains(out, "no store") {
+		t.Errorf("compact without a store: exit %d, %q", code, out)
+	}
+}
+
+func TestHumanBytes(t *testing.T) {
+	t.Parallel()
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := humanBytes(n); got != want {
+			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/store"
+)
+
+func init() { extraCommands["doctor"] = runDoctor }
+
+// runDoctor checks DNS, relay and settings for deliverability, prints one
+// line per check with its fix, and fails (exit 1) if any check failed.
+func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("doctor", stderr)
+	serveFlags(fs, &cfg) // --resolver among them: the DNS server asked
+	if err := parse(fs, args, getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() != 0 {
+		return usageError("doctor takes no arguments")
+	}
+	if err := cfg.validate(); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	resolver := cfg.Resolver
+	if resolver == "" {
+		resolver = systemResolver("/etc/resolv.conf")
+	}
+	keys, keyErr := storedKeys(ctx, cfg)
+	d := newDoctor(cfg, keys, resolver)
+	checks := d.Run(ctx)
+	if keyErr != nil {
+		checks = replaceDKIM(checks, keyErr)
+	}
+	printChecks(stdout, checks)
+	if smtp.Failed(checks) {
+		return &exitError{code: 1, err: errors.New("doctor: some checks failed; see the fixes above")}
+	}
+	return nil
+}
+
+// newDoctor builds the checks of a configuration; the settings page can
+// run the same.
+func newDoctor(cfg config, keys []crypto.Signer, resolver string) *smtp.Doctor {
+	from := cfg.Domain
+	if a, err := mail.ParseAddress(cfg.From); err == nil {
+		if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
+			from = a.Address[i+1:]
+		}
+	}
+	return &smtp.Doctor{
+		Resolver: resolver, Domain: cfg.Domain, BounceDomain: cfg.BounceDomain, FromDomain: from,
+		Selector: cfg.DKIMSelector, Keys: keys, RelayURL: cfg.Relay, PostalAddress: cfg.PostalAddress,
+		BaseURL: cfg.BaseURL, HeloName: cfg.Domain, Timeout: 10 * time.Second,
+	}
+}
+
+// systemResolver is the first nameserver of a resolv.conf, or "" if none.
+func systemResolver(path string) string {
+	c, err := dns.ClientConfigFromFile(path)
+	if err != nil || len(c.Servers) == 0 {
+		return ""
+	}
+	return net.JoinHostPort(c.Servers[0], c.Port)
+}
+
+// storedKeys reads the DKIM keys --dkim-sign signs with, from the store
+// opened read-only: doctor changes nothing.
+func storedKeys(ctx context.Context, cfg config) ([]crypto.Signer, error) {
+	if _, err := os.Stat(cfg.storePath()); err != nil {
+		return nil, fmt.Errorf("no store at %s yet: start the server once, it makes the DKIM key", cfg.storePath())
+	}
+	db, err := store.Open(cfg.storePath(), store.Options{ReadOnly: true})
+	if err != nil {
+		return nil, storeOpenError(cfg.storePath(), err)
+	}
+	defer db.Close()
+	kinds := map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[cfg.DKIMSign]
+	var keys []crypto.Signer
+	for _, kind := range kinds {
+		pem, err := db.Setting(ctx, "dkim."+kind)
+		if errors.Is(err, list.ErrNotFound) {
+			return keys, fmt.Errorf("no %s DKIM key is stored yet: start the server once, or run bulletin dkim keygen --type %s", kind, kind)
+		}
+		if err != nil {
+			return keys, err
+		}
+		k, err := smtp.ParseKey(pem)
+		if err != nil {
+			return keys, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+// replaceDKIM puts the reason the keys could not be read in place of the
+// DKIM verdicts, which compared against no key.
+func replaceDKIM(checks []smtp.Check, why error) []smtp.Check {
+	out := checks[:0:0]
+	done := false
+	for _, c := range checks {
+		if !strings.HasPrefix(c.Name, "DKIM") {
+			out = append(out, c)
+			continue
+		}
+		if !done {
+			fix := "stop the server and run doctor again, or use the settings page"
+			if !errors.Is(why, list.ErrStoreInUse) {
+				fix = "start the server once (it makes the key), then run doctor again"
+			}
+			out = append(out, smtp.Check{Name: "DKIM", Status: smtp.StatusWarn,
+				Detail: "cannot read the stored keys: " + why.Error(), Fix: fix})
+			done = true
+		}
+	}
+	return out
+}
+
+// printChecks prints one line per check, the fix under it, and a summary.
+func printChecks(w io.Writer, checks []smtp.Check) {
+	width := 0
+	for _, c := range checks {
+		width = max(width, len(c.Name))
+	}
+	n := map[smtp.Status]int{}
+	for _, c := range checks {
+		n[c.Status]++
+		label := string(c.Status)
+		if c.Status == smtp.StatusFail {
+			label = "FAIL"
+		}
+		fmt.Fprintf(w, "%-4s  %-*s  %s\n", label, width, c.Name, c.Detail)
+		if c.Fix != "" {
+			fmt.Fprintf(w, "      %-*s  fix: %s\n", width, "", c.Fix)
+		}
+	}
+	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed.\n", n[smtp.StatusPass], n[smtp.StatusWarn], n[smtp.StatusFail])
+}

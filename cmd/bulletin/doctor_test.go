@@ -1,0 +1,141 @@
+package main
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/miekg/dns"
+)
+
+// zoneServer serves zone-file records on 127.0.0.1 (UDP); names without
+// records are NXDOMAIN.
+func zoneServer(t *testing.T, lines ...string) string {
+	t.Helper()
+	var rrs []dns.RR
+	for _, l := range lines {
+		rr, err := dns.NewRR(l)
+		if err != nil {
+			t.Fatalf("zone line %q: %v", l, err)
+		}
+		if rr != nil {
+			rrs = append(rrs, rr)
+		}
+	}
+	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
+		m := new(dns.Msg)
+		m.SetReply(r)
+		q := r.Question[0]
+		known := false
+		for _, rr := range rrs {
+			if strings.EqualFold(rr.Header().Name, q.Name) {
+				known = true
+				if rr.Header().Rrtype == q.Qtype {
+					m.Answer = append(m.Answer, rr)
+				}
+			}
+		}
+		if !known {
+			m.Rcode = dns.RcodeNameError
+		}
+		w.WriteMsg(m)
+	})
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	started := make(chan struct{})
+	srv := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(started) }}
+	go srv.ActivateAndServe()
+	<-started
+	t.Cleanup(func() { srv.Shutdown() })
+	return pc.LocalAddr().String()
+}
+
+// TestDoctorCommand publishes what "dkim dns" prints and checks that doctor
+// passes; then with a wrong zone it fails with exit code 1 and the fixes.
+func TestDoctorCommand(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	if code, out := runCmd(t, nil, "dkim", "dns", "--data", data, "--domain", "news.test", "--dkim-sign", "both"); code != 0 {
+		t.Fatalf("dkim dns: %d %s", code, out)
+	}
+	code, zone := runCmd(t, nil, "dkim", "dns", "--data", data, "--domain", "news.test", "--dkim-sign", "both")
+	if code != 0 {
+		t.Fatal(zone)
+	}
+	var lines []string
+	for _, l := range strings.Split(zone, "\n") {
+		if l != "" && !strings.HasPrefix(l, ";") {
+			lines = append(lines, l)
+		}
+	}
+	sk := newSink(t)
+	good := zoneServer(t, append(lines, "news.test. 300 IN MX 10 mx.news.test.")...)
+	args := []string{"doctor", "--data", data, "--domain", "news.test", "--dkim-sign", "both", "--resolver", good,
+		"--relay", "smtp://" + sk.addr, "--base-url", "https://news.test", "--postal-address", "1 Main Street, Springfield"}
+	code, out := runCmd(t, nil, args...)
+	t.Logf("doctor, right records:\n%s", out)
+	if code != 0 {
+		t.Errorf("doctor with the right records: exit %d", code)
+	}
+	for _, want := range []string{
+		"pass  DKIM bulletin._domainkey.news.test", "pass  DKIM bulletin-ed25519._domainkey.news.test",
+		"pass  DMARC _dmarc.news.test", "pass  MX news.test", "pass  relay ", "pass  postal address", "pass  base URL",
+		"warn  SPF news.test", // the test relay is on loopback
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q", want)
+		}
+	}
+
+	wrong := zoneServer(t, `news.test. 300 IN TXT "v=spf1 -all"`,
+		`bulletin._domainkey.news.test. 300 IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAwrong"`)
+	args = []string{"doctor", "--data", data, "--domain", "news.test", "--resolver", wrong}
+	code, out = runCmd(t, map[string]string{}, args...)
+	t.Logf("doctor, wrong records:\n%s", out)
+	if code != 1 {
+		t.Errorf("doctor with wrong records: exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"FAIL  DKIM bulletin._domainkey.news.test", "FAIL  DMARC _dmarc.news.test", "warn  MX news.test",
+		"fix: point MX to the host whose port 25 reaches --smtp-in", "FAIL  postal address", "FAIL  base URL",
+		"warn  relay ", "failed.",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q", want)
+		}
+	}
+}
+
+func TestDoctorWithoutStore(t *testing.T) {
+	t.Parallel()
+	ns := zoneServer(t)
+	code, out := runCmd(t, nil, "doctor", "--data", filepath.Join(t.TempDir(), "none"), "--resolver", ns)
+	if code != 1 || !strings.Contains(out, "warn  DKIM") || !strings.Contains(out, "start the server once") {
+		t.Errorf("doctor without a store: exit %d\n%s", code, out)
+	}
+}
+
+func TestSystemResolver(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "resolv.conf")
+	os.WriteFile(path, []byte("# comment\nsearch example.org\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n"), 0o600)
+	if got := systemResolver(path); got != "192.0.2.53:53" {
+		t.Errorf("systemResolver = %q, want 192.0.2.53:53", got)
+	}
+	if got := systemResolver(filepath.Join(t.TempDir(), "missing")); got != "" {
+		t.Errorf("systemResolver(missing) = %q", got)
+	}
+}
+
+func TestNewDoctorDomains(t *testing.T) {
+	t.Parallel()
+	cfg := config{Domain: "news.test", BounceDomain: "bounce.news.test", From: "Paper <editor@paper.test>", DKIMSelector: "s1"}
+	d := newDoctor(cfg, nil, "127.0.0.1:53")
+	if d.FromDomain != "paper.test" || d.BounceDomain != "bounce.news.test" || d.Selector != "s1" {
+		t.Errorf("newDoctor = %+v", d)
+	}
+}
