@@ -238,6 +238,7 @@ func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request) error {
 	if err := requireRole(r, list.RoleAdmin); err != nil {
 		return err
 	}
+	s.svc.RecordAudit(r.Context(), s.origin(r), "backup.download", "")
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulletin-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
 	_, err := s.svc.Store().Backup(r.Context(), w)
