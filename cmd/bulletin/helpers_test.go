@@ -143,8 +143,11 @@ func startServer(t *testing.T, data string, extra ...string) *server {
 	s := &server{data: data, stop: cancel, done: make(chan error, 1), out: &syncBuffer{}}
 	env := map[string]string{"BULLETIN_ADMIN_PASSWORD": testPassword, "BULLETIN_POSTAL_ADDRESS": "1 Test Street, Testville"}
 	getenv := func(k string) string { return env[k] }
+	// The form's MX check asks a DNS server on loopback: no test query
+	// leaves the machine.
+	ns := zoneServer(t, "example.org. 300 IN MX 10 mx.example.org.", "example.net. 300 IN MX 10 mx.example.net.")
 	args := append([]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0",
-		"--domain", "news.test", "--log-level", "warn"}, extra...)
+		"--domain", "news.test", "--log-level", "warn", "--resolver", ns}, extra...)
 	go func() { s.done <- run(ctx, args, getenv, s.out, s.out) }()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
