@@ -52,6 +52,7 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/api/v1/backup", s.api(s.apiBackup)).Methods("GET")
 
 	// Admin UI: session cookie, CSRF token and origin check on every form.
+	s.uiRoutes(r)
 	r.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
 	r.Handle("/admin/", s.ui(s.dashboard)).Methods("GET", "HEAD")
 	r.Handle("/admin/login", s.uiPublic(s.loginForm)).Methods("GET", "HEAD")

@@ -34,10 +34,10 @@ func (p *progressTracker) recordMinute(id CampaignID, st Stats, now time.Time) {
 	}
 	ms := p.series[id]
 	if ms == nil {
-		// The first sample of this process: earlier counts belong to an
-		// earlier run and are not attributed to this minute.
-		p.series[id] = &minuteSeries{sent: st.Sent, failed: st.Failed}
-		return
+		// The first sample of this process. After a restart mid-campaign
+		// it holds what earlier runs sent too, shown in this minute.
+		ms = &minuteSeries{}
+		p.series[id] = ms
 	}
 	ds, df := st.Sent-ms.sent, st.Failed-ms.failed
 	ms.sent, ms.failed = st.Sent, st.Failed

@@ -1,0 +1,279 @@
+package admin
+
+import (
+	"encoding/csv"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// subscribersPage is the search page's data.
+type subscribersPage struct {
+	Q, List, State string
+	Lists          []list.ListWithCounts
+	Items          []list.SubscriberView
+	Total          int
+	// Next is the query string of the next page, or "".
+	Next string
+}
+
+// searchRequest reads the search form (?q=&list=&state=&after=).
+func searchRequest(r *http.Request, limit int) (list.SearchRequest, error) {
+	q := r.URL.Query()
+	req := list.SearchRequest{Q: strings.TrimSpace(q.Get("q")), List: q.Get("list"), State: list.State(q.Get("state")), Limit: limit}
+	if strings.Contains(req.Q, "@") && !strings.HasSuffix(req.Q, "@") {
+		if _, err := list.ParseAddress(req.Q); err == nil {
+			req.Email, req.Q = req.Q, ""
+		}
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return req, newHTTPError(http.StatusUnprocessableEntity, "after must be a cursor from a previous page")
+		}
+		req.After = list.SubscriberID(n)
+	}
+	if req.State != "" && !req.State.Valid() {
+		return req, newHTTPError(http.StatusUnprocessableEntity, "state must be unconfirmed, confirmed or unsubscribed")
+	}
+	return req, nil
+}
+
+func (s *Server) uiSubscribers(w http.ResponseWriter, r *http.Request) error {
+	req, err := searchRequest(r, 50)
+	if err != nil {
+		return err
+	}
+	ls, err := s.svc.Lists(r.Context())
+	if err != nil {
+		return err
+	}
+	items, total, next, err := s.svc.SearchSubscribers(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	p := subscribersPage{Q: q.Get("q"), List: req.List, State: string(req.State), Lists: ls, Items: items, Total: total}
+	if next != nil {
+		v := url.Values{"q": {p.Q}, "list": {p.List}, "state": {p.State}, "after": {fmt.Sprint(*next)}}
+		p.Next = v.Encode()
+	}
+	return s.uiPage(w, r, http.StatusOK, "subscribers", "subscribers", p, "")
+}
+
+// uiExport streams the subscribers of a list or a search as CSV: with a
+// list or state only, the service's export; with a search text, the
+// matching subscribers page by page.
+func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
+	req, err := searchRequest(r, 1000)
+	if err != nil {
+		return err
+	}
+	name := "subscribers"
+	if req.List != "" {
+		name = req.List
+	}
+	cw := &csvWriter{w: w, filename: name + "-" + time.Now().UTC().Format("20060102") + ".csv"}
+	if req.Q == "" && req.Email == "" {
+		return s.svc.ExportCSV(r.Context(), cw, req.List, req.State)
+	}
+	out := csv.NewWriter(cw)
+	if err := out.Write([]string{"email", "name", "lists", "blocklisted", "created_at"}); err != nil {
+		return err
+	}
+	for {
+		items, _, next, err := s.svc.SearchSubscribers(r.Context(), req)
+		if err != nil {
+			return err
+		}
+		for _, v := range items {
+			var slugs []string
+			for _, sub := range v.Subscriptions {
+				slugs = append(slugs, sub.Slug+":"+string(sub.State))
+			}
+			row := []string{csvCell(v.Email), csvCell(v.Name), strings.Join(slugs, " "), fmt.Sprint(v.Blocklisted), v.CreatedAt.UTC().Format(time.RFC3339)}
+			if err := out.Write(row); err != nil {
+				return err
+			}
+		}
+		out.Flush()
+		if err := out.Error(); err != nil || next == nil {
+			return err
+		}
+		req.After = *next
+	}
+}
+
+// csvCell defuses cells that spreadsheets would run as formulas.
+func csvCell(v string) string {
+	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
+		return "'" + v
+	}
+	return v
+}
+
+// subscriberPage is one subscriber with their history.
+type subscriberPage struct {
+	Sub    list.SubscriberView
+	Events []list.Event
+	Slugs  map[list.ListID]string
+	Attrs  string
+}
+
+func (s *Server) subscriberPageData(r *http.Request, id list.SubscriberID) (subscriberPage, error) {
+	v, err := s.svc.Subscriber(r.Context(), id)
+	if err != nil {
+		return subscriberPage{}, err
+	}
+	evs, err := s.svc.SubscriberEvents(r.Context(), id)
+	if err != nil {
+		return subscriberPage{}, err
+	}
+	slugs, err := s.listSlugs(r)
+	if err != nil {
+		return subscriberPage{}, err
+	}
+	return subscriberPage{Sub: v, Events: evs, Slugs: slugs, Attrs: attrText(v.Attributes)}, nil
+}
+
+// attrText shows attributes as name=value lines, sorted.
+func attrText(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k + "=" + m[k] + "\n")
+	}
+	return b.String()
+}
+
+func (s *Server) uiSubscriber(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	p, err := s.subscriberPageData(r, list.SubscriberID(id))
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "subscriber", "subscribers", p, "")
+}
+
+func (s *Server) uiSaveSubscriber(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	name := r.PostForm.Get("name")
+	attrs, err := attributesFromForm(r.PostForm.Get("attributes"))
+	if err == nil {
+		_, err = s.svc.PatchSubscriber(r.Context(), list.SubscriberID(id), list.SubscriberPatch{Name: &name, Attributes: &attrs}, s.origin(r))
+	}
+	if err != nil {
+		p, perr := s.subscriberPageData(r, list.SubscriberID(id))
+		if perr != nil {
+			return perr
+		}
+		return s.formError(w, r, err, "subscriber", "subscribers", p)
+	}
+	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-saved")
+}
+
+func (s *Server) uiBlocklist(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	on := formBool(r, "on")
+	if _, err := s.svc.PatchSubscriber(r.Context(), list.SubscriberID(id), list.SubscriberPatch{Blocklisted: &on}, s.origin(r)); err != nil {
+		return err
+	}
+	done := "unblocklisted"
+	if on {
+		done = "blocklisted"
+	}
+	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), done)
+}
+
+func (s *Server) uiEraseForm(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.Subscriber(r.Context(), list.SubscriberID(id))
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "confirm", "subscribers", confirmPage{
+		What:   "Erase " + v.Email + "?",
+		Detail: "This deletes the subscriber, their subscriptions, consent records and history. A keyed hash of the address stays on the suppression list, so no import brings them back. This cannot be undone.",
+		Action: fmt.Sprintf("/admin/subscribers/%d/delete", id), Back: fmt.Sprintf("/admin/subscribers/%d", id), Button: "Erase the subscriber",
+	}, "")
+}
+
+func (s *Server) uiErase(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.svc.EraseSubscriber(r.Context(), list.SubscriberID(id), s.origin(r)); err != nil {
+		return err
+	}
+	return redirect(w, r, "/admin/subscribers", "sub-erased")
+}
+
+// newSubscriberPage is the add form's data.
+type newSubscriberPage struct {
+	Lists []list.ListWithCounts
+	In    list.NewSubscriber
+	Attrs string
+}
+
+// Has reports whether the form had slug checked.
+func (p newSubscriberPage) Has(slug string) bool { return slices.Contains(p.In.Lists, slug) }
+
+func (s *Server) uiNewSubscriber(w http.ResponseWriter, r *http.Request) error {
+	ls, err := s.svc.Lists(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "subscriber_new", "subscribers", newSubscriberPage{Lists: ls, In: list.NewSubscriber{State: list.StateUnconfirmed}}, "")
+}
+
+func (s *Server) uiAddSubscriber(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	in := list.NewSubscriber{Email: f.Get("email"), Name: f.Get("name"), Lists: f["lists"],
+		State: list.State(f.Get("state")), Reason: f.Get("reason")}
+	attrs, err := attributesFromForm(f.Get("attributes"))
+	var v list.SubscriberView
+	if err == nil {
+		in.Attributes = attrs
+		v, err = s.svc.AddSubscriber(r.Context(), in, list.HowAdmin, s.origin(r))
+	}
+	if err != nil {
+		ls, lerr := s.svc.Lists(r.Context())
+		if lerr != nil {
+			return lerr
+		}
+		return s.formError(w, r, err, "subscriber_new", "subscribers", newSubscriberPage{Lists: ls, In: in, Attrs: f.Get("attributes")})
+	}
+	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", v.ID), "sub-added")
+}

@@ -1,0 +1,81 @@
+package admin
+
+import (
+	"net/http"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/gorilla/mux"
+)
+
+// templatesPage shows each list's system mail texts.
+type templatesPage struct {
+	Lists []list.ListWithCounts
+}
+
+// uiTemplates shows the confirmation and welcome texts of every list, each
+// editable with a preview of the mail as it goes out (wrapped in the
+// default layout, with the footer).
+func (s *Server) uiTemplates(w http.ResponseWriter, r *http.Request) error {
+	ls, err := s.svc.Lists(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "templates", "templates", templatesPage{Lists: ls}, "")
+}
+
+func (s *Server) uiSaveTemplates(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	f := r.PostForm
+	confirm, welcome, on := f.Get("confirm_text"), f.Get("welcome_text"), formBool(r, "welcome")
+	p := list.ListPatch{ConfirmText: &confirm, WelcomeText: &welcome, Welcome: &on}
+	if _, err := s.svc.UpdateList(r.Context(), mux.Vars(r)["slug"], p, s.origin(r)); err != nil {
+		return err
+	}
+	return redirect(w, r, "/admin/templates", "templates-saved")
+}
+
+// mailKind reads ?kind= (or the form's kind) as a system mail kind.
+func mailKind(v string) list.MailKind {
+	switch v {
+	case "welcome":
+		return list.MailWelcome
+	case "reminder":
+		return list.MailReminder
+	}
+	return list.MailConfirm
+}
+
+// uiTemplatePreview shows a list's stored system mail, without JavaScript.
+func (s *Server) uiTemplatePreview(w http.ResponseWriter, r *http.Request) error {
+	slug := mux.Vars(r)["slug"]
+	raw, err := s.svc.PreviewSystemMail(r.Context(), slug, mailKind(r.URL.Query().Get("kind")), nil)
+	if err != nil {
+		return err
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "mail", "templates", mailPage{Title: "Preview: " + m.Subject, Mail: m, Back: "/admin/templates"}, "")
+}
+
+// uiTemplatePreviewPost renders the posted, unsaved text as JSON for the
+// live preview.
+func (s *Server) uiTemplatePreviewPost(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	text := r.PostForm.Get("text")
+	raw, err := s.svc.PreviewSystemMail(r.Context(), mux.Vars(r)["slug"], mailKind(r.PostForm.Get("kind")), &text)
+	if err != nil {
+		ei := s.errorInfo(r, err)
+		return writeJSON(w, ei.status, map[string]string{"error": ei.msg})
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, previewAnswer{Subject: m.Subject, HTML: m.HTML, Text: m.Text, Headers: m.Headers, Findings: []list.Finding{}})
+}

@@ -1,0 +1,150 @@
+// Bulletin admin UI: small enhancements over server-rendered pages — the
+// live preview of a campaign or a system mail, the live progress of a
+// campaign and of an import, and the upload bar. Every page works without.
+(function () {
+  "use strict";
+  var csrf = document.body.getAttribute("data-csrf") || "";
+
+  function debounce(fn, ms) {
+    var t;
+    return function () { clearTimeout(t); t = setTimeout(fn, ms); };
+  }
+
+  function post(url, params) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json" },
+      body: params
+    }).then(function (r) { return r.json().then(function (j) { j._status = r.status; return j; }); });
+  }
+
+  function text(id, v) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = v; }
+  }
+
+  // Campaign compose: preview the unsaved form.
+  var compose = document.getElementById("compose");
+  if (compose) {
+    var frame = document.getElementById("preview-frame");
+    var state = document.getElementById("preview-state");
+    var findings = document.getElementById("findings");
+    var refresh = function () {
+      state.textContent = "(rendering…)";
+      post(compose.getAttribute("data-preview"), new URLSearchParams(new FormData(compose))).then(function (j) {
+        if (j.error) { state.textContent = "(" + j.error + ")"; return; }
+        frame.srcdoc = j.html || "<pre>" + (j.text || "").replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</pre>";
+        frame.setAttribute("data-ready", "1");
+        text("preview-subject", "Subject: " + j.subject);
+        state.textContent = "(as the first subscriber of the first list gets it)";
+        findings.hidden = j.findings.length === 0;
+        findings.innerHTML = "";
+        if (j.findings.length) {
+          var h = document.createElement("h2"); h.textContent = "Pre-send check"; findings.appendChild(h);
+          var ul = document.createElement("ul");
+          j.findings.forEach(function (f) {
+            var li = document.createElement("li"); li.className = "f-" + f.severity;
+            li.textContent = f.severity + ": " + f.message + (f.fix ? " — " + f.fix : "");
+            ul.appendChild(li);
+          });
+          findings.appendChild(ul);
+        }
+      }).catch(function () { state.textContent = "(preview failed)"; });
+    };
+    compose.addEventListener("input", debounce(refresh, 700));
+    document.getElementById("preview-btn").addEventListener("click", refresh);
+    refresh();
+  }
+
+  // System mail texts: preview each textarea as it is edited.
+  document.querySelectorAll(".tmpl-form").forEach(function (form) {
+    var frame = form.querySelector(".tmpl-frame");
+    form.querySelectorAll("textarea[data-kind]").forEach(function (ta) {
+      ta.addEventListener("input", debounce(function () {
+        var p = new URLSearchParams({ csrf: csrf, kind: ta.getAttribute("data-kind"), text: ta.value });
+        post(form.getAttribute("data-preview"), p).then(function (j) {
+          if (j.error) { return; }
+          frame.hidden = false;
+          frame.srcdoc = j.html;
+        });
+      }, 700));
+    });
+  });
+
+  // Campaign progress: server-sent events while it runs.
+  var prog = document.getElementById("progress");
+  if (prog && window.EventSource) {
+    var st = prog.getAttribute("data-status");
+    if (st === "running" || st === "scheduled") {
+      var es = new EventSource(prog.getAttribute("data-src"));
+      es.addEventListener("stats", function (ev) {
+        var p = JSON.parse(ev.data);
+        var bar = document.getElementById("c-bar");
+        bar.value = p.percent;
+        bar.textContent = Math.round(p.percent) + "%";
+        text("c-pct", p.percent.toFixed(1) + "%");
+        text("c-done", p.stats.total - p.stats.remaining);
+        text("c-total", p.stats.total);
+        text("c-rate", Math.round(p.rate));
+        text("r-sent", p.stats.sent);
+        text("r-failed", p.stats.failed);
+        text("r-deferred", p.stats.deferred);
+        text("c-status", p.status);
+        prog.setAttribute("data-percent", p.percent);
+      });
+      es.addEventListener("end", function () {
+        es.close();
+        setTimeout(function () { location.reload(); }, 1500);
+      });
+    }
+  }
+
+  // Import: upload with a progress bar, then go to the job's page.
+  var imp = document.getElementById("import-form");
+  if (imp && window.FormData) {
+    imp.addEventListener("submit", function (e) {
+      e.preventDefault();
+      var box = document.getElementById("upload-progress");
+      var bar = document.getElementById("upload-bar");
+      box.hidden = false;
+      var xhr = new XMLHttpRequest();
+      xhr.open("POST", imp.action);
+      xhr.setRequestHeader("X-CSRF-Token", csrf);
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.onprogress = function (ev) {
+        if (ev.lengthComputable) { bar.value = 100 * ev.loaded / ev.total; }
+      };
+      xhr.onload = function () {
+        if (xhr.status === 202) {
+          location.href = JSON.parse(xhr.responseText).url;
+          return;
+        }
+        var doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+        var main = doc.querySelector("main");
+        if (main) { document.querySelector("main").innerHTML = main.innerHTML; } else { imp.submit(); }
+      };
+      xhr.onerror = function () { imp.submit(); };
+      xhr.send(new FormData(imp));
+    });
+  }
+
+  // Import job: poll its progress until it ends.
+  var job = document.getElementById("import-job");
+  if (job && job.getAttribute("data-status") === "running") {
+    var poll = function () {
+      fetch(job.getAttribute("data-status-url"), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (j) {
+          var bar = document.getElementById("import-bar");
+          bar.value = j.percent;
+          text("import-pct", Math.round(j.percent) + "%");
+          text("import-rows", j.rows);
+          text("import-rate", Math.round(j.rows_per_second));
+          text("import-state", j.status);
+          if (j.status === "running") { setTimeout(poll, 500); } else { location.reload(); }
+        })
+        .catch(function () { setTimeout(poll, 2000); });
+    };
+    setTimeout(poll, 300);
+  }
+})();
