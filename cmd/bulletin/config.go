@@ -40,6 +40,8 @@ type config struct {
 	Resolver string
 	// Privacy holds the retention settings (privacy_config.go).
 	Privacy privacySettings
+	// Inbound holds the inbound server's limits and the bounce rules (inbound.go).
+	Inbound inboundSettings
 	// Scheduled backups and store upkeep (backup_schedule.go).
 	BackupDir   string
 	BackupEvery time.Duration
@@ -88,6 +90,7 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 	fs.StringVar(&c.LogLevel, "log-level", "info", "log level: debug, info, warn, error")
 	privacyFlags(fs, c)
 	opsFlags(fs, c)
+	inboundFlags(fs, c)
 }
 
 // parse parses args, then fills every flag not given from its environment
@@ -138,6 +141,7 @@ func (c *config) validate() error {
 		errs = append(errs, err)
 	}
 	errs = append(errs, c.Privacy.errors(c.Resolver)...)
+	errs = append(errs, c.Inbound.errors()...)
 	errs = append(errs, c.opsErrors()...)
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTP

@@ -193,7 +193,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 		c.BaseURL = "http://" + hl.Addr().String()
 		in.svc.SetConfig(c)
 	}
-	inbound, il, err := in.startInbound()
+	inbound, il, err := in.startInbound(ctx)
 	if err != nil {
 		hl.Close()
 		return err
