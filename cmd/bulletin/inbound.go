@@ -101,4 +101,3 @@ func (in *instance) startInbound(ctx context.Context) (*smtp.Inbound, net.Listen
 	}
 	return ib, l, nil
 }
-
