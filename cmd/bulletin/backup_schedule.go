@@ -59,18 +59,34 @@ func backupName(t time.Time) string {
 }
 
 // runBackups writes a backup into --backup-dir every --backup-every and
-// keeps the newest --backup-keep of them.
+// keeps the newest --backup-keep of them. The schedule follows the newest
+// backup in the folder, so restarts neither skip nor repeat one.
 func (in *instance) runBackups(ctx context.Context) {
-	t := time.NewTicker(in.cfg.BackupEvery)
-	defer t.Stop()
 	for {
+		t := time.NewTimer(nextBackup(in.cfg.BackupDir, in.cfg.BackupEvery, time.Now()))
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 			in.scheduledBackup(ctx)
 		}
 	}
+}
+
+// nextBackup is the wait until the next scheduled backup: one interval
+// after the newest one in dir, and at least a minute (after a start, or a
+// failed attempt).
+func nextBackup(dir string, every time.Duration, now time.Time) time.Duration {
+	names, _ := backupNames(dir)
+	wait := time.Duration(0)
+	if len(names) > 0 {
+		newest := names[len(names)-1]
+		if at, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(newest, "bulletin-"), ".db")); err == nil {
+			wait = at.Add(every).Sub(now)
+		}
+	}
+	return min(max(wait, time.Minute), every)
 }
 
 // scheduledBackup takes one backup and prunes old ones; failures are logged.
@@ -99,12 +115,26 @@ func (in *instance) scheduledBackup(ctx context.Context) {
 	}
 }
 
-// pruneBackups deletes the oldest scheduled backups beyond keep. Their
-// names sort by time.
+// pruneBackups deletes the oldest scheduled backups beyond keep.
 func pruneBackups(dir string, keep int) error {
-	ents, err := os.ReadDir(dir)
+	names, err := backupNames(dir)
 	if err != nil {
 		return err
+	}
+	var errs []error
+	for len(names) > keep {
+		errs = append(errs, os.Remove(filepath.Join(dir, names[0])))
+		names = names[1:]
+	}
+	return errors.Join(errs...)
+}
+
+// backupNames lists the scheduled backups in dir, oldest first: their
+// names sort by time.
+func backupNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	var names []string
 	for _, e := range ents {
@@ -113,10 +143,5 @@ func pruneBackups(dir string, keep int) error {
 		}
 	}
 	slices.Sort(names)
-	var errs []error
-	for len(names) > keep {
-		errs = append(errs, os.Remove(filepath.Join(dir, names[0])))
-		names = names[1:]
-	}
-	return errors.Join(errs...)
+	return names, nil
 }

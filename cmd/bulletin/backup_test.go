@@ -357,6 +357,27 @@ func TestScheduledBackups(t *testing.T) {
 	}
 }
 
+func TestNextBackup(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	now := time.Date(2026, 3, 4, 12, 0, 0, 0, time.UTC)
+	if got := nextBackup(dir, 24*time.Hour, now); got != time.Minute {
+		t.Errorf("nextBackup(empty) = %s, want 1m", got)
+	}
+	os.WriteFile(filepath.Join(dir, backupName(now.Add(-30*time.Hour))), nil, 0o600)
+	if got := nextBackup(dir, 24*time.Hour, now); got != time.Minute {
+		t.Errorf("nextBackup(overdue) = %s, want 1m", got)
+	}
+	os.WriteFile(filepath.Join(dir, backupName(now.Add(-4*time.Hour))), nil, 0o600)
+	if got := nextBackup(dir, 24*time.Hour, now); got != 20*time.Hour {
+		t.Errorf("nextBackup(4h ago) = %s, want 20h", got)
+	}
+	os.WriteFile(filepath.Join(dir, backupName(now.Add(48*time.Hour))), nil, 0o600) // clock went back
+	if got := nextBackup(dir, 24*time.Hour, now); got != 24*time.Hour {
+		t.Errorf("nextBackup(future) = %s, want 24h", got)
+	}
+}
+
 func TestOpsFlags(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
