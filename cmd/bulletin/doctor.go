@@ -149,5 +149,9 @@ func printChecks(w io.Writer, checks []smtp.Check) {
 			fmt.Fprintf(w, "      %-*s  fix: %s\n", width, "", c.Fix)
 		}
 	}
-	fmt.Fprintf(w, "\n%d passed, %d warnings, %d failed.\n", n[smtp.StatusPass], n[smtp.StatusWarn], n[smtp.StatusFail])
+	warnings := "warnings"
+	if n[smtp.StatusWarn] == 1 {
+		warnings = "warning"
+	}
+	fmt.Fprintf(w, "\n%d passed, %d %s, %d failed.\n", n[smtp.StatusPass], n[smtp.StatusWarn], warnings, n[smtp.StatusFail])
 }
