@@ -50,6 +50,10 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/api/v1/campaigns/{id:[0-9]+}/progress", s.api(s.apiCampaignProgress)).Methods("GET")
 	r.Handle("/api/v1/campaigns/{id:[0-9]+}/{action}", s.api(s.apiCampaignAction)).Methods("POST")
 	r.Handle("/api/v1/backup", s.api(s.apiBackup)).Methods("GET")
+	r.Handle("/api/v1/bounces", s.api(s.apiBounces)).Methods("GET")
+	r.Handle("/api/v1/suppression", s.api(s.apiSuppressions)).Methods("GET")
+	r.Handle("/api/v1/suppression", s.api(s.apiAddSuppression)).Methods("POST")
+	r.Handle("/api/v1/suppression", s.api(s.apiDeleteSuppression)).Methods("DELETE")
 
 	// Admin UI: session cookie, CSRF token and origin check on every form.
 	s.uiRoutes(r)

@@ -259,3 +259,147 @@ func TestCampaignSurvivesKill(t *testing.T) {
 		t.Errorf("%d duplicates, want at most 64", dups)
 	}
 }
+
+// dsnFor writes a delivery status notification for a message the sink got.
+func dsnFor(rcpt, messageID string) string {
+	return strings.ReplaceAll(`From: MAILER-DAEMON@mx.example.net
+To: bounces@news.test
+Subject: Undelivered Mail Returned to Sender
+Auto-Submitted: auto-replied
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; `+rcpt+`
+Action: failed
+Status: 5.1.1
+Diagnostic-Code: smtp; 550 5.1.1 <`+rcpt+`>: Recipient address rejected: User unknown
+
+--b1
+Content-Type: text/rfc822-headers
+
+Message-ID: <`+messageID+`>
+To: `+rcpt+`
+Subject: Monthly news
+
+--b1--
+`, "\n", "\r\n")
+}
+
+// TestBouncesEndToEnd sends a campaign to a relay that refuses some
+// recipients and then posts DSNs for others to the inbound port, quoting the
+// messages really sent: exactly those subscribers end blocklisted, and a
+// later campaign skips them.
+func TestBouncesEndToEnd(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 60)
+	refused := map[string]bool{"r00002@example.net": true, "r00003@example.net": true}
+	sk.answer = func(rcpt string) *gosmtp.SMTPError {
+		if refused[rcpt] {
+			return &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "0")
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
+	resp.Body.Close()
+	waitCampaign(t, s, id, list.StatusFinished, 30*time.Second)
+	// DSNs for two delivered messages come back: one to its VERP address,
+	// one to plain bounces@ quoting the Message-ID; a forged one for a third
+	// person quotes nothing Bulletin sent.
+	bounced := map[string]bool{"r00004@example.net": true, "r00005@example.net": true}
+	for _, m := range sk.messages() {
+		h, _ := mail.ReadMessage(bytes.NewReader(m.Data))
+		rcpt := m.To[0]
+		if !bounced[rcpt] {
+			continue
+		}
+		to := m.From // the VERP envelope sender
+		if rcpt == "r00005@example.net" {
+			to = "bounces@news.test"
+		}
+		msgID := strings.Trim(h.Header.Get("Message-Id"), "<>")
+		if err := sendPlain(s.smtpIn, "", []string{to}, strings.NewReader(dsnFor(rcpt, msgID))); err != nil {
+			t.Fatalf("DSN for %s: %v", rcpt, err)
+		}
+	}
+	if err := sendPlain(s.smtpIn, "", []string{"bounces@news.test"}, strings.NewReader(dsnFor("r00006@example.net", "forged@elsewhere"))); err != nil {
+		t.Fatalf("forged DSN: %v", err)
+	}
+	// An open relay attempt is refused.
+	if err := sendPlain(s.smtpIn, "spam@evil.test", []string{"victim@example.com"}, strings.NewReader("Subject: hi\r\n\r\nhi\r\n")); err == nil {
+		t.Fatal("the inbound server relayed mail for another domain")
+	}
+	blocked := map[string]bool{}
+	for email := range want {
+		if subscriberState(t, s, email).Blocklisted {
+			blocked[email] = true
+		}
+	}
+	for email := range refused {
+		if want[email] && !blocked[email] {
+			t.Errorf("%s refused with 550 5.1.1 is not blocklisted", email)
+		}
+	}
+	for email := range bounced {
+		if want[email] && !blocked[email] {
+			t.Errorf("%s bounced by DSN is not blocklisted", email)
+		}
+	}
+	if blocked["r00006@example.net"] {
+		t.Error("a forged DSN blocklisted r00006")
+	}
+	var bs struct {
+		Items []struct {
+			Email   string `json:"email"`
+			Kind    string `json:"kind"`
+			Counted bool   `json:"counted"`
+		} `json:"items"`
+	}
+	resp = s.api(t, "GET", "/api/v1/bounces?email=r00006@example.net", nil)
+	json.NewDecoder(resp.Body).Decode(&bs)
+	resp.Body.Close()
+	if len(bs.Items) != 1 || bs.Items[0].Counted {
+		t.Errorf("forged DSN records: %+v, want one uncounted record", bs.Items)
+	}
+	// A second campaign skips the blocklisted.
+	before := len(sk.messages())
+	subj, body, lists := "Second", "<p>Again</p>", `["a","b","c"]`
+	resp = s.api(t, "POST", "/api/v1/campaigns", strings.NewReader(fmt.Sprintf(`{"subject":%q,"body":%q,"lists":%s}`, subj, body, lists)))
+	var c2 list.CampaignView
+	json.NewDecoder(resp.Body).Decode(&c2)
+	resp.Body.Close()
+	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", c2.ID), nil)
+	resp.Body.Close()
+	waitCampaign(t, s, c2.ID, list.StatusFinished, 30*time.Second)
+	for _, m := range sk.messages()[before:] {
+		if blocked[m.To[0]] {
+			t.Errorf("the second campaign mailed blocklisted %s", m.To[0])
+		}
+	}
+	if len(blocked) != 4 {
+		t.Errorf("blocklisted %v, want exactly the 4 bounced", blocked)
+	}
+}
+
+// sendPlain delivers a message over a plain SMTP session, as an MTA
+// returning a bounce to a server without STARTTLS would.
+func sendPlain(addr, from string, to []string, r io.Reader) error {
+	c, err := gosmtp.Dial(addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.SendMail(from, to, r)
+}

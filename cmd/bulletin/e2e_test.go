@@ -244,3 +244,52 @@ func TestExportAndStoreInUse(t *testing.T) {
 		t.Fatalf("export:\n%s", out.String())
 	}
 }
+
+func TestSuppressionAPI(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	resp := s.api(t, "POST", "/api/v1/suppression", strings.NewReader(`{"email":"Blocked@Example.org","reason":"asked by phone"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("POST suppression: %d", resp.StatusCode)
+	}
+	resp = s.api(t, "POST", "/api/v1/suppression", strings.NewReader(`{"email":"not an address"}`))
+	resp.Body.Close()
+	if resp.StatusCode != 422 {
+		t.Fatalf("POST bad suppression: %d, want 422", resp.StatusCode)
+	}
+	resp = s.api(t, "GET", "/api/v1/suppression", nil)
+	var page struct {
+		Items []struct{ Email, Reason string } `json:"items"`
+		Next  *string                          `json:"next"`
+	}
+	json.NewDecoder(resp.Body).Decode(&page)
+	resp.Body.Close()
+	if len(page.Items) != 1 || page.Items[0].Email != "Blocked@Example.org" || page.Items[0].Reason != "asked by phone" {
+		t.Fatalf("suppression list: %+v", page.Items)
+	}
+	// An editor's addition of a suppressed address mails nothing.
+	resp = s.api(t, "POST", "/api/v1/subscribers", strings.NewReader(`{"email":"blocked@example.org","lists":["newsletter"],"state":"unconfirmed"}`))
+	resp.Body.Close()
+	if got := subscriberState(t, s, "blocked@example.org"); !got.Blocklisted {
+		t.Fatalf("subscriber of a suppressed address: %+v, want blocklisted", got)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if msgs := outboxMessages(t, data, 0); len(msgs) != 0 {
+		t.Fatalf("a suppressed address was mailed: %d messages", len(msgs))
+	}
+	resp = s.api(t, "DELETE", "/api/v1/suppression?email=blocked@example.org", nil)
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("DELETE suppression: %d", resp.StatusCode)
+	}
+	if got := subscriberState(t, s, "blocked@example.org"); got.Blocklisted {
+		t.Fatalf("after lifting: %+v", got)
+	}
+	resp = s.api(t, "DELETE", "/api/v1/suppression?email=blocked@example.org", nil)
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Fatalf("second DELETE: %d, want 404", resp.StatusCode)
+	}
+}

@@ -1,0 +1,142 @@
+package admin
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// bounceJSON is a bounce record as the API shows it (DESIGN.md): one per
+// failed recipient, whatever the subscriber's state.
+type bounceJSON struct {
+	ID         list.BounceID   `json:"id"`
+	Email      string          `json:"email"`
+	Kind       list.BounceKind `json:"kind"`
+	Action     string          `json:"action"`
+	Status     string          `json:"status"`
+	Diagnostic string          `json:"diagnostic"`
+	Campaign   *uint64         `json:"campaign"`
+	Subscriber *uint64         `json:"subscriber_id"`
+	Counted    bool            `json:"counted"`
+	At         rfcTime         `json:"at"`
+}
+
+func newBounceJSON(b list.Bounce) bounceJSON {
+	j := bounceJSON{ID: b.ID, Email: b.Email, Kind: b.Kind, Action: b.Action, Status: b.Status,
+		Diagnostic: b.Diagnostic, Counted: b.Counted, At: rfcTime(b.At)}
+	if b.Campaign != 0 {
+		c := uint64(b.Campaign)
+		j.Campaign = &c
+	}
+	if b.Subscriber != 0 {
+		s := uint64(b.Subscriber)
+		j.Subscriber = &s
+	}
+	return j
+}
+
+// apiBounces answers GET /api/v1/bounces?email=&campaign=&kind=.
+func (s *Server) apiBounces(w http.ResponseWriter, r *http.Request) error {
+	limit, after, err := paging(r)
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := list.BounceFilter{Email: q.Get("email"), Kind: list.BounceKind(q.Get("kind")), After: list.BounceID(after), Limit: limit}
+	if v := q.Get("campaign"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return newHTTPError(http.StatusUnprocessableEntity, "campaign must be a campaign id")
+		}
+		f.Campaign = list.CampaignID(n)
+	}
+	bs, next, err := s.svc.Bounces(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	p := page[bounceJSON]{Items: make([]bounceJSON, 0, len(bs)), Total: -1}
+	for _, b := range bs {
+		p.Items = append(p.Items, newBounceJSON(b))
+	}
+	if next != nil {
+		n := uint64(*next)
+		p.Next = &n
+	}
+	if next == nil && after == 0 {
+		p.Total = len(p.Items)
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+// suppressionJSON is an entry of the global suppression list; the email is
+// empty for an erased person (only a keyed hash is kept).
+type suppressionJSON struct {
+	Email  string   `json:"email"`
+	Reason string   `json:"reason"`
+	How    list.How `json:"how"`
+	At     rfcTime  `json:"at"`
+}
+
+// suppressionPage is a page of the suppression list: its cursor is an
+// opaque string (the entry's hash), not an id.
+type suppressionPage struct {
+	Items []suppressionJSON `json:"items"`
+	Total int               `json:"total"`
+	Next  *string           `json:"next"`
+}
+
+func (s *Server) apiSuppressions(w http.ResponseWriter, r *http.Request) error {
+	limit := defaultLimit
+	if v := r.URL.Query().Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return newHTTPError(http.StatusUnprocessableEntity, "limit must be a positive integer")
+		}
+		limit = min(n, maxLimit)
+	}
+	ss, next, err := s.svc.Suppressions(r.Context(), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	p := suppressionPage{Items: make([]suppressionJSON, 0, len(ss)), Total: -1, Next: next}
+	for _, e := range ss {
+		p.Items = append(p.Items, suppressionJSON{Email: e.Email, Reason: e.Reason, How: e.How, At: rfcTime(e.At)})
+	}
+	if next == nil && r.URL.Query().Get("after") == "" {
+		p.Total = len(p.Items)
+	}
+	return writeJSON(w, http.StatusOK, p)
+}
+
+func (s *Server) apiAddSuppression(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Email  string `json:"email"`
+		Reason string `json:"reason"`
+	}
+	if err := decodeJSON(w, r, &b); err != nil {
+		return err
+	}
+	e, err := s.svc.Suppress(r.Context(), b.Email, b.Reason, s.origin(r))
+	if err != nil {
+		return err
+	}
+	if e.At.IsZero() {
+		e.At = time.Now()
+	}
+	return writeJSON(w, http.StatusCreated, suppressionJSON{Email: e.Email, Reason: e.Reason, How: e.How, At: rfcTime(e.At)})
+}
+
+// apiDeleteSuppression lifts a suppression: DELETE /api/v1/suppression?email=.
+func (s *Server) apiDeleteSuppression(w http.ResponseWriter, r *http.Request) error {
+	email := r.URL.Query().Get("email")
+	if email == "" {
+		return newHTTPError(http.StatusUnprocessableEntity, "give the address as ?email=")
+	}
+	if err := s.svc.Unsuppress(r.Context(), email, s.origin(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -1,0 +1,137 @@
+package list
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Bounces pages through bounce records matching f, oldest first; next is
+// the cursor of the following page.
+func (s *Service) Bounces(ctx context.Context, f BounceFilter) ([]Bounce, *BounceID, error) {
+	if f.Email != "" {
+		a, err := ParseAddress(f.Email)
+		if err != nil {
+			return nil, nil, err
+		}
+		f.Email = a.Identity
+	}
+	switch f.Kind {
+	case "", BounceHard, BounceSoft, BouncePolicy, BounceComplaint, BounceUnknown:
+	default:
+		return nil, nil, fmt.Errorf("%w: unknown bounce kind %q", ErrInvalid, f.Kind)
+	}
+	limit := max(1, min(f.Limit, 1000))
+	f.Limit = limit + 1
+	bs, err := s.store.Bounces(ctx, f)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *BounceID
+	if len(bs) > limit {
+		bs = bs[:limit]
+		id := bs[limit-1].ID
+		next = &id
+	}
+	return bs, next, nil
+}
+
+// SuppressionView is a suppression entry as the API shows it: the cursor
+// is the entry's hash in hex, the email empty for an erased person.
+type SuppressionView struct {
+	Suppression
+	Cursor string `json:"-"`
+}
+
+// Suppressions pages through the global suppression list in hash order.
+func (s *Service) Suppressions(ctx context.Context, after string, limit int) ([]SuppressionView, *string, error) {
+	cur, err := hex.DecodeString(after)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: after must be a cursor from a previous page", ErrInvalid)
+	}
+	limit = max(1, min(limit, 1000))
+	ss, err := s.store.Suppressions(ctx, cur, limit+1)
+	if err != nil {
+		return nil, nil, err
+	}
+	var next *string
+	if len(ss) > limit {
+		ss = ss[:limit]
+		c := hex.EncodeToString(ss[limit-1].Hash)
+		next = &c
+	}
+	out := make([]SuppressionView, len(ss))
+	for i, e := range ss {
+		out[i] = SuppressionView{Suppression: e, Cursor: hex.EncodeToString(e.Hash)}
+	}
+	return out, next, nil
+}
+
+// Suppress puts an address on the suppression list: it is never mailed
+// again, whatever list it joins later, until an admin or the person's own
+// fresh double opt-in lifts it.
+func (s *Service) Suppress(ctx context.Context, email, reason string, o Origin) (Suppression, error) {
+	a, err := ParseAddress(email)
+	if err != nil {
+		return Suppression{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		reason = "added by an admin"
+	}
+	if err := checkText("reason", reason, 500); err != nil {
+		return Suppression{}, err
+	}
+	now, hash := s.Now(), s.tokens.AddressHash(a.Identity)
+	entry := Suppression{Hash: hash, Email: a.Display, Reason: reason, How: HowAdmin, At: now}
+	r, err := s.store.UpdateSubscriber(ctx, Key{Identity: a.Identity, Hash: hash}, false, func(r *Record, fx *Effects) error {
+		if r.Suppression == nil {
+			r.Suppression = &entry
+			fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, HowAdmin, o, now, reason))
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotFound):
+		err = s.store.PutSuppression(ctx, entry)
+	case err == nil:
+		entry = *r.Suppression
+	}
+	if err != nil {
+		return Suppression{}, err
+	}
+	s.audit(ctx, o, "suppression.add", a.Display)
+	return entry, nil
+}
+
+// Unsuppress lifts an address's suppression.
+func (s *Service) Unsuppress(ctx context.Context, email string, o Origin) error {
+	a, err := ParseAddress(email)
+	if err != nil {
+		return err
+	}
+	now, hash := s.Now(), s.tokens.AddressHash(a.Identity)
+	found := false
+	_, err = s.store.UpdateSubscriber(ctx, Key{Identity: a.Identity, Hash: hash}, false, func(r *Record, fx *Effects) error {
+		found = r.Suppression != nil
+		s.setBlocklisted(r, fx, false, "", HowAdmin, o, now)
+		return nil
+	})
+	if errors.Is(err, ErrNotFound) {
+		err = s.store.DeleteSuppression(ctx, hash)
+		found = err == nil
+		if errors.Is(err, ErrNotFound) {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !found {
+		return fmt.Errorf("%w: %s is not suppressed", ErrNotFound, a.Display)
+	}
+	s.audit(ctx, o, "suppression.delete", a.Display)
+	return nil
+}
