@@ -17,6 +17,9 @@ type run struct {
 	c    Campaign
 	cfg  Config
 
+	// lists are the campaign's lists, loaded once per run.
+	lists map[ListID]*List
+
 	mu     sync.Mutex
 	window []windowEntry // main-stream recipients in dispatch order
 	retry  map[SubscriberID]bool
@@ -110,7 +113,17 @@ func (r *run) prepare(ctx context.Context) error {
 			return err
 		}
 	}
-	r.c, r.cfg, r.retry = c, r.s.Config(), map[SubscriberID]bool{}
+	r.c, r.cfg, r.retry, r.lists = c, r.s.Config(), map[SubscriberID]bool{}, map[ListID]*List{}
+	for _, id := range c.Lists {
+		l, err := r.s.store.List(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since: its subscriptions went with it
+		}
+		if err != nil {
+			return err
+		}
+		r.lists[id] = &l
+	}
 	r.s.log.Info("campaign running", "campaign_id", r.id, "total", c.Stats.Total, "cursor", c.Cursor)
 	return nil
 }

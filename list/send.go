@@ -47,11 +47,7 @@ func (r *run) process(ctx context.Context, j job) result {
 func (r *run) recipientList(rec *Record) *List {
 	for _, id := range r.c.Lists {
 		if sub := rec.Subscription(id); sub != nil && sub.State == StateConfirmed {
-			l, err := r.s.store.List(context.Background(), id)
-			if err != nil {
-				return nil
-			}
-			return &l
+			return r.lists[id]
 		}
 	}
 	return nil
