@@ -155,3 +155,21 @@ func printChecks(w io.Writer, checks []smtp.Check) {
 	}
 	fmt.Fprintf(w, "\n%d passed, %d %s, %d failed.\n", n[smtp.StatusPass], n[smtp.StatusWarn], warnings, n[smtp.StatusFail])
 }
+
+// doctor runs the checks for a serving instance with its live settings: the
+// hook for the settings page (through list, which admin asks).
+func (in *instance) doctor(ctx context.Context) []smtp.Check {
+	cfg := in.cfg
+	live := in.svc.Config()
+	cfg.BaseURL, cfg.PostalAddress, cfg.From = live.BaseURL, live.PostalAddress, live.From
+	resolver := cfg.Resolver
+	if resolver == "" {
+		resolver = systemResolver("/etc/resolv.conf")
+	}
+	keys, err := dkimKeys(ctx, in.db, cfg.DKIMSign)
+	checks := newDoctor(cfg, keys, resolver).Run(ctx)
+	if err != nil {
+		checks = replaceDKIM(checks, err)
+	}
+	return checks
+}

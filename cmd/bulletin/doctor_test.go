@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+
+	"github.com/bulletin/bulletin/smtp"
 )
 
 // zoneServer serves zone-file records on 127.0.0.1 (UDP); names without
@@ -137,5 +140,29 @@ func TestNewDoctorDomains(t *testing.T) {
 	d := newDoctor(cfg, nil, "127.0.0.1:53")
 	if d.FromDomain != "paper.test" || d.BounceDomain != "bounce.news.test" || d.Selector != "s1" {
 		t.Errorf("newDoctor = %+v", d)
+	}
+}
+
+func TestInstanceDoctor(t *testing.T) {
+	t.Parallel()
+	ns := zoneServer(t, `news.test. 300 IN MX 10 mx.news.test.`)
+	cfg := config{Data: filepath.Join(t.TempDir(), "data"), Domain: "news.test", Resolver: ns,
+		PostalAddress: "1 Main Street", BaseURL: "https://news.test"}
+	err := withInstance(t.Context(), cfg, io.Discard, func(in *instance) error {
+		got := map[string]smtp.Status{}
+		for _, c := range in.doctor(t.Context()) {
+			got[c.Name] = c.Status
+		}
+		want := map[string]smtp.Status{"postal address": smtp.StatusPass, "base URL": smtp.StatusPass,
+			"DKIM bulletin._domainkey.news.test": smtp.StatusFail, "MX news.test": smtp.StatusPass, "relay": smtp.StatusWarn}
+		for name, w := range want {
+			if got[name] != w {
+				t.Errorf("instance doctor %q = %q, want %q (all: %v)", name, got[name], w, got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
