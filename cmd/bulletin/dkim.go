@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/mail"
+	"strings"
 
 	"github.com/bulletin/bulletin/smtp"
 )
@@ -41,7 +43,7 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 			if err := in.db.PutSetting(ctx, "dkim."+kind, pem); err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "New %s DKIM key stored. Publish this record before the server signs with it (restart the server to use it):\n", kind)
+			fmt.Fprintf(stdout, "New %s DKIM key stored. Publish its record before the server signs with it (restart the server to use it; --dkim-sign chooses the keys that sign):\n", kind)
 			return printDNS(ctx, in, stdout)
 		})
 	case "dns":
@@ -50,13 +52,20 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 	return usageError("dkim: unknown subcommand %q", args[0])
 }
 
-// printDNS prints the zone-file records: DKIM for each stored key, SPF and DMARC.
+// printDNS prints the zone-file records: DKIM for each key --dkim-sign
+// signs with (at the From domain, the signing domain d=), SPF and DMARC.
 func printDNS(ctx context.Context, in *instance, w io.Writer) error {
-	keys, err := dkimKeys(ctx, in.db, "both")
+	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign)
 	if err != nil {
 		return err
 	}
-	for _, line := range smtp.DNSRecords(in.cfg.Domain, in.cfg.DKIMSelector, keys, relayHost(in.cfg.Relay)) {
+	domain := in.cfg.Domain
+	if a, err := mail.ParseAddress(in.cfg.From); err == nil {
+		if at := strings.LastIndexByte(a.Address, '@'); at > 0 {
+			domain = a.Address[at+1:]
+		}
+	}
+	for _, line := range smtp.DNSRecords(domain, in.cfg.DKIMSelector, keys, relayHost(in.cfg.Relay)) {
 		fmt.Fprintln(w, line)
 	}
 	return nil
