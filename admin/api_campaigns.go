@@ -241,7 +241,7 @@ func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request) error {
 	s.svc.RecordAudit(r.Context(), s.origin(r), "backup.download", "")
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulletin-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
-	_, err := s.svc.Store().Backup(r.Context(), w)
+	_, err := s.svc.Backup(r.Context(), w)
 	if err != nil && !started(w) {
 		return err
 	}

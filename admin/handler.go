@@ -105,8 +105,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					http.Error(sw, "internal error", http.StatusInternalServerError)
 				}
 			}
+			d := s.now().Sub(start)
 			s.logger(r).Info("request", "method", r.Method, "route", ri.route,
-				"status", sw.status, "bytes", sw.bytes, "duration", s.now().Sub(start).Round(time.Microsecond))
+				"status", sw.status, "bytes", sw.bytes, "duration", d.Round(time.Microsecond))
+			if s.observe != nil {
+				s.observe(ri.route, sw.status, d)
+			}
 		}()
 		next.ServeHTTP(sw, r)
 	})

@@ -30,6 +30,9 @@ type Options struct {
 	Outbox bool
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
+	// ObserveHTTP, when set, is told of every request by its route template
+	// (never the raw path, which holds tokens), status and duration.
+	ObserveHTTP func(route string, code int, d time.Duration)
 	// Ready reports whether the server is ready for traffic (/readyz); nil
 	// means always ready.
 	Ready func() error
@@ -49,6 +52,7 @@ type Server struct {
 	proxies []netip.Prefix
 	outbox  bool
 	metrics http.Handler
+	observe func(route string, code int, d time.Duration)
 	ready   func() error
 	static  fs.FS
 
@@ -102,7 +106,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		svc: opts.Service, log: opts.Logger, now: opts.Now,
 		proxies: opts.TrustedProxies, outbox: opts.Outbox,
-		metrics: opts.Metrics, ready: opts.Ready, static: static,
+		metrics: opts.Metrics, observe: opts.ObserveHTTP, ready: opts.Ready, static: static,
 		pub: public, adm: ui,
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
 		logins:         newThrottle(),

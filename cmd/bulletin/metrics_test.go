@@ -122,6 +122,10 @@ func TestMetrics(t *testing.T) {
 	if v, _ := value(mfs, "bulletin_store_size_bytes"); v <= 0 {
 		t.Errorf("store size = %v", v)
 	}
+	// HTTP latency is recorded by route template, never by raw path.
+	if v, ok := value(mfs, "bulletin_http_request_duration_seconds", "route", "/api/v1/campaigns/{id:[0-9]+}/{action}", "code", "200"); !ok || v < 1 {
+		t.Errorf("http latency of the send route = %v, %v; want at least one observation", v, ok)
+	}
 }
 
 // TestMetricsBounces counts bounce records incrementally across scrapes.
