@@ -318,8 +318,10 @@ func (s *Server) uiPreviewCampaign(w http.ResponseWriter, r *http.Request) error
 	}
 	raw, fs, err := s.svc.PreviewCampaign(r.Context(), list.CampaignID(id), in)
 	if err != nil {
-		ei := s.errorInfo(r, err)
-		return writeJSON(w, ei.status, map[string]string{"error": ei.msg})
+		return previewError(w, r, s, err)
+	}
+	if raw == nil {
+		return writeJSON(w, http.StatusOK, previewAnswer{Headers: [][2]string{}, Findings: fs})
 	}
 	m, err := parseMail(raw)
 	if err != nil {
@@ -341,12 +343,49 @@ func (s *Server) uiPreviewPage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := parseMail(raw)
+	var m shownMail
+	if raw != nil {
+		m, err = parseMail(raw)
+	}
 	if err != nil {
 		return err
 	}
 	return s.uiPage(w, r, http.StatusOK, "mail", "campaigns", mailPage{Mail: m, Findings: fs,
-		Back: fmt.Sprintf("/admin/campaigns/%d", id), Title: "Preview"}, "")
+		Back: fmt.Sprintf("/admin/campaigns/%d", id), Title: "Preview", HTMLURL: fmt.Sprintf("/admin/campaigns/%d/preview.html", id)}, "")
+}
+
+// uiPreviewHTML answers the HTML part of a campaign for the preview frame:
+// the saved campaign on GET, the posted compose form (unsaved) on POST.
+func (s *Server) uiPreviewHTML(w http.ResponseWriter, r *http.Request) error {
+	var id uint64
+	if mux.Vars(r)["id"] != "" {
+		var err error
+		if id, err = pathID(r, "id"); err != nil {
+			return err
+		}
+	}
+	var in list.CampaignInput
+	if r.Method == http.MethodPost {
+		if err := uiForm(w, r); err != nil {
+			return err
+		}
+		var err error
+		if in, err = campaignInput(r); err != nil {
+			return err
+		}
+	}
+	raw, _, err := s.svc.PreviewCampaign(r.Context(), list.CampaignID(id), in)
+	if err != nil {
+		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
+	}
+	if raw == nil {
+		return writeMailHTML(w, "<p>No preview: see the errors of the pre-send check.</p>")
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeMailHTML(w, m.HTML)
 }
 
 // chart is the results chart: one bar per minute of sending, drawn as
@@ -387,4 +426,19 @@ func newChart(pts []list.SeriesPoint) chart {
 	}
 	c.From, c.To = pts[0].At.Format("2006-01-02 15:04"), pts[len(pts)-1].At.Format("15:04")+" UTC"
 	return c
+}
+
+// previewError answers a failed preview as JSON. The mailer's refusals
+// wrap ErrInvalid at the end of their text, so the whole text is the
+// message.
+func previewError(w http.ResponseWriter, r *http.Request, s *Server, err error) error {
+	return writeJSON(w, s.errorInfo(r, err).status, map[string]string{"error": previewMessage(s, r, err)})
+}
+
+func previewMessage(s *Server, r *http.Request, err error) string {
+	ei := s.errorInfo(r, err)
+	if errors.Is(err, list.ErrInvalid) && ei.msg == list.ErrInvalid.Error() {
+		return strings.TrimPrefix(err.Error(), "smtp: ")
+	}
+	return ei.msg
 }

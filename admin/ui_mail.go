@@ -148,13 +148,45 @@ func (n newlineStripper) Read(p []byte) (int, error) {
 }
 
 // mailPage shows one message: headers, the HTML part in a sandboxed frame
-// and the text part.
+// (loaded from HTMLURL) and the text part.
 type mailPage struct {
 	Title    string
 	Mail     shownMail
 	Findings []list.Finding
 	Back     string
 	Raw      string
+	HTMLURL  string
+}
+
+// mailFrameCSP is the policy of a mail's HTML part shown in a frame: a
+// sandbox with no scripts and no origin, inline styles as mail uses them,
+// no remote resources (no tracking pixel fires), framed by the UI only.
+const mailFrameCSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+// writeMailHTML answers the HTML part of a message for a frame of the UI.
+func writeMailHTML(w http.ResponseWriter, html string) error {
+	h := w.Header()
+	h.Set("Content-Security-Policy", mailFrameCSP)
+	h.Set("X-Frame-Options", "SAMEORIGIN")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	if html == "" {
+		html = "<p>(this message has no HTML part)</p>"
+	}
+	_, err := io.WriteString(w, html)
+	return err
+}
+
+// uiOutboxHTML answers the HTML part of an outbox message.
+func (s *Server) uiOutboxHTML(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.svc.OutboxMessage(r.Context(), mux.Vars(r)["name"])
+	if err != nil {
+		return err
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeMailHTML(w, m.HTML)
 }
 
 // outboxPage lists the outbox.
@@ -185,7 +217,7 @@ func (s *Server) uiOutboxMessage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.uiPage(w, r, http.StatusOK, "mail", "outbox", mailPage{Title: m.Subject, Mail: m, Back: "/admin/outbox",
-		Raw: "/admin/outbox/" + url.PathEscape(name) + "/raw"}, "")
+		Raw: "/admin/outbox/" + url.PathEscape(name) + "/raw", HTMLURL: "/admin/outbox/" + url.PathEscape(name) + "/html"}, "")
 }
 
 // uiOutboxRaw answers the message as sent, as plain text.

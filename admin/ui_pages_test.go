@@ -557,8 +557,16 @@ func TestUICampaignFlow(t *testing.T) {
 		t.Fatalf("create = %d", res.StatusCode)
 	}
 	page := strings.Split(res.Header.Get("Location"), "?")[0]
-	if res, body := s.get(page + "/preview"); res.StatusCode != 200 || !strings.Contains(body, "srcdoc=") || !strings.Contains(body, "List-Unsubscribe") {
+	if res, body := s.get(page + "/preview"); res.StatusCode != 200 || !strings.Contains(body, page+"/preview.html") || !strings.Contains(body, "List-Unsubscribe") {
 		t.Errorf("saved preview = %d\n%s", res.StatusCode, body)
+	}
+	for _, res := range []*http.Response{first(s.get(page + "/preview.html")), first(s.post("/admin/campaigns/preview.html", form))} {
+		if res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") != mailFrameCSP || res.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
+			t.Errorf("preview frame = %d, CSP %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+		}
+	}
+	if _, body := s.post("/admin/campaigns/preview.html", form); !strings.Contains(body, "<strong>bold</strong>") {
+		t.Errorf("posted preview frame lacks the body:\n%s", body)
 	}
 	if res, _ := s.post(page+"/test", url.Values{"emails": {"tester@example.org"}}); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("test send = %d", res.StatusCode)
@@ -612,6 +620,9 @@ func TestUICampaignFlow(t *testing.T) {
 	if res.StatusCode != 200 || !strings.Contains(body, "List-Unsubscribe-Post") || !strings.Contains(body, `id="mail-html"`) || !strings.Contains(body, `id="mail-text"`) {
 		t.Errorf("outbox message = %d\n%s", res.StatusCode, body)
 	}
+	if res, body := s.get(links[0][1] + "/html"); res.StatusCode != 200 || res.Header.Get("Content-Security-Policy") != mailFrameCSP || !strings.Contains(body, "<strong>bold</strong>") {
+		t.Errorf("outbox HTML part = %d %q", res.StatusCode, res.Header.Get("Content-Security-Policy"))
+	}
 	if res, body := s.get(links[0][1] + "/raw"); res.StatusCode != 200 || !strings.Contains(body, "Message-Id:") && !strings.Contains(body, "Message-ID:") {
 		t.Errorf("raw = %d", res.StatusCode)
 	}
@@ -622,6 +633,8 @@ func TestUICampaignFlow(t *testing.T) {
 		t.Error("dashboard lacks the recent campaign")
 	}
 }
+
+func first(res *http.Response, _ string) *http.Response { return res }
 
 func pathIDOf(page string) (uint64, error) {
 	var id uint64
@@ -651,6 +664,9 @@ func TestUITemplatesAndSettings(t *testing.T) {
 	if res, body := s.get("/admin/templates/newsletter/preview?kind=welcome"); res.StatusCode != 200 || !strings.Contains(body, "Hi") {
 		t.Errorf("welcome preview = %d", res.StatusCode)
 	}
+	if res, body := s.post("/admin/templates/newsletter/preview.html", url.Values{"kind": {"welcome"}, "text": {"Unsaved words"}}); res.StatusCode != 200 || !strings.Contains(body, "Unsaved words") || res.Header.Get("Content-Security-Policy") != mailFrameCSP {
+		t.Errorf("posted template frame = %d", res.StatusCode)
+	}
 	if res, _ := s.post("/admin/templates/nope", url.Values{"confirm_text": {"x"}}); res.StatusCode != 404 {
 		t.Errorf("unknown list = %d", res.StatusCode)
 	}
@@ -662,6 +678,26 @@ func TestUITemplatesAndSettings(t *testing.T) {
 		checkPage(t, p, res, body)
 		if res.StatusCode != 200 || !strings.Contains(body, "nothing is really being sent") {
 			t.Errorf("%s = %d or no outbox banner", p, res.StatusCode)
+		}
+	}
+}
+
+func TestUIPreviewNotStale(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("ed")
+	for _, subject := range []string{"", "First", "Second"} {
+		res, body := s.post("/admin/campaigns/preview", url.Values{"subject": {subject}, "lists": {"newsletter"}, "format": {"markdown"}, "body": {subject + " body"}})
+		var pv previewAnswer
+		json.Unmarshal([]byte(body), &pv)
+		if subject == "" {
+			if res.StatusCode != 200 || !strings.Contains(body, "subject-empty") || pv.HTML != "" {
+				t.Errorf("empty subject = %d %s", res.StatusCode, body)
+			}
+			continue
+		}
+		if res.StatusCode != 200 || pv.Subject != subject || !strings.Contains(pv.Text, subject+" body") {
+			t.Errorf("preview of %q = %d, subject %q", subject, res.StatusCode, pv.Subject)
 		}
 	}
 }

@@ -63,10 +63,13 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/campaigns", s.uiCreateCampaign, post)
 	ui("/admin/campaigns/new", s.uiNewCampaign, get)
 	ui("/admin/campaigns/preview", s.uiPreviewCampaign, post)
+	ui("/admin/campaigns/preview.html", s.uiPreviewHTML, post)
 	ui("/admin/campaigns/{id:[0-9]+}", s.uiCampaign, get)
 	ui("/admin/campaigns/{id:[0-9]+}", s.uiSaveCampaign, post)
 	ui("/admin/campaigns/{id:[0-9]+}/preview", s.uiPreviewPage, get)
 	ui("/admin/campaigns/{id:[0-9]+}/preview", s.uiPreviewCampaign, post)
+	ui("/admin/campaigns/{id:[0-9]+}/preview.html", s.uiPreviewHTML, get)
+	ui("/admin/campaigns/{id:[0-9]+}/preview.html", s.uiPreviewHTML, post)
 	ui("/admin/campaigns/{id:[0-9]+}/progress", s.apiCampaignProgress, get)
 	ui("/admin/campaigns/{id:[0-9]+}/{action}", s.uiCampaignAction, post)
 
@@ -75,9 +78,12 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/templates/{slug}", s.uiSaveTemplates, post)
 	ui("/admin/templates/{slug}/preview", s.uiTemplatePreview, get)
 	ui("/admin/templates/{slug}/preview", s.uiTemplatePreviewPost, post)
+	ui("/admin/templates/{slug}/preview.html", s.uiTemplatePreviewHTML, get)
+	ui("/admin/templates/{slug}/preview.html", s.uiTemplatePreviewHTML, post)
 	ui("/admin/outbox", s.uiOutbox, get)
 	ui("/admin/outbox/{name}", s.uiOutboxMessage, get)
 	ui("/admin/outbox/{name}/raw", s.uiOutboxRaw, get)
+	ui("/admin/outbox/{name}/html", s.uiOutboxHTML, get)
 }
 
 // uiStream adapts an admin handler that reads a large body itself (an

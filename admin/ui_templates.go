@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/gorilla/mux"
@@ -58,7 +59,32 @@ func (s *Server) uiTemplatePreview(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	return s.uiPage(w, r, http.StatusOK, "mail", "templates", mailPage{Title: "Preview: " + m.Subject, Mail: m, Back: "/admin/templates"}, "")
+	kind := r.URL.Query().Get("kind")
+	return s.uiPage(w, r, http.StatusOK, "mail", "templates", mailPage{Title: "Preview: " + m.Subject, Mail: m, Back: "/admin/templates",
+		HTMLURL: "/admin/templates/" + url.PathEscape(slug) + "/preview.html?kind=" + url.QueryEscape(kind)}, "")
+}
+
+// uiTemplatePreviewHTML answers the HTML part of a list's stored system
+// mail for the preview frame.
+// On POST, the unsaved text of the form (kind, text) is shown.
+func (s *Server) uiTemplatePreviewHTML(w http.ResponseWriter, r *http.Request) error {
+	kind, text := mailKind(r.URL.Query().Get("kind")), (*string)(nil)
+	if r.Method == http.MethodPost {
+		if err := uiForm(w, r); err != nil {
+			return err
+		}
+		t := r.PostForm.Get("text")
+		kind, text = mailKind(r.PostForm.Get("kind")), &t
+	}
+	raw, err := s.svc.PreviewSystemMail(r.Context(), mux.Vars(r)["slug"], kind, text)
+	if err != nil {
+		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeMailHTML(w, m.HTML)
 }
 
 // uiTemplatePreviewPost renders the posted, unsaved text as JSON for the
@@ -70,8 +96,7 @@ func (s *Server) uiTemplatePreviewPost(w http.ResponseWriter, r *http.Request) e
 	text := r.PostForm.Get("text")
 	raw, err := s.svc.PreviewSystemMail(r.Context(), mux.Vars(r)["slug"], mailKind(r.PostForm.Get("kind")), &text)
 	if err != nil {
-		ei := s.errorInfo(r, err)
-		return writeJSON(w, ei.status, map[string]string{"error": ei.msg})
+		return previewError(w, r, s, err)
 	}
 	m, err := parseMail(raw)
 	if err != nil {

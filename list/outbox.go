@@ -3,6 +3,7 @@ package list
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"time"
 )
 
@@ -65,6 +66,10 @@ func (s *Service) PreviewCampaign(ctx context.Context, id CampaignID, in Campaig
 	if err := s.applyCampaign(ctx, &c, in); err != nil {
 		return nil, nil, err
 	}
+	// A Mailer may cache parsed templates by campaign id and update time:
+	// unsaved content gets a stamp of its own, derived from the content,
+	// so that a preview never shows a stale parse.
+	c.UpdatedAt = previewStamp(&c)
 	fs, err := s.lint(ctx, c)
 	if err != nil {
 		return nil, nil, err
@@ -74,7 +79,21 @@ func (s *Service) PreviewCampaign(ctx context.Context, id CampaignID, in Campaig
 		return nil, nil, err
 	}
 	raw, err := s.mailer.Preview(ctx, m)
+	if err != nil && hasErrors(fs) {
+		// The lint has said what is wrong (a broken template, say): the
+		// findings are the answer, there is just no message to show.
+		return nil, fs, nil
+	}
 	return raw, fs, err
+}
+
+func hasErrors(fs []Finding) bool {
+	for _, f := range fs {
+		if f.Severity == "error" {
+			return true
+		}
+	}
+	return false
 }
 
 // PreviewSystemMail renders a list's confirmation, reminder or welcome mail
@@ -105,4 +124,14 @@ func (s *Service) PreviewSystemMail(ctx context.Context, slug string, kind MailK
 	sub := Subscription{List: l.ID, State: StateUnconfirmed}
 	m := s.buildSystemMessage(QueuedMail{Kind: kind, List: l.ID}, &r, &l, &sub)
 	return s.mailer.Preview(ctx, m)
+}
+
+// previewStamp is a time that changes with a campaign's content.
+func previewStamp(c *Campaign) time.Time {
+	h := fnv.New64a()
+	for _, v := range []string{c.Subject, c.Body, c.Text, string(c.Format), c.From, fmt.Sprint(c.Advertisement, c.Lists)} {
+		h.Write([]byte(v))
+		h.Write([]byte{0})
+	}
+	return time.Unix(0, int64(h.Sum64()>>1)).UTC()
 }

@@ -31,10 +31,18 @@
     var findings = document.getElementById("findings");
     var refresh = function () {
       state.textContent = "(rendering…)";
+      // The HTML part loads into the sandboxed frame from the server,
+      // which serves it under a policy of its own (no scripts, no remote
+      // images): the form is posted into the frame.
+      var action = compose.getAttribute("action");
+      compose.setAttribute("action", compose.getAttribute("data-preview-html"));
+      compose.setAttribute("target", "preview-frame");
+      HTMLFormElement.prototype.submit.call(compose);
+      compose.setAttribute("action", action);
+      compose.removeAttribute("target");
       post(compose.getAttribute("data-preview"), new URLSearchParams(new FormData(compose))).then(function (j) {
         if (j.error) { state.textContent = "(" + j.error + ")"; return; }
-        frame.srcdoc = j.html || "<pre>" + (j.text || "").replace(/&/g, "&amp;").replace(/</g, "&lt;") + "</pre>";
-        frame.setAttribute("data-ready", "1");
+        compose.bulletinPreview = j;
         text("preview-subject", "Subject: " + j.subject);
         state.textContent = "(as the first subscriber of the first list gets it)";
         findings.hidden = j.findings.length === 0;
@@ -56,17 +64,25 @@
     refresh();
   }
 
-  // System mail texts: preview each textarea as it is edited.
+  // System mail texts: preview each textarea as it is edited, by posting
+  // the text into the list's preview frame.
   document.querySelectorAll(".tmpl-form").forEach(function (form) {
     var frame = form.querySelector(".tmpl-frame");
     form.querySelectorAll("textarea[data-kind]").forEach(function (ta) {
       ta.addEventListener("input", debounce(function () {
-        var p = new URLSearchParams({ csrf: csrf, kind: ta.getAttribute("data-kind"), text: ta.value });
-        post(form.getAttribute("data-preview"), p).then(function (j) {
-          if (j.error) { return; }
-          frame.hidden = false;
-          frame.srcdoc = j.html;
+        var f = document.createElement("form");
+        f.method = "post";
+        f.action = form.getAttribute("data-preview");
+        f.target = frame.name;
+        f.hidden = true;
+        [["csrf", csrf], ["kind", ta.getAttribute("data-kind")], ["text", ta.value]].forEach(function (kv) {
+          var i = document.createElement("input");
+          i.type = "hidden"; i.name = kv[0]; i.value = kv[1];
+          f.appendChild(i);
         });
+        document.body.appendChild(f);
+        f.submit();
+        f.remove();
       }, 700));
     });
   });

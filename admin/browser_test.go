@@ -1,0 +1,251 @@
+package admin
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/store"
+	"github.com/bulletin/bulletin/templates"
+	"github.com/chromedp/chromedp"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browserServer runs the whole server on loopback: real store, real
+// smtp.Sender writing to an outbox, the campaign runner and the mail queue.
+func browserServer(t *testing.T) (*httptest.Server, *list.Service) {
+	t.Helper()
+	dir := t.TempDir()
+	db, err := store.Open(filepath.Join(dir, "bulletin.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	sender, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "news.example", OutboxDir: filepath.Join(dir, "outbox")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sender.Close() })
+	svc, err := list.New(list.Options{Store: db, Mailer: sender, Secret: []byte("0123456789abcdef0123456789abcdef"),
+		Config: list.Config{Domain: "news.example", PostalAddress: "1 Main St, Springfield"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := svc.Bootstrap(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.AddUser(ctx, "root", list.RoleAdmin, "root-password", list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Options{Service: svc, FS: templates.FS, Outbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	c := svc.Config()
+	c.BaseURL = hs.URL
+	svc.SetConfig(c)
+	done := make(chan struct{}, 2)
+	go func() { svc.RunCampaigns(ctx, list.RunnerOptions{Poll: 100 * time.Millisecond}); done <- struct{}{} }()
+	go func() { svc.RunMailQueue(ctx, time.Second); done <- struct{}{} }()
+	t.Cleanup(func() { hs.Close(); <-done; <-done })
+	return hs, svc
+}
+
+// TestBrowser drives the admin UI in headless Chromium: log in, create a
+// list, import a CSV with a bad row, compose a campaign with its preview,
+// send it to the outbox, watch the progress reach 100% and open the sent
+// message in the outbox page.
+func TestBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("BULLETIN_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("chromium is required (BULLETIN_REQUIRE_BROWSER=1) but %s is missing: %v", chromiumPath, err)
+		}
+		t.Skipf("skipping the browser test: no chromium at %s (install Debian's chromium, or set BULLETIN_REQUIRE_BROWSER=1 to make this fail)", chromiumPath)
+	}
+	hs, svc := browserServer(t)
+	shots := t.TempDir()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+
+	base := hs.URL
+	type step = chromedp.Action[chromedp.Void]
+	css := func(sel string) chromedp.CSS { return chromedp.CSS(sel) }
+	shot := func(name string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			buf, err := chromedp.FullScreenshot(100)(ctx, tg)
+			if err != nil {
+				return err
+			}
+			p := filepath.Join(shots, name+".png")
+			t.Logf("screenshot %s", p)
+			return os.WriteFile(p, buf, 0o600)
+		})
+	}
+	// waitJS polls a JavaScript condition until it holds; an evaluation
+	// that fails while a page is being replaced is retried.
+	waitJS := func(expr string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				ok, err := chromedp.Evaluate[bool](`!!(`+expr+`)`)(ctx, tg)
+				if err == nil && ok {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("timed out waiting for %s (last error: %v)", expr, err)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(100 * time.Millisecond):
+				}
+			}
+		})
+	}
+	fail := func(what string, err error) {
+		t.Helper()
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : document.body.innerText`))
+		t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
+	}
+	do := func(what string, steps ...step) {
+		t.Helper()
+		if err := chromedp.Do(ctx, steps...); err != nil {
+			fail(what, err)
+		}
+	}
+	read := func(what string, a chromedp.Action[string]) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, a)
+		if err != nil {
+			fail(what, err)
+		}
+		return v
+	}
+
+	do("log in",
+		chromedp.Navigate(base+"/admin/"),
+		chromedp.WaitVisible(css("#username")),
+		shot("login"),
+		chromedp.SendKeys(css("#username"), "root"),
+		chromedp.SendKeys(css("#password"), "root-password"),
+		chromedp.Submit(css("#password")),
+		waitJS(`document.querySelector(".logout") !== null`),
+		shot("dashboard"),
+	)
+
+	do("create a list",
+		chromedp.Navigate(base+"/admin/lists/new"),
+		chromedp.WaitVisible(css("#slug")),
+		chromedp.SendKeys(css("#slug"), "friends"),
+		chromedp.SendKeys(css("#name"), "Friends"),
+		chromedp.Click(css("#list-form button[type=submit]")),
+		waitJS(`location.pathname === "/admin/lists/friends" && document.body.innerText.includes("The list was created.")`),
+		shot("list"),
+	)
+
+	csvPath := filepath.Join(t.TempDir(), "friends.csv")
+	csv := "Email Address,First Name,Last Name\nann@example.com,Ann,Lee\nnot-an-address,Bad,Row\nbob@example.com,Bob,Stone\n"
+	if err := os.WriteFile(csvPath, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	do("import a CSV with a bad row",
+		chromedp.Navigate(base+"/admin/import?list=friends"),
+		chromedp.WaitVisible(css("#file")),
+		chromedp.Click(css("#mode-confirmed")),
+		chromedp.SendKeys(css("#reason"), "met at the fair"),
+		chromedp.SetUploadFiles(css("#file"), []string{csvPath}),
+		shot("import"),
+		chromedp.Click(css("#import-form button[type=submit]")),
+		waitJS(`document.getElementById("import-result") !== null`),
+		shot("import-result"),
+	)
+	report := read("import report", chromedp.Text(css("#import-result")))
+	if !strings.Contains(report, "2 imported") || !strings.Contains(report, "1 skipped") || !strings.Contains(report, "not a valid email address") {
+		t.Fatalf("import report:\n%s", report)
+	}
+	if errs := read("import errors", chromedp.Text(css("#import-errors tbody"))); !strings.HasPrefix(strings.TrimSpace(errs), "3") {
+		t.Fatalf("the bad row is not reported at line 3: %q", errs)
+	}
+
+	do("compose a campaign and preview it",
+		chromedp.Navigate(base+"/admin/campaigns/new"),
+		chromedp.WaitVisible(css("#subject")),
+		chromedp.SendKeys(css("#subject"), "Hello friends"),
+		chromedp.Click(css("#l-newsletter")), // checked by default: uncheck it
+		chromedp.Click(css("#l-friends")),
+		chromedp.SetValue(css("#body"), "Dear {{.Name}},\n\nOur **spring issue** is out.\n"),
+		chromedp.Click(css("#preview-btn")),
+		waitJS(`document.getElementById("compose").bulletinPreview && document.getElementById("compose").bulletinPreview.html.includes("spring issue")`),
+		chromedp.Sleep(500*time.Millisecond), // let the frame paint for the screenshot
+		shot("compose"),
+	)
+	previewHTML := read("preview", chromedp.Evaluate[string](`document.getElementById("compose").bulletinPreview.html`))
+	if !strings.Contains(previewHTML, "<strong>spring issue</strong>") || !strings.Contains(previewHTML, "1 Main St, Springfield") {
+		t.Fatalf("preview lacks the rendered body or the footer:\n%s", previewHTML)
+	}
+	do("save the draft",
+		chromedp.Click(css("#save")),
+		waitJS(`/^\/admin\/campaigns\/\d+$/.test(location.pathname) && document.body.innerText.includes("The draft was created.")`),
+	)
+
+	do("send to the outbox and watch the progress",
+		chromedp.Click(css("#send")),
+		waitJS(`document.getElementById("c-bar") !== null`),
+		waitJS(`document.getElementById("c-bar").value === 100 && document.getElementById("c-total").textContent === "2"`),
+		shot("campaign-progress"),
+	)
+	if pct := read("progress", chromedp.Text(css("#c-pct"))); pct != "100.0%" {
+		t.Fatalf("progress = %q, want 100.0%%", pct)
+	}
+
+	do("open the sent message in the outbox",
+		chromedp.Navigate(base+"/admin/outbox"),
+		chromedp.WaitVisible(css("#outbox")),
+		shot("outbox"),
+		chromedp.Click(css("#outbox tbody tr:first-child a")),
+		chromedp.WaitVisible(css("#mail-html")),
+		shot("outbox-message"),
+	)
+	headers := read("headers", chromedp.Text(css("#mail-headers")))
+	text := read("text part", chromedp.Text(css("#mail-text")))
+	if !strings.Contains(headers, "List-Unsubscribe") || !strings.Contains(headers, "Hello friends") || !strings.Contains(text, "spring issue") {
+		t.Fatalf("outbox message:\nheaders %s\ntext %s", headers, text)
+	}
+	for _, p := range []string{"subscribers", "campaigns", "templates", "users", "settings", "account"} {
+		do("page "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(css("main h1")), shot(p))
+	}
+	cs, _, err := svc.Campaigns(t.Context(), 0, 10)
+	if err != nil || len(cs) != 1 || cs[0].Stats.Sent != 2 || cs[0].Status != list.StatusFinished {
+		t.Fatalf("campaign after the run: %+v %v", cs, err)
+	}
+	t.Logf("screenshots in %s", shots)
+}
