@@ -186,10 +186,16 @@ func apiRequest(ctx context.Context, method, url, token string) (*http.Response,
 	if err != nil {
 		return nil, err
 	}
+	authorize(req, token)
+	return http.DefaultClient.Do(req)
+}
+
+// authorize sets BULLETIN_TOKEN's credentials: "user:password" for Basic
+// auth, anything else as a bearer token.
+func authorize(req *http.Request, token string) {
 	if user, pass, ok := strings.Cut(token, ":"); ok {
 		req.SetBasicAuth(user, pass)
 	} else if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return http.DefaultClient.Do(req)
 }

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
+	neturl "net/url"
 	"os"
 	"strings"
 
@@ -23,6 +27,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if args[0] == "add" {
 		fs.StringVar(&role, "role", "editor", "role: admin or editor")
 	}
+	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to change through its API (credentials from BULLETIN_TOKEN)")
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -33,6 +38,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	pw, err := readPassword(getenv, stdout)
 	if err != nil {
 		return err
+	}
+	if cfg.Server != "" {
+		return userRemote(ctx, cfg.Server, getenv("BULLETIN_TOKEN"), args[0], name, role, pw, stdout)
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		o := list.Origin{User: "cli"}
@@ -66,4 +74,38 @@ func readPassword(getenv func(string) string, stdout io.Writer) (string, error) 
 		return "", fmt.Errorf("reading the password from standard input: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// userRemote adds a user or sets a password through a running server's API.
+func userRemote(ctx context.Context, server, token, sub, name, role, pw string, stdout io.Writer) error {
+	base := strings.TrimRight(server, "/") + "/api/v1/users"
+	method, url, body := "POST", base, map[string]string{"name": name, "role": role, "password": pw}
+	switch sub {
+	case "passwd":
+		method, url, body = "PUT", base+"/"+neturl.PathEscape(name)+"/password", map[string]string{"password": pw}
+	case "add":
+	default:
+		return usageError("user: unknown subcommand %q", sub)
+	}
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	authorize(req, token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("user %s: %s: %s", sub, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	fmt.Fprintf(stdout, "user %s: done on %s\n", sub, server)
+	return nil
 }

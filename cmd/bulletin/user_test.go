@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+func envOf(kv ...string) func(string) string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return func(k string) string { return m[k] }
+}
+
+// basicStatus answers the status of a GET with Basic credentials.
+func basicStatus(t *testing.T, url, user, pass string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	req.SetBasicAuth(user, pass)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestUserCommands(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	var out bytes.Buffer
+	ctx := context.Background()
+	if err := run(ctx, []string{"user", "add", "--data", data, "--role", "editor", "ed"}, envOf("BULLETIN_PASSWORD", "editor password 1"), &out, io.Discard); err != nil {
+		t.Fatalf("user add: %v", err)
+	}
+	if err := run(ctx, []string{"user", "add", "--data", data, "--role", "admin", "admin"}, envOf("BULLETIN_PASSWORD", testPassword), &out, io.Discard); err != nil {
+		t.Fatalf("user add admin: %v", err)
+	}
+	if err := run(ctx, []string{"user", "add", "--data", data, "--role", "boss", "x"}, envOf("BULLETIN_PASSWORD", "long enough pw"), &out, io.Discard); err == nil {
+		t.Fatal("user add with an unknown role succeeded")
+	}
+	s := startServer(t, data)
+	if code := basicStatus(t, s.base+"/api/v1/lists", "ed", "editor password 1"); code != 200 {
+		t.Fatalf("editor added offline: %d", code)
+	}
+	// Through the running server's API, as the first admin.
+	token := "admin:" + testPassword
+	err := run(ctx, []string{"user", "passwd", "--server", s.base, "ed"}, envOf("BULLETIN_PASSWORD", "editor password 2", "BULLETIN_TOKEN", token), &out, io.Discard)
+	if err != nil {
+		t.Fatalf("user passwd --server: %v", err)
+	}
+	if code := basicStatus(t, s.base+"/api/v1/lists", "ed", "editor password 2"); code != 200 {
+		t.Fatalf("new password: %d", code)
+	}
+	// An editor may not manage users.
+	err = run(ctx, []string{"user", "add", "--server", s.base, "--role", "admin", "mallory"}, envOf("BULLETIN_PASSWORD", "mallory password", "BULLETIN_TOKEN", "ed:editor password 2"), &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "403") {
+		t.Fatalf("editor adding a user: %v, want 403", err)
+	}
+}
+
+func TestCampaignSendThroughServer(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 40)
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"campaign", "send", "--server", s.base, fmt.Sprint(id)}, envOf("BULLETIN_TOKEN", "admin:"+testPassword), &out, io.Discard)
+	if err != nil {
+		t.Fatalf("campaign send --server: %v\n%s", err, out.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	last := lines[len(lines)-1]
+	if len(lines) < 2 || !strings.Contains(last, "finished") || !strings.Contains(last, "100.0%") || !strings.Contains(last, fmt.Sprintf("sent %d", len(want))) {
+		t.Fatalf("progress lines:\n%s", out.String())
+	}
+	if got := waitCampaign(t, s, id, list.StatusFinished, 5*time.Second); got.Stats.Sent != len(want) {
+		t.Fatalf("stats %+v", got.Stats)
+	}
+}
