@@ -35,7 +35,7 @@ type ImportOptions struct {
 	// Progress, when set, is called after each batch with the data rows
 	// read and the input bytes consumed so far.
 	Progress func(rows, bytes int)
-	// BatchSize is the number of rows written per transaction (5000).
+	// BatchSize is the number of rows written per transaction (2,500).
 	BatchSize int
 }
 
@@ -61,7 +61,7 @@ type ImportResult struct {
 // MaxImportErrors caps the refused rows an import reports one by one.
 const MaxImportErrors = 1000
 
-const defaultImportBatch = 5000
+const defaultImportBatch = 2500
 
 // errSuppressedRow refuses a suppressed address inside the store transaction.
 var errSuppressedRow = errors.New("suppressed")

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestImportCommand(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	file := filepath.Join(t.TempDir(), "subs.csv")
+	csv := "Email Address,First Name,Last Name\nann@example.org,Ann,Lee\nbroken\nbob@example.org,Bob,\nANN@example.org,Ann,Lee\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(string) string { return "" }
+	var out, errb bytes.Buffer
+	err := run(t.Context(), []string{"import", "--data", data, "--list", "newsletter", "--mode", "confirmed", "--reason", "fair", file}, getenv, &out, &errb)
+	if err != nil {
+		t.Fatalf("import: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "4 rows") || !strings.Contains(out.String(), "2 imported, 1 updated, 1 skipped") || !strings.Contains(out.String(), "line 3: ") {
+		t.Fatalf("import output:\n%s", out.String())
+	}
+	out.Reset()
+	if err := run(t.Context(), []string{"export", "--data", data, "--list", "newsletter"}, getenv, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "ann@example.org,Ann Lee,newsletter,confirmed") || !strings.Contains(got, "bob@example.org,Bob,newsletter,confirmed") {
+		t.Fatalf("export:\n%s", got)
+	}
+	for name, args := range map[string][]string{
+		"no list":   {"import", "--data", data, file},
+		"no reason": {"import", "--data", data, "--list", "newsletter", "--mode", "confirmed", file},
+		"bad mode":  {"import", "--data", data, "--list", "newsletter", "--mode", "maybe", file},
+		"no file":   {"import", "--data", data, "--list", "newsletter"},
+	} {
+		if err := run(t.Context(), args, getenv, &out, &errb); exitCode(err, &errb) != 2 {
+			t.Errorf("%s: err = %v, want a usage error", name, err)
+		}
+	}
+}
+
+func TestImportCommandRemote(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, t.TempDir())
+	file := filepath.Join(t.TempDir(), "subs.csv")
+	if err := os.WriteFile(file, []byte("email,name\ncy@example.org,Cy\nnope\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		if k == "BULLETIN_TOKEN" {
+			return "admin:" + testPassword
+		}
+		return ""
+	}
+	var out, errb bytes.Buffer
+	err := run(t.Context(), []string{"import", "--server", s.base, "--list", "newsletter", "--mode", "confirmed", "--reason", "remote", file}, getenv, &out, &errb)
+	if err != nil {
+		t.Fatalf("remote import: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(out.String(), "1 imported, 0 updated, 1 skipped") || !strings.Contains(out.String(), "line 3: ") {
+		t.Fatalf("remote import output:\n%s", out.String())
+	}
+}
