@@ -61,7 +61,6 @@ func (s *Server) Handler() http.Handler {
 	// Admin UI: session cookie, CSRF token and origin check on every form.
 	s.uiRoutes(r)
 	r.Handle("/admin", http.RedirectHandler("/admin/", http.StatusMovedPermanently))
-	r.Handle("/admin/", s.ui(s.dashboard)).Methods("GET", "HEAD")
 	r.Handle("/admin/login", s.uiPublic(s.loginForm)).Methods("GET", "HEAD")
 	r.Handle("/admin/login", s.uiPublic(s.login)).Methods("POST")
 	r.Handle("/admin/logout", s.ui(s.logout)).Methods("POST")

@@ -162,12 +162,3 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 	return nil
 }
-
-// dashboard shows the lists with their counts.
-func (s *Server) dashboard(w http.ResponseWriter, r *http.Request) error {
-	ls, err := s.svc.Lists(r.Context())
-	if err != nil {
-		return err
-	}
-	return s.page(w, r, "dashboard", ls)
-}

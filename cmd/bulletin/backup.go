@@ -15,11 +15,6 @@ import (
 	"github.com/bulletin/bulletin/store"
 )
 
-func init() {
-	extraCommands["backup"] = runBackup
-	extraCommands["restore"] = runRestore
-}
-
 // runBackup writes a consistent copy of the store to FILE: from a stopped
 // store, or from a running server through GET /api/v1/backup with --server.
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -16,8 +16,6 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-func init() { extraCommands["campaign"] = runCampaign }
-
 // runCampaign is "bulletin campaign send ID": it starts a campaign and
 // prints a progress line until it ends, on a stopped store (sending from
 // this process) or through a running server's API with --server.

@@ -9,8 +9,6 @@ import (
 	"github.com/bulletin/bulletin/store"
 )
 
-func init() { extraCommands["compact"] = runCompact }
-
 // runCompact rewrites a stopped store without its free pages (bbolt files
 // never shrink) and renames the new file over the old one.
 func runCompact(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

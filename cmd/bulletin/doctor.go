@@ -19,8 +19,6 @@ import (
 	"github.com/bulletin/bulletin/store"
 )
 
-func init() { extraCommands["doctor"] = runDoctor }
-
 // runDoctor checks DNS, relay and settings for deliverability, prints one
 // line per check with its fix, and fails (exit 1) if any check failed.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -14,8 +14,6 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-func init() { extraCommands["import"] = runImport }
-
 // importFlags are the flags of "bulletin import".
 type importFlags struct {
 	list, mode, reason string

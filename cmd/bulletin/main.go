@@ -71,24 +71,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runUser(ctx, rest, getenv, stdout, stderr)
 	case "dkim":
 		return runDKIM(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		return runImport(ctx, rest, getenv, stdout, stderr)
+	case "campaign":
+		return runCampaign(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return runBackup(ctx, rest, getenv, stdout, stderr)
+	case "restore":
+		return runRestore(ctx, rest, getenv, stdout, stderr)
+	case "compact":
+		return runCompact(ctx, rest, getenv, stdout, stderr)
+	case "doctor":
+		return runDoctor(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "--help", "-help":
 		printHelp(stdout)
 		return nil
 	}
-	if sub, ok := extraCommands[cmd]; ok {
-		return sub(ctx, rest, getenv, stdout, stderr)
-	}
 	printHelp(stderr)
 	return usageError("unknown command %q", cmd)
 }
-
-// command is the signature of every subcommand.
-type command func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error
-
-// extraCommands holds the subcommands defined in their own files.
-var extraCommands = map[string]command{}
 
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `Bulletin: a self-hosted newsletter and mailing-list server.
