@@ -111,6 +111,12 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (Imp
 			return res, fmt.Errorf("import: read line %d: %w", in.line(), err)
 		}
 		rows++
+		if perr == nil {
+			// The list's address rules hold on imports as on the form and the API.
+			if err := s.CheckAddress(&l, row.address()); err != nil {
+				perr = &ImportError{Line: row.line, Error: importErrorText(err)}
+			}
+		}
 		if perr != nil {
 			im.refuse(perr.Line, perr.Error)
 		} else {
@@ -361,4 +367,9 @@ func newCSVReader(r io.Reader) *csv.Reader {
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
 	return cr
+}
+
+// address is the row's parsed address, for the list's address rules.
+func (row *importRow) address() Address {
+	return Address{Display: row.display, Identity: row.identity, Domain: row.identity[strings.LastIndexByte(row.identity, '@')+1:]}
 }
