@@ -388,6 +388,10 @@ func TestUISubscribers(t *testing.T) {
 	if res, _ := s.post(page+"/blocklist", url.Values{"on": {"0"}}); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("unblocklist = %d", res.StatusCode)
 	}
+	if res, body := s.get(page + "/export"); res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") ||
+		!strings.Contains(body, "Ann B") || !strings.Contains(body, "signed up at the fair") || strings.Contains(body, "bob0@") {
+		t.Errorf("data export = %d %q\n%s", res.StatusCode, res.Header.Get("Content-Disposition"), body)
+	}
 	if res, _ := s.get(page + "/delete"); res.StatusCode != 200 {
 		t.Errorf("erase confirmation = %d", res.StatusCode)
 	}

@@ -49,6 +49,7 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/subscribers/{id:[0-9]+}", s.uiSubscriber, get)
 	ui("/admin/subscribers/{id:[0-9]+}", s.uiSaveSubscriber, post)
 	ui("/admin/subscribers/{id:[0-9]+}/blocklist", s.uiBlocklist, post)
+	ui("/admin/subscribers/{id:[0-9]+}/export", s.uiExportSubscriber, get)
 	ui("/admin/subscribers/{id:[0-9]+}/delete", s.uiEraseForm, get)
 	ui("/admin/subscribers/{id:[0-9]+}/delete", s.uiErase, post)
 	ui("/admin/import", s.uiImportForm, get)
