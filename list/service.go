@@ -91,6 +91,8 @@ type Options struct {
 	// false. An error means DNS did not answer, and the address is accepted.
 	// Nil skips the check.
 	LookupMX func(ctx context.Context, domain string) (bool, error)
+	// Settings connect the settings page to the wiring (settings.go).
+	Settings SettingsHooks
 }
 
 // Origin is where a web or API request came from, for events and consent.
@@ -118,6 +120,8 @@ type Service struct {
 	observe  func(Outcome, time.Duration)
 	// mx caches LookupMX answers for the public form.
 	mx *mxCache
+	// settings are the settings page's hooks.
+	settings SettingsHooks
 }
 
 // New returns a Service.
@@ -139,7 +143,7 @@ func New(opts Options) (*Service, error) {
 		store: opts.Store, mailer: opts.Mailer, tokens: NewTokens(opts.Secret),
 		log: opts.Logger, now: opts.Now, cfg: opts.Config, kick: make(chan struct{}, 1),
 		runKick: make(chan struct{}, 1), observe: opts.Observe,
-		mx: newMXCache(opts.LookupMX, opts.Now),
+		mx: newMXCache(opts.LookupMX, opts.Now), settings: opts.Settings,
 	}, nil
 }
 
