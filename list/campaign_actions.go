@@ -164,7 +164,7 @@ func (s *Service) sampleMessage(ctx context.Context, c Campaign) (*Message, erro
 // the List-Id and tokens of list l.
 func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Config) *Message {
 	m := &Message{From: cfg.From, To: sb.Email, ToName: sb.Name, Subscriber: sb, List: l, Campaign: c,
-		PostalAddress: cfg.PostalAddress, PrivacyURL: cfg.PrivacyURL}
+		PostalAddress: cfg.PostalAddress, PrivacyURL: cfg.PrivacyURL, Layout: s.campaignLayout()}
 	switch {
 	case c.From != "":
 		m.From = c.From

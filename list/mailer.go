@@ -40,6 +40,9 @@ type Message struct {
 	// ClickURL is a prefix to which the escaped target URL is appended.
 	OpenURL  string
 	ClickURL string
+	// Layout, when set, is the custom campaign layout to wrap a campaign
+	// message in instead of the default one.
+	Layout *Layout
 }
 
 // Finding is one result of the pre-send lint.

@@ -122,6 +122,8 @@ type Service struct {
 	mx *mxCache
 	// settings are the settings page's hooks.
 	settings SettingsHooks
+	// layout caches the custom campaign layout (layout.go).
+	layout layoutCache
 }
 
 // New returns a Service.

@@ -133,11 +133,15 @@ type campaignTemplates struct {
 	// converted body of a Markdown campaign without template actions.
 	markdown bool
 	static   htmltemplate.HTML
+	// layout is the message's custom layout, nil for the default one.
+	layout *layoutTemplates
 }
 
 type cacheKey struct {
 	id      list.CampaignID
 	updated time.Time
+	// layout is the custom layout's version, "" for the default.
+	layout string
 }
 
 // templateCache keeps the parsed templates of the campaigns being sent, so
@@ -176,7 +180,7 @@ func (c *templateCache) put(k cacheKey, t *campaignTemplates) {
 // TemplateError is a campaign template that does not parse or execute. Its
 // message names the template and the line, as text/template reports it.
 type TemplateError struct {
-	Part string // "subject", "body" or "text"
+	Part string // "subject", "body", "text", or "layout.html", "layout.txt" of a custom layout
 	Err  error
 }
 
@@ -188,14 +192,18 @@ var markdown = goldmark.New(
 	goldmark.WithRendererOptions(gmhtml.WithUnsafe()),
 )
 
-// campaign returns the parsed templates of c, parsing them on first use.
-func (s *Sender) campaign(c *list.Campaign) (*campaignTemplates, error) {
-	k := cacheKey{c.ID, c.UpdatedAt}
+// campaign returns the parsed templates of c, and of the custom layout l
+// (nil for the default), parsing them on first use.
+func (s *Sender) campaign(c *list.Campaign, l *list.Layout) (*campaignTemplates, error) {
+	k := cacheKey{c.ID, c.UpdatedAt, layoutVersion(l)}
 	if t, ok := s.cache.get(k); ok {
 		return t, nil
 	}
 	t, err := parseCampaign(c)
 	if err != nil {
+		return nil, err
+	}
+	if t.layout, err = parseLayout(l); err != nil {
 		return nil, err
 	}
 	s.cache.put(k, t)
@@ -257,6 +265,8 @@ type rendered struct {
 	text    []byte
 	// inserted lists what the builder had to add to the layouts' output.
 	inserted []string
+	// layout is the custom layout to wrap the bodies in, nil for the default.
+	layout *layoutTemplates
 }
 
 // data makes the template data of m.
@@ -328,10 +338,11 @@ func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, tex
 	if m.Campaign == nil {
 		return false, fmt.Errorf("smtp: campaign message without a campaign: %w", list.ErrInvalid)
 	}
-	t, err := s.campaign(m.Campaign)
+	t, err := s.campaign(m.Campaign, m.Layout)
 	if err != nil {
 		return false, err
 	}
+	r.layout = t.layout
 	var sb strings.Builder
 	if err := t.subject.Execute(&sb, d); err != nil {
 		return false, &TemplateError{"subject", err}
@@ -422,10 +433,11 @@ func (s *Sender) wrap(d *Data, r *rendered, body []byte, text *bytes.Buffer, has
 		HTMLToTextTo(text, body)
 	}
 	var err error
-	if r.html, err = layout(s.tmpl.layoutHTML, d, htmltemplate.HTML(bodyMarker), body); err != nil {
+	lh, lt := s.layouts(r.layout)
+	if r.html, err = layout(lh, d, htmltemplate.HTML(bodyMarker), body); err != nil {
 		return fmt.Errorf("smtp: html layout: %w", err)
 	}
-	if r.text, err = layout(s.tmpl.layoutText, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
+	if r.text, err = layout(lt, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
 		return fmt.Errorf("smtp: text layout: %w", err)
 	}
 	r.html = ensureHTMLFooter(r.html, d, &r.inserted)
