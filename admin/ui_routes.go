@@ -31,6 +31,10 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	admin("/admin/users", s.uiAddUser, post)
 	admin("/admin/users/{id:[0-9]+}/delete", s.uiDeleteUser, post)
 	admin("/admin/settings", s.uiSettings, get)
+	admin("/admin/settings", s.uiSaveSettings, post)
+	admin("/admin/settings/bounces", s.uiSaveBounceRules, post)
+	admin("/admin/settings/check", s.uiCheckSettings, post)
+	admin("/admin/backup", s.uiBackup, get)
 
 	// Lists.
 	ui("/admin/lists", s.uiLists, get)

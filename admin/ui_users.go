@@ -2,7 +2,6 @@ package admin
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 
@@ -203,24 +202,4 @@ func (s *Server) uiDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	s.basicCache.mu.Unlock()
 	s.svc.RecordAudit(ctx, s.origin(r), "user.delete", victim.Name)
 	return redirect(w, r, "/admin/users", "user-deleted")
-}
-
-// settingsPage shows the effective settings.
-type settingsPage struct {
-	Config list.Config
-	Outbox bool
-	Rules  list.BounceRules
-}
-
-// SoftWindowDays is the soft-bounce window in days.
-func (p settingsPage) SoftWindowDays() string {
-	return fmt.Sprintf("%.0f", p.Rules.SoftWindow.Hours()/24)
-}
-
-func (s *Server) uiSettings(w http.ResponseWriter, r *http.Request) error {
-	rules, err := s.svc.BounceRules(r.Context())
-	if err != nil {
-		return err
-	}
-	return s.uiPage(w, r, http.StatusOK, "settings", "settings", settingsPage{Config: s.svc.Config(), Outbox: s.outbox, Rules: rules}, "")
 }

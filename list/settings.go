@@ -224,6 +224,9 @@ func (s *Service) SettingsDoctor(ctx context.Context) (checks []Check, ok bool) 
 	return s.settings.Doctor(ctx), true
 }
 
+// HasSettingsDoctor reports whether the wiring gave a doctor.
+func (s *Service) HasSettingsDoctor() bool { return s.settings.Doctor != nil }
+
 // DNSRecords returns the DNS records to publish, or nil when the wiring
 // gave none.
 func (s *Service) DNSRecords(ctx context.Context) []string {
