@@ -85,6 +85,11 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/templates/{slug}/preview", s.uiTemplatePreviewPost, post)
 	ui("/admin/templates/{slug}/preview.html", s.uiTemplatePreviewHTML, get)
 	ui("/admin/templates/{slug}/preview.html", s.uiTemplatePreviewHTML, post)
+	ui("/admin/layout", s.uiLayout, get)
+	ui("/admin/layout", s.uiSaveLayout, post)
+	ui("/admin/layout/reset", s.uiResetLayout, post)
+	ui("/admin/layout/preview.html", s.uiLayoutPreviewHTML, get)
+	ui("/admin/layout/preview.html", s.uiLayoutPreviewHTML, post)
 	ui("/admin/outbox", s.uiOutbox, get)
 	ui("/admin/outbox/{name}", s.uiOutboxMessage, get)
 	ui("/admin/outbox/{name}/raw", s.uiOutboxRaw, get)
@@ -131,6 +136,7 @@ var notices = map[string]string{
 	"scheduled": "The campaign is scheduled.", "cloned": "This is a copy: a new draft.",
 	"password": "Your password was changed.", "token-deleted": "The token was revoked.",
 	"user-added": "The user was added.", "user-deleted": "The user was deleted.", "templates-saved": "The texts were saved.",
+	"layout-saved": "The layout was saved.", "layout-reset": "The built-in layout is in use again.",
 }
 
 // uiPage renders an admin page with its section in the navigation and the

@@ -1,0 +1,134 @@
+package admin
+
+import (
+	"errors"
+	"html"
+	"net/http"
+	"strings"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// layoutPage is the campaign layout editor's data.
+type layoutPage struct {
+	Layout   list.LayoutInfo
+	Findings []list.Finding
+}
+
+// uiLayout shows the campaign layout (the custom one, or the built-in
+// source to start from) with a preview of a sample campaign in it.
+func (s *Server) uiLayout(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.svc.CampaignLayout(r.Context())
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "layout_edit", "templates", layoutPage{Layout: info}, "")
+}
+
+// postedLayout reads the editor's form.
+func postedLayout(r *http.Request) list.Layout {
+	return list.Layout{HTML: r.PostForm.Get("html"), Text: r.PostForm.Get("text")}
+}
+
+// uiSaveLayout validates and stores the posted layout. A layout that does
+// not parse or run is shown again with the findings (the template error
+// and its line), and nothing is stored.
+func (s *Server) uiSaveLayout(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	l := postedLayout(r)
+	_, err := s.svc.SaveLayout(r.Context(), l, s.origin(r))
+	var le *list.LintError
+	if errors.As(err, &le) {
+		info := list.LayoutInfo{Layout: l, Custom: true}
+		msg := "The layout was not saved: " + errorMessages(le.Findings)
+		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", layoutPage{Layout: info, Findings: le.Findings}, msg)
+	}
+	if err != nil {
+		return s.formError(w, r, err, "layout_edit", "templates", layoutPage{Layout: list.LayoutInfo{Layout: l, Custom: true}})
+	}
+	return redirect(w, r, "/admin/layout", "layout-saved")
+}
+
+// uiResetLayout goes back to the built-in layout.
+func (s *Server) uiResetLayout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.ResetLayout(r.Context(), s.origin(r)); err != nil {
+		return err
+	}
+	return redirect(w, r, "/admin/layout", "layout-reset")
+}
+
+// uiLayoutPreviewHTML answers the preview frame: the sample campaign in
+// the stored layout (GET) or in the posted, unsaved one (POST, the
+// editor's Preview button targets the frame, no JavaScript needed). The
+// lint's findings and the text part are shown in a box after the mail.
+func (s *Server) uiLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) error {
+	var l list.Layout
+	if r.Method == http.MethodPost {
+		if err := uiForm(w, r); err != nil {
+			return err
+		}
+		l = postedLayout(r)
+	} else {
+		info, err := s.svc.CampaignLayout(r.Context())
+		if err != nil {
+			return err
+		}
+		l = info.Layout
+	}
+	raw, fs, err := s.svc.PreviewLayout(r.Context(), l)
+	if err != nil {
+		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
+	}
+	if raw == nil {
+		return writeMailHTML(w, previewNotes(fs, ""))
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeMailHTML(w, withNotes(m.HTML, previewNotes(fs, m.Text)))
+}
+
+// errorMessages joins the error findings' messages.
+func errorMessages(fs []list.Finding) string {
+	var msgs []string
+	for _, f := range fs {
+		if f.Severity == "error" {
+			msgs = append(msgs, f.Message)
+		}
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// previewNotes is the box under a previewed mail: findings and text part.
+func previewNotes(fs []list.Finding, text string) string {
+	var b strings.Builder
+	b.WriteString(`<div style="max-width:640px;margin:24px auto;padding:12px;border:2px dashed #a1a1aa;font:14px/1.4 sans-serif;color:#18181b;background:#fff;">`)
+	b.WriteString("<p><strong>Preview notes (not part of the mail)</strong></p>")
+	if len(fs) > 0 {
+		b.WriteString("<ul>")
+		for _, f := range fs {
+			b.WriteString("<li><strong>" + html.EscapeString(f.Severity) + ":</strong> " + html.EscapeString(f.Message))
+			if f.Fix != "" {
+				b.WriteString(" — " + html.EscapeString(f.Fix))
+			}
+			b.WriteString("</li>")
+		}
+		b.WriteString("</ul>")
+	}
+	if text != "" {
+		b.WriteString(`<p>Text part:</p><pre style="white-space:pre-wrap;font:13px/1.4 monospace;">` + html.EscapeString(text) + "</pre>")
+	}
+	b.WriteString("</div>")
+	return b.String()
+}
+
+// withNotes puts notes before the mail's </body>.
+func withNotes(mail, notes string) string {
+	if i := strings.LastIndex(strings.ToLower(mail), "</body>"); i >= 0 {
+		return mail[:i] + notes + mail[i:]
+	}
+	return mail + notes
+}
