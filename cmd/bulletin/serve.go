@@ -28,6 +28,8 @@ type instance struct {
 	svc    *list.Service
 	// metrics are fed by the service and served at /metrics (metrics.go).
 	metrics *metrics
+	// settings are the settings page's view of the startup (settings.go).
+	settings settingsWiring
 }
 
 // openInstance opens the store and wires the service; secrets and DKIM keys
@@ -49,6 +51,9 @@ func openInstance(ctx context.Context, cfg config, log *slog.Logger) (*instance,
 }
 
 func (in *instance) wire(ctx context.Context) error {
+	if err := in.mergeSettings(ctx); err != nil {
+		return err
+	}
 	secret, err := loadOrCreate(ctx, in.db, "instance.secret", func() ([]byte, error) {
 		return []byte(list.RandomSecret(32)), nil
 	})
@@ -70,7 +75,7 @@ func (in *instance) wire(ctx context.Context) error {
 	in.svc, err = list.New(list.Options{Store: in.db, Mailer: in.sender, Secret: secret, Logger: in.log, Observe: in.metrics.observe,
 		Config: list.Config{BaseURL: in.cfg.BaseURL, Domain: in.cfg.Domain, BounceDomain: in.cfg.BounceDomain,
 			From: in.cfg.From, PostalAddress: in.cfg.PostalAddress, PrivacyURL: in.cfg.PrivacyURL},
-		LookupMX: lookupMX(in.cfg.Resolver)})
+		LookupMX: lookupMX(in.cfg.Resolver), Settings: in.settingsHooks()})
 	if err != nil {
 		return err
 	}
@@ -189,9 +194,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
 	if !in.cfg.set["base-url"] {
 		// With --http on port 0 the real port is only known now.
-		c := in.svc.Config()
-		c.BaseURL = "http://" + hl.Addr().String()
-		in.svc.SetConfig(c)
+		in.listenURL("http://" + hl.Addr().String())
 	}
 	inbound, il, err := in.startInbound(ctx)
 	if err != nil {
