@@ -14,10 +14,11 @@ type homePage struct {
 	Lists       []list.ListWithCounts
 	Subscribers int
 	Campaigns   []list.CampaignView
+	Chart       countChart
 }
 
-// uiHome is the dashboard: subscriber counts per list and the recent
-// campaigns.
+// uiHome is the dashboard: subscriber counts per list, their chart over
+// the last 30 or 90 days (?days=90) and the recent campaigns.
 func (s *Server) uiHome(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	ls, err := s.svc.Lists(ctx)
@@ -32,7 +33,11 @@ func (s *Server) uiHome(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.uiPage(w, r, http.StatusOK, "home", "dashboard", homePage{Lists: ls, Subscribers: total, Campaigns: cs}, "")
+	chart, err := s.countChart(ctx, ls, chartDays(r))
+	if err != nil {
+		return err
+	}
+	return s.uiPage(w, r, http.StatusOK, "home", "dashboard", homePage{Lists: ls, Subscribers: total, Campaigns: cs, Chart: chart}, "")
 }
 
 // listPage is the data of the list form.
