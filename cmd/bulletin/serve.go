@@ -211,6 +211,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	wg.Go(func() { in.svc.RunMailQueue(workCtx, 30*time.Second) })
 	wg.Go(func() { in.svc.RunCampaigns(workCtx, in.runnerOptions()) })
 	wg.Go(func() { in.svc.RunRetention(workCtx, in.cfg.Privacy.RetentionEvery) })
+	wg.Go(func() { in.svc.RunHistory(workCtx, time.Hour) })
 	in.startOps(workCtx, &wg)
 	go func() { errc <- httpSrv.Serve(hl) }()
 	go func() { errc <- inbound.Serve(il) }()
