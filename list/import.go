@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -198,9 +199,11 @@ type importer struct {
 	l   *List
 	o   ImportOptions
 	res *ImportResult
-	// keys and outcome are reused between batches.
+	// order, keys, outcome and errs are reused between batches.
+	order   []int // batch indexes in identity order
 	keys    []Key
 	outcome []bool // true: the row made a new subscriber
+	errs    []error
 }
 
 func (im *importer) refuse(line int, msg string) {
@@ -212,32 +215,45 @@ func (im *importer) refuse(line int, msg string) {
 	im.res.Errors = append(im.res.Errors, ImportError{Line: line, Error: msg})
 }
 
-// write applies one batch in one transaction.
+// write applies one batch in one transaction. The rows go to the store in
+// identity order (a stable sort: the same address twice stays in file
+// order), so that the index writes walk bbolt's pages in order; the results
+// are counted and reported in file order.
 func (im *importer) write(ctx context.Context, batch []importRow) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	im.keys = im.keys[:0]
+	im.order = im.order[:0]
 	for i := range batch {
-		im.keys = append(im.keys, Key{Identity: batch[i].identity, Hash: im.s.tokens.AddressHash(batch[i].identity)})
+		im.order = append(im.order, i)
+	}
+	slices.SortStableFunc(im.order, func(a, b int) int { return strings.Compare(batch[a].identity, batch[b].identity) })
+	im.keys = im.keys[:0]
+	for _, j := range im.order {
+		im.keys = append(im.keys, Key{Identity: batch[j].identity, Hash: im.s.tokens.AddressHash(batch[j].identity)})
 	}
 	im.outcome = append(im.outcome[:0], make([]bool, len(batch))...)
 	now, cfg := im.s.Now(), im.s.Config()
 	errs, err := im.s.store.UpdateSubscribers(ctx, im.keys, true, func(i int, r *Record, fx *Effects) error {
-		im.outcome[i] = r.Subscriber.ID == 0
-		return im.apply(r, fx, &batch[i], now, cfg)
+		j := im.order[i]
+		im.outcome[j] = r.Subscriber.ID == 0
+		return im.apply(r, fx, &batch[j], now, cfg)
 	})
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
+	im.errs = append(im.errs[:0], make([]error, len(batch))...)
 	for i, err := range errs {
+		im.errs[im.order[i]] = err
+	}
+	for j, err := range im.errs {
 		switch {
-		case err == nil && im.outcome[i]:
+		case err == nil && im.outcome[j]:
 			im.res.Imported++
 		case err == nil:
 			im.res.Updated++
 		default:
-			im.refuse(batch[i].line, importErrorText(err))
+			im.refuse(batch[j].line, importErrorText(err))
 		}
 	}
 	return nil

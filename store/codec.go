@@ -22,9 +22,30 @@ func limitOr(n int) int {
 	return n
 }
 
-// bucket returns a bucket that Open guarantees to exist.
+// bucket returns a bucket that Open guarantees to exist, with its fill
+// percent set (bbolt keeps it per transaction, not in the file).
 func bucket(tx *bolt.Tx, name string) *bolt.Bucket {
-	return tx.Bucket([]byte(name))
+	b := tx.Bucket([]byte(name))
+	if f := fillPercent(name); f != 0 {
+		b.FillPercent = f
+	}
+	return b
+}
+
+// fillPercent is how full bbolt packs the pages of a bucket keyed by
+// increasing ids when it splits them (0: bbolt's default of one half).
+// Appends fill the last page, so packing it tight halves the file instead
+// of leaving every page half empty. Subscriber records (updated in place)
+// and events (a known subscriber's new ones land mid-bucket) keep a tenth
+// free; membership values have a fixed size.
+func fillPercent(name string) float64 {
+	switch name {
+	case bSubscribers, bEvents:
+		return 0.9
+	case bMembers, bEventIP:
+		return 1.0
+	}
+	return 0
 }
 
 // u64 encodes v as an 8-byte big-endian key, so key order is numeric order.
