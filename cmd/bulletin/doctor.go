@@ -38,8 +38,9 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if resolver == "" {
 		resolver = systemResolver("/etc/resolv.conf")
 	}
-	keys, keyErr := storedKeys(ctx, cfg)
-	d := newDoctor(cfg, keys, resolver)
+	keys, saved, keyErr := storedKeys(ctx, cfg)
+	// Settings saved from the settings page count, under flags and variables.
+	d := newDoctor(cfg.withStored(saved), keys, resolver)
 	checks := d.Run(ctx)
 	if keyErr != nil {
 		checks = replaceDKIM(checks, keyErr)
@@ -76,34 +77,39 @@ func systemResolver(path string) string {
 	return net.JoinHostPort(c.Servers[0], c.Port)
 }
 
-// storedKeys reads the DKIM keys --dkim-sign signs with, from the store
+// storedKeys reads the DKIM keys --dkim-sign signs with and the settings
+// saved from the settings page, from the store
 // opened read-only: doctor changes nothing.
-func storedKeys(ctx context.Context, cfg config) ([]crypto.Signer, error) {
+func storedKeys(ctx context.Context, cfg config) ([]crypto.Signer, list.Settings, error) {
 	if _, err := os.Stat(cfg.storePath()); err != nil {
-		return nil, fmt.Errorf("no store at %s yet: start the server once, it makes the DKIM key", cfg.storePath())
+		return nil, list.Settings{}, fmt.Errorf("no store at %s yet: start the server once, it makes the DKIM key", cfg.storePath())
 	}
 	db, err := store.Open(cfg.storePath(), store.Options{ReadOnly: true})
 	if err != nil {
-		return nil, storeOpenError(cfg.storePath(), err)
+		return nil, list.Settings{}, storeOpenError(cfg.storePath(), err)
 	}
 	defer db.Close()
+	saved, err := list.LoadSettings(ctx, db)
+	if err != nil {
+		return nil, list.Settings{}, err
+	}
 	kinds := map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[cfg.DKIMSign]
 	var keys []crypto.Signer
 	for _, kind := range kinds {
 		pem, err := db.Setting(ctx, "dkim."+kind)
 		if errors.Is(err, list.ErrNotFound) {
-			return keys, fmt.Errorf("no %s DKIM key is stored yet: start the server once, or run bulletin dkim keygen --type %s", kind, kind)
+			return keys, saved, fmt.Errorf("no %s DKIM key is stored yet: start the server once, or run bulletin dkim keygen --type %s", kind, kind)
 		}
 		if err != nil {
-			return keys, err
+			return keys, saved, err
 		}
 		k, err := smtp.ParseKey(pem)
 		if err != nil {
-			return keys, err
+			return keys, saved, err
 		}
 		keys = append(keys, k)
 	}
-	return keys, nil
+	return keys, saved, nil
 }
 
 // replaceDKIM puts the reason the keys could not be read in place of the
