@@ -25,15 +25,18 @@ type recordState struct {
 	name      string
 	updatedAt time.Time
 	members   map[list.ListID][]byte // encoded membership values
+	// suppression is the entry read with the record, if any.
+	suppression *list.Suppression
 }
 
 func snapshot(r *list.Record) recordState {
 	st := recordState{
-		id:        r.Subscriber.ID,
-		identity:  r.Subscriber.Identity,
-		name:      r.Subscriber.Name,
-		updatedAt: r.Subscriber.UpdatedAt,
-		members:   make(map[list.ListID][]byte, len(r.Subscriptions)),
+		id:          r.Subscriber.ID,
+		identity:    r.Subscriber.Identity,
+		name:        r.Subscriber.Name,
+		updatedAt:   r.Subscriber.UpdatedAt,
+		members:     make(map[list.ListID][]byte, len(r.Subscriptions)),
+		suppression: r.Suppression,
 	}
 	if st.id == 0 {
 		st.identity = "" // not in the index yet
@@ -48,6 +51,11 @@ func snapshot(r *list.Record) recordState {
 type writer struct {
 	tx  *bolt.Tx
 	now time.Time
+	// absent is an identity known to have no entry in the index in this
+	// transaction, so moving to it needs no owner lookup.
+	absent string
+	// unsuppressed says the key's hash had no suppression entry when read.
+	unsuppressed bool
 }
 
 // writeRecord stores r and brings every index in line with it.
@@ -137,8 +145,10 @@ func (w *writer) moveIdentity(id list.SubscriberID, oldIdentity, identity string
 		return nil
 	}
 	b := bucket(w.tx, bSubIdentity)
-	if owner := b.Get([]byte(identity)); owner != nil && readU64(owner, 0) != uint64(id) {
-		return fmt.Errorf("%w: identity of subscriber %d", list.ErrExists, readU64(owner, 0))
+	if identity != w.absent {
+		if owner := b.Get([]byte(identity)); owner != nil && readU64(owner, 0) != uint64(id) {
+			return fmt.Errorf("%w: identity of subscriber %d", list.ErrExists, readU64(owner, 0))
+		}
 	}
 	if oldIdentity != "" {
 		if err := b.Delete([]byte(oldIdentity)); err != nil {
@@ -194,6 +204,9 @@ func (w *writer) syncSuppression(r *list.Record, hash []byte) error {
 	}
 	r.Subscriber.Blocklisted = r.Suppression != nil
 	if r.Suppression == nil {
+		if w.unsuppressed {
+			return nil // nothing was stored under the key's hash to delete
+		}
 		return bucket(w.tx, bSuppression).Delete(hash)
 	}
 	r.Suppression.Hash = clone(hash)

@@ -155,6 +155,10 @@ func (db *DB) updateSubscriberTx(tx *bolt.Tx, k list.Key, create bool, fn func(*
 		return list.Record{}, &fnError{err}
 	}
 	w := writer{tx: tx, now: db.now()}
+	if !found {
+		w.absent = k.Identity // loadRecord just found no owner in the index
+	}
+	w.unsuppressed = len(k.Hash) > 0 && old.suppression == nil
 	if err := w.writeRecord(&rec, &old, k.Hash); err != nil {
 		return list.Record{}, err
 	}
