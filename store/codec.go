@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
@@ -187,4 +189,175 @@ func deletePrefix(b *bolt.Bucket, prefix []byte) ([][]byte, error) {
 		}
 	}
 	return keys, nil
+}
+
+// appendSubscriber appends the JSON of v, as encoding/json writes it but
+// without reflection: the subscriber record is the value an import writes
+// a million times. TestSubscriberJSON holds it to json.Marshal, field by
+// field. It falls back to json.Marshal for what it does not handle (a time
+// json refuses), so errors stay json's.
+func appendSubscriber(b []byte, v *subscriberValue) ([]byte, error) {
+	s := &v.Subscriber
+	if !jsonTimes(s.CreatedAt, s.UpdatedAt) {
+		return json.Marshal(v)
+	}
+	b = strconv.AppendUint(append(b, `{"id":`...), uint64(s.ID), 10)
+	b = appendJSONString(append(b, `,"email":`...), s.Email)
+	b = appendJSONString(append(b, `,"name":`...), s.Name)
+	b = append(b, `,"attributes":`...)
+	if s.Attributes == nil {
+		b = append(b, "null"...)
+	} else {
+		b = appendAttributes(b, s.Attributes)
+	}
+	b = strconv.AppendBool(append(b, `,"blocklisted":`...), s.Blocklisted)
+	if s.NoTracking {
+		b = append(b, `,"no_tracking":true`...)
+	}
+	if s.TrackOpens {
+		b = append(b, `,"track_opens":true`...)
+	}
+	if s.PendingEmail != "" {
+		b = appendJSONString(append(b, `,"pending_email":`...), s.PendingEmail)
+	}
+	b = appendJSONTime(append(b, `,"created_at":`...), s.CreatedAt)
+	b = appendJSONTime(append(b, `,"updated_at":`...), s.UpdatedAt)
+	b = appendJSONString(append(b, `,"identity":`...), v.Identity)
+	if v.Nonce != 0 {
+		b = strconv.AppendUint(append(b, `,"nonce":`...), uint64(v.Nonce), 10)
+	}
+	b = append(b, `,"subscriptions":`...)
+	if v.Subscriptions == nil {
+		return append(b, "null}"...), nil
+	}
+	b = append(b, '[')
+	for i := range v.Subscriptions {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var ok bool
+		if b, ok = appendSubscription(b, &v.Subscriptions[i]); !ok {
+			return json.Marshal(v)
+		}
+	}
+	return append(b, "]}"...), nil
+}
+
+// appendSubscription appends the JSON of one subscription, or reports a
+// time that json.Marshal must judge.
+func appendSubscription(b []byte, v *subscriptionValue) ([]byte, bool) {
+	s := &v.Subscription
+	if !jsonTimes(s.CreatedAt, v.LastConfirmMail) || !jsonTimePtrs(s.ConfirmedAt, s.UnsubscribedAt, v.RemindedAt) {
+		return b, false
+	}
+	b = strconv.AppendUint(append(b, `{"list_id":`...), uint64(s.List), 10)
+	b = appendJSONString(append(b, `,"state":`...), string(s.State))
+	b = appendJSONTime(append(b, `,"created_at":`...), s.CreatedAt)
+	b = appendJSONTimePtr(append(b, `,"confirmed_at":`...), s.ConfirmedAt)
+	b = appendJSONTimePtr(append(b, `,"unsubscribed_at":`...), s.UnsubscribedAt)
+	if c := s.Consent; c != nil {
+		if !jsonTimes(c.At) || !jsonTimePtrs(c.ConfirmedAt) {
+			return b, false
+		}
+		b = appendConsent(append(b, `,"consent":`...), c)
+	}
+	if v.Nonce != 0 {
+		b = strconv.AppendUint(append(b, `,"nonce":`...), uint64(v.Nonce), 10)
+	}
+	if !v.LastConfirmMail.IsZero() {
+		b = appendJSONTime(append(b, `,"last_confirm_mail":`...), v.LastConfirmMail)
+	}
+	if v.RemindedAt != nil {
+		b = appendJSONTime(append(b, `,"reminded_at":`...), *v.RemindedAt)
+	}
+	return append(b, '}'), true
+}
+
+func appendConsent(b []byte, c *list.Consent) []byte {
+	b = appendJSONString(append(b, `{"source":`...), c.Source)
+	b = appendJSONString(append(b, `,"text":`...), c.Text)
+	b = strconv.AppendInt(append(b, `,"text_version":`...), int64(c.TextVersion), 10)
+	b = appendJSONString(append(b, `,"privacy_url":`...), c.PrivacyURL)
+	if c.Reason != "" {
+		b = appendJSONString(append(b, `,"reason":`...), c.Reason)
+	}
+	b = appendJSONTime(append(b, `,"at":`...), c.At)
+	if c.IP != "" {
+		b = appendJSONString(append(b, `,"ip":`...), c.IP)
+	}
+	if c.UserAgent != "" {
+		b = appendJSONString(append(b, `,"user_agent":`...), c.UserAgent)
+	}
+	if c.ConfirmedAt != nil {
+		b = appendJSONTime(append(b, `,"confirmed_at":`...), *c.ConfirmedAt)
+	}
+	if c.ConfirmIP != "" {
+		b = appendJSONString(append(b, `,"confirm_ip":`...), c.ConfirmIP)
+	}
+	if c.ConfirmUserAgent != "" {
+		b = appendJSONString(append(b, `,"confirm_user_agent":`...), c.ConfirmUserAgent)
+	}
+	return append(b, '}')
+}
+
+// appendAttributes appends a string map with its keys sorted, as json does.
+func appendAttributes(b []byte, m map[string]string) []byte {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(append(appendJSONString(b, k), ':'), m[k])
+	}
+	return append(b, '}')
+}
+
+// appendJSONString appends s quoted; anything but printable ASCII that
+// json leaves alone goes through json itself.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s) // a string always marshals
+			return append(b, q...)
+		}
+	}
+	return append(append(append(b, '"'), s...), '"')
+}
+
+// jsonTimes reports whether json.Marshal accepts each time: a year of
+// four digits and a zone offset under 24 hours.
+func jsonTimes(ts ...time.Time) bool {
+	for _, t := range ts {
+		_, off := t.Zone()
+		if y := t.Year(); y < 0 || y > 9999 || off <= -24*3600 || off >= 24*3600 {
+			return false
+		}
+	}
+	return true
+}
+
+func jsonTimePtrs(ts ...*time.Time) bool {
+	for _, t := range ts {
+		if t != nil && !jsonTimes(*t) {
+			return false
+		}
+	}
+	return true
+}
+
+// appendJSONTime appends t as time.Time.MarshalJSON does.
+func appendJSONTime(b []byte, t time.Time) []byte {
+	return append(t.AppendFormat(append(b, '"'), time.RFC3339Nano), '"')
+}
+
+func appendJSONTimePtr(b []byte, t *time.Time) []byte {
+	if t == nil {
+		return append(b, "null"...)
+	}
+	return appendJSONTime(b, *t)
 }

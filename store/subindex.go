@@ -83,7 +83,11 @@ func (w *writer) writeRecord(r *list.Record, old *recordState, hash []byte) erro
 		return err
 	}
 	v := toValue(r)
-	return putJSON(bucket(w.tx, bSubscribers), u64(uint64(s.ID)), &v)
+	data, err := appendSubscriber(nil, &v)
+	if err != nil {
+		return err
+	}
+	return bucket(w.tx, bSubscribers).Put(u64(uint64(s.ID)), data)
 }
 
 // assignID gives a new subscriber an id and keeps the id of an existing one
