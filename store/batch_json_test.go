@@ -76,3 +76,23 @@ func TestSubscriberJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestEventJSON(t *testing.T) {
+	t.Parallel()
+	var full list.Event
+	fillAll(t, reflect.ValueOf(&full).Elem(), "x")
+	cases := map[string]list.Event{
+		"zero": {},
+		"full": full,
+		"import": {ID: 9, Subscriber: 42, List: 1, Kind: list.EventConfirmed, How: list.HowImport,
+			At: time.Date(2025, 1, 2, 3, 4, 5, 600, time.UTC), Detail: "fair"},
+		"far-year": {At: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for name, e := range cases {
+		want, wantErr := json.Marshal(&e)
+		got, err := appendEvent(nil, &e)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Errorf("%s: appendEvent =\n%s, %v\nwant (json.Marshal)\n%s, %v", name, got, err, want, wantErr)
+		}
+	}
+}

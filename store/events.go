@@ -27,7 +27,11 @@ func putEvent(tx *bolt.Tx, e *list.Event, now time.Time) error {
 	if e.At.IsZero() {
 		e.At = now
 	}
-	if err := putJSON(events, key2(uint64(e.Subscriber), id), e); err != nil {
+	data, err := appendEvent(make([]byte, 0, 192), e)
+	if err != nil {
+		return err
+	}
+	if err := events.Put(key2(uint64(e.Subscriber), id), data); err != nil {
 		return err
 	}
 	if e.IP == "" {

@@ -83,7 +83,7 @@ func (w *writer) writeRecord(r *list.Record, old *recordState, hash []byte) erro
 		return err
 	}
 	v := toValue(r)
-	data, err := appendSubscriber(nil, &v)
+	data, err := appendSubscriber(make([]byte, 0, 768), &v)
 	if err != nil {
 		return err
 	}
