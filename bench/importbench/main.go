@@ -79,9 +79,11 @@ func run(n int, dir string) error {
 	if err != nil {
 		return fmt.Errorf("bare writer: %v\n%s", err, br.output)
 	}
-	fmt.Printf("%-40s %12s %10s %14s\n", "", "rows/s", "seconds", "peak RssAnon")
-	fmt.Printf("%-40s %12.0f %10.1f %11.1f MB\n", "bulletin import (2,500-row txs)", float64(n)/ir.secs, ir.secs, ir.rssMB)
-	fmt.Printf("%-40s %12.0f %10.1f %11.1f MB\n", "bare bbolt, same keys (10,000-row txs)", float64(n)/br.secs, br.secs, br.rssMB)
+	fmt.Printf("%-40s %12s %10s %14s %12s\n", "", "rows/s", "seconds", "peak RssAnon", "file")
+	fmt.Printf("%-40s %12.0f %10.1f %11.1f MB %9.0f MB\n", "bulletin import (2,500-row txs)", float64(n)/ir.secs, ir.secs, ir.rssMB,
+		fileMB(filepath.Join(dir, "data", "bulletin.db")))
+	fmt.Printf("%-40s %12.0f %10.1f %11.1f MB %9.0f MB\n", "bare bbolt, same keys (10,000-row txs)", float64(n)/br.secs, br.secs, br.rssMB,
+		fileMB(filepath.Join(dir, "bare.db")))
 	fmt.Printf("\nimport / bare = %.2f\n", br.secs/ir.secs)
 	fmt.Printf("\nlast lines of bulletin import:\n%s\n", lastLines(ir.output, 3))
 	return nil
@@ -137,6 +139,15 @@ func measure(cmd *exec.Cmd) (result, error) {
 			peak = max(peak, rssAnonKB(cmd.Process.Pid))
 		}
 	}
+}
+
+// fileMB is the size of a file in MB, or 0 when it cannot be read.
+func fileMB(path string) float64 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return 0
+	}
+	return float64(fi.Size()) / 1e6
 }
 
 func rssAnonKB(pid int) int {
