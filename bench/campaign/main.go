@@ -153,6 +153,9 @@ func runCampaign(bin, seedDir, dir string, id list.CampaignID, dk string, sk *si
 		"--log-level", "error", fmt.Sprint(id))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	if g := os.Getenv("BENCH_GOGC"); g != "" {
+		cmd.Env = append(os.Environ(), "GOGC="+g)
+	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		log.Fatal(err)

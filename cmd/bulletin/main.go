@@ -27,10 +27,33 @@ func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
 func main() {
+	tuneGC(os.Getenv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
+}
+
+// Garbage collector defaults, used when GOGC and GOMEMLIMIT are not set.
+// Sending builds and signs a fresh 5-50 KB message per recipient, so the
+// collector runs very often at Go's default GOGC=100 on a heap of ~20 MB:
+// measured with bench/campaign, GOGC=400 sends a 20 KB campaign about a
+// third faster. The memory limit keeps a large live heap (a big import)
+// from growing four-fold.
+const (
+	defaultGOGC     = 400
+	defaultMemLimit = 384 << 20
+)
+
+// tuneGC applies the collector defaults unless the operator set GOGC or
+// GOMEMLIMIT, which the runtime already read.
+func tuneGC(getenv func(string) string) {
+	if getenv("GOGC") == "" {
+		debug.SetGCPercent(defaultGOGC)
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(defaultMemLimit)
+	}
 }
 
 // exitCode prints err and maps it to an exit status: 2 for usage errors and
