@@ -237,6 +237,25 @@ func bounceDetail(b *Bounce) string {
 
 const notCounted = " (not counted)"
 
+// addReportBounce stores one record of a report: tied to the proven
+// subscriber and campaign, and carrying the raw report on the first record
+// only (keepRaw), so that one report is kept once.
+func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, r *InboundReport, p proof, rules BounceRules, now time.Time) error {
+	b.At, b.Raw = now, nil
+	if p.ok {
+		b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
+		if b.Email == "" {
+			b.Email = p.rec.Subscriber.Email
+		}
+	}
+	if keepRaw && rules.RawCap > 0 {
+		b.Raw = r.Raw
+	}
+	err := s.store.AddBounce(ctx, b)
+	b.Raw = nil
+	return err
+}
+
 // handleBounces stores one record per failed recipient and, for a proven
 // report, adds the events and applies the limits.
 func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, rules BounceRules, o Origin) error {
@@ -251,21 +270,10 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 		if b.Kind == "" {
 			b.Kind = BounceUnknown
 		}
-		b.At, b.Raw = now, nil
 		b.Counted = p.ok && b.Action != "delayed" && b.Kind != BounceUnknown
-		if p.ok {
-			b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
-			if b.Email == "" {
-				b.Email = p.rec.Subscriber.Email
-			}
-		}
-		if i == 0 && rules.RawCap > 0 {
-			b.Raw = r.Raw
-		}
-		if err := s.store.AddBounce(ctx, &b); err != nil {
+		if err := s.addReportBounce(ctx, &b, i == 0, r, p, rules, now); err != nil {
 			return err
 		}
-		b.Raw = nil
 		stored = append(stored, b)
 	}
 	if !p.ok {

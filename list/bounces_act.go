@@ -225,17 +225,8 @@ func (s *Service) handleComplaint(ctx context.Context, r *InboundReport, p proof
 		detail += " " + r.FeedbackType
 	}
 	for i, b := range r.Bounces {
-		b.At, b.Raw, b.Counted = now, nil, p.ok && b.Kind == BounceComplaint
-		if p.ok {
-			b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
-			if b.Email == "" {
-				b.Email = p.rec.Subscriber.Email
-			}
-		}
-		if i == 0 && rules.RawCap > 0 {
-			b.Raw = r.Raw
-		}
-		if err := s.store.AddBounce(ctx, &b); err != nil {
+		b.Counted = p.ok && b.Kind == BounceComplaint
+		if err := s.addReportBounce(ctx, &b, i == 0, r, p, rules, now); err != nil {
 			return err
 		}
 	}
