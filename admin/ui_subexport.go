@@ -13,11 +13,7 @@ func (s *Server) uiExportSubscriber(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	x, err := s.svc.ExportSubscriber(r.Context(), id, s.origin(r))
-	if err != nil {
-		return err
-	}
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="subscriber-%d.json"`, id))
 	w.Header().Set("Cache-Control", "no-store")
-	return writeJSON(w, http.StatusOK, x)
+	return s.apiExportSubscriberData(w, r)
 }

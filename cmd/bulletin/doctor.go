@@ -166,6 +166,12 @@ func (in *instance) doctor(ctx context.Context) []smtp.Check {
 	cfg := in.cfg
 	live := in.svc.Config()
 	cfg.BaseURL, cfg.PostalAddress, cfg.From = live.BaseURL, live.PostalAddress, live.From
+	return in.doctorChecks(ctx, cfg)
+}
+
+// doctorChecks runs the checks of cfg with the store's keys, through the
+// configured resolver or the system's.
+func (in *instance) doctorChecks(ctx context.Context, cfg config) []smtp.Check {
 	resolver := cfg.Resolver
 	if resolver == "" {
 		resolver = systemResolver("/etc/resolv.conf")

@@ -135,16 +135,7 @@ func (in *instance) savedConfig(ctx context.Context) config {
 // settingsDoctor runs the doctor's checks with the saved settings, so that a
 // relay can be tested before the restart that puts it in force.
 func (in *instance) settingsDoctor(ctx context.Context) []list.Check {
-	cfg := in.savedConfig(ctx)
-	resolver := cfg.Resolver
-	if resolver == "" {
-		resolver = systemResolver("/etc/resolv.conf")
-	}
-	keys, err := dkimKeys(ctx, in.db, cfg.DKIMSign)
-	checks := newDoctor(cfg, keys, resolver).Run(ctx)
-	if err != nil {
-		checks = replaceDKIM(checks, err)
-	}
+	checks := in.doctorChecks(ctx, in.savedConfig(ctx))
 	out := make([]list.Check, len(checks))
 	for i, c := range checks {
 		out[i] = list.Check{Name: c.Name, Status: string(c.Status), Detail: c.Detail, Fix: c.Fix}
