@@ -71,22 +71,9 @@ func (s *Server) secure(r *http.Request) bool {
 
 // origin describes where a request came from, for events and consent.
 func (s *Server) origin(r *http.Request) list.Origin {
-	o := list.Origin{UserAgent: truncate(r.UserAgent(), 300), User: info(r).u.Name}
+	o := list.Origin{UserAgent: list.Truncate(r.UserAgent(), 300), User: info(r).u.Name}
 	if ip := s.clientIP(r); ip.IsValid() {
 		o.IP = ip.String()
 	}
 	return o
 }
-
-// truncate cuts s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !isRuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }

@@ -132,7 +132,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
 	if name == "" || password == "" || len(name) > 100 || len(password) > 1000 {
-		return s.loginPage(w, r, http.StatusUnauthorized, truncate(name, 100), "Wrong user name or password.")
+		return s.loginPage(w, r, http.StatusUnauthorized, list.Truncate(name, 100), "Wrong user name or password.")
 	}
 	u, err := s.checkPassword(r, name, password)
 	if errors.Is(err, list.ErrUnauthorized) {

@@ -97,7 +97,7 @@ func (r *run) outcome(res result, o Outcome, de *DeliveryError) result {
 	res.rec.Outcome, res.rec.NextTry = o, nil
 	res.rec.Attempts++
 	if de != nil {
-		res.rec.Code, res.rec.Status, res.rec.Detail = de.Code, de.Status, truncate(de.Text, 500)
+		res.rec.Code, res.rec.Status, res.rec.Detail = de.Code, de.Status, Truncate(de.Text, 500)
 	}
 	var d Stats
 	switch o {
@@ -121,7 +121,7 @@ func (r *run) outcome(res result, o Outcome, de *DeliveryError) result {
 func (r *run) defer_(res result, de *DeliveryError, now bool) result {
 	t := r.s.Now()
 	res.rec.Outcome = OutcomeDeferred
-	res.rec.Code, res.rec.Status, res.rec.Detail = de.Code, de.Status, truncate(de.Text, 500)
+	res.rec.Code, res.rec.Status, res.rec.Detail = de.Code, de.Status, Truncate(de.Text, 500)
 	wait := r.opts.Backoff[min(res.rec.Attempts, len(r.opts.Backoff)-1)]
 	res.rec.Attempts++
 	next := t.Add(wait)
@@ -149,15 +149,20 @@ func (s *Service) recordSendFailure(ctx context.Context, rec SendRecord, de *Del
 		}
 	}
 	b := Bounce{Subscriber: rec.Subscriber, Kind: kind, Action: "failed", Status: de.Status,
-		Diagnostic: truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, Counted: true, At: s.Now()}
+		Diagnostic: Truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, Counted: true, At: s.Now()}
 	if err := s.RecordDeliveryFailure(ctx, rec.Subscriber, rec.Campaign, "", b); err != nil {
 		s.log.Error("record delivery failure", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", err)
 	}
 }
 
-func truncate(s string, n int) string {
+// Truncate cuts s to at most n bytes on a rune boundary, so that a cut
+// never leaves invalid UTF-8 behind.
+func Truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
 	}
 	return s[:n]
 }
