@@ -2,6 +2,7 @@ package list
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 )
@@ -22,12 +23,18 @@ type Progress struct {
 }
 
 // progressTracker keeps a short history of each running campaign's counts
-// to compute a rate.
+// to compute a rate, and the per-minute series of the results chart, which
+// it writes to store as the run goes (stats.go).
 type progressTracker struct {
+	store Store
+	log   *slog.Logger
+
 	mu sync.Mutex
 	m  map[CampaignID][]sample
 	// series holds per-minute counts for the results chart (stats.go).
 	series map[CampaignID]*minuteSeries
+	// saveMu serialises the series' writes.
+	saveMu sync.Mutex
 }
 
 type sample struct {
@@ -37,9 +44,10 @@ type sample struct {
 
 const rateWindow = 10 * time.Second
 
+// update takes the runner's notification of a campaign's cumulative stats
+// after a commit (or at the end of a run).
 func (p *progressTracker) update(id CampaignID, st Stats, now time.Time) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	if p.m == nil {
 		p.m = map[CampaignID][]sample{}
 	}
@@ -48,7 +56,8 @@ func (p *progressTracker) update(id CampaignID, st Stats, now time.Time) {
 		ss = ss[1:]
 	}
 	p.m[id] = ss
-	p.recordMinute(id, st, now)
+	p.mu.Unlock()
+	p.recordSeries(id, st, now)
 }
 
 func (p *progressTracker) rate(id CampaignID) float64 {

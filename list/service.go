@@ -146,6 +146,7 @@ func New(opts Options) (*Service, error) {
 		log: opts.Logger, now: opts.Now, cfg: opts.Config, kick: make(chan struct{}, 1),
 		runKick: make(chan struct{}, 1), observe: opts.Observe,
 		mx: newMXCache(opts.LookupMX, opts.Now), settings: opts.Settings,
+		progress: progressTracker{store: opts.Store, log: opts.Logger},
 	}, nil
 }
 
