@@ -32,6 +32,9 @@ type pool struct {
 	t        Timeouts
 	log      *slog.Logger
 	slots    chan struct{}
+	// noChunking makes the pool use DATA even where BDAT is offered (tests
+	// of the DATA path against go-smtp's server, which always offers it).
+	noChunking bool
 
 	mu           sync.Mutex
 	idle         []*conn
@@ -40,11 +43,15 @@ type pool struct {
 }
 
 // conn is one SMTP session. nc is the connection go-smtp talks over (the
-// TLS one when encrypted).
+// TLS one when encrypted), wrapped so that the pool can hand back bytes it
+// read past a reply of its own commands.
 type conn struct {
-	nc   net.Conn
+	nc   *replayConn
 	cl   *gosmtp.Client
 	used time.Time
+	// chunking says the relay offered CHUNKING (RFC 3030): messages go as
+	// one BDAT chunk (chunking.go) instead of go-smtp's dot-stuffed DATA.
+	chunking bool
 }
 
 func newPool(opts Options, log *slog.Logger) (*pool, error) {
@@ -191,7 +198,11 @@ func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 		}
 	}
 	nc.SetDeadline(time.Time{})
-	cl := gosmtp.NewClient(sc)
+	rc, ok := sc.(*replayConn)
+	if !ok {
+		rc = &replayConn{Conn: sc}
+	}
+	cl := gosmtp.NewClient(rc)
 	cl.CommandTimeout, cl.SubmissionTimeout = p.t.Command, p.t.Data
 	if err := cl.Hello(p.opts.HeloName); err != nil {
 		var se *gosmtp.SMTPError
@@ -205,8 +216,9 @@ func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 			return nil, classify(err, stageAuth)
 		}
 	}
-	p.log.DebugContext(ctx, "smtp: relay connection opened")
-	return &conn{nc: sc, cl: cl, used: time.Now()}, nil
+	chunking, _ := cl.Extension("CHUNKING")
+	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", chunking && !p.noChunking)
+	return &conn{nc: rc, cl: cl, used: time.Now(), chunking: chunking && !p.noChunking}, nil
 }
 
 // startTLS greets the relay and upgrades the session (RFC 3207) before
@@ -237,7 +249,7 @@ func (p *pool) startTLS(nc net.Conn) (net.Conn, error) {
 		if p.cfg.requireTLS() {
 			return nil, &deliveryErr{text: "relay " + p.cfg.host + " does not offer STARTTLS, which is required (use smtps:// or, on a trusted network, smtp+plain://)"}
 		}
-		return &greetedConn{Conn: nc, pre: []byte("220 " + p.cfg.host + "\r\n")}, nil
+		return &replayConn{Conn: nc, pre: []byte("220 " + p.cfg.host + "\r\n")}, nil
 	}
 	if _, err := io.WriteString(nc, "STARTTLS\r\n"); err != nil {
 		return nil, classify(err, stageConnect)
@@ -253,7 +265,7 @@ func (p *pool) startTLS(nc net.Conn) (net.Conn, error) {
 	if err := tc.Handshake(); err != nil {
 		return nil, classify(fmt.Errorf("smtp: TLS handshake: %w", err), stageConnect)
 	}
-	return &greetedConn{Conn: tc, pre: []byte("220 " + p.cfg.host + "\r\n")}, nil
+	return &replayConn{Conn: tc, pre: []byte("220 " + p.cfg.host + "\r\n")}, nil
 }
 
 // deliveryErr is a sender-wide failure to establish a session.
@@ -303,21 +315,6 @@ func (p *pool) auth(cl *gosmtp.Client) error {
 	return cl.Auth(a)
 }
 
-// greetedConn replays a greeting before the connection's own bytes.
-type greetedConn struct {
-	net.Conn
-	pre []byte
-}
-
-func (g *greetedConn) Read(b []byte) (int, error) {
-	if len(g.pre) > 0 {
-		n := copy(b, g.pre)
-		g.pre = g.pre[n:]
-		return n, nil
-	}
-	return g.Conn.Read(b)
-}
-
 // send runs one transaction. keep says whether the session can be reused;
 // retry whether the connection broke before the message's DATA was
 // answered.
@@ -339,11 +336,15 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byt
 		err = c.cl.Rcpt(to, nil)
 	}
 	var w *gosmtp.DataCommand
-	if err == nil {
+	switch {
+	case err == nil && c.chunking:
+		at = stageData
+		err = c.bdat(parts, size, p.t.Data, &at)
+	case err == nil:
 		at = stageData
 		w, err = c.cl.Data()
 	}
-	if err == nil {
+	if err == nil && w != nil {
 		for _, part := range parts {
 			if err == nil {
 				_, err = w.Write(part)
@@ -376,38 +377,22 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byt
 
 // rset aborts a failed transaction (RFC 5321 section 4.1.1.5). It writes
 // to and reads from the connection under go-smtp directly: go-smtp sends no
-// command of its own meanwhile and has consumed every reply, and the reply
-// is read byte by byte so that nothing beyond it is taken.
+// command of its own meanwhile and has consumed every reply, and whatever
+// is read past the reply is handed back to go-smtp (replayConn).
 func (c *conn) rset(timeout time.Duration) error {
 	c.nc.SetDeadline(time.Now().Add(timeout))
 	defer c.nc.SetDeadline(time.Time{})
 	if _, err := io.WriteString(c.nc, "RSET\r\n"); err != nil {
 		return err
 	}
-	var line []byte
-	var b [1]byte
-	for len(line) < 4096 {
-		if _, err := io.ReadFull(c.nc, b[:]); err != nil {
-			return err
-		}
-		if b[0] != '\n' {
-			line = append(line, b[0])
-			continue
-		}
-		l := strings.TrimRight(string(line), "\r")
-		line = line[:0]
-		if len(l) < 3 {
-			return fmt.Errorf("smtp: bad RSET reply %q", l)
-		}
-		if len(l) > 3 && l[3] == '-' {
-			continue
-		}
-		if l[:3] != "250" {
-			return fmt.Errorf("smtp: RSET answered %q", l)
-		}
-		return nil
+	code, msg, err := c.nc.readReply()
+	if err != nil {
+		return err
 	}
-	return errors.New("smtp: RSET reply too long")
+	if code != 250 {
+		return fmt.Errorf("smtp: RSET answered %d %s", code, msg)
+	}
+	return nil
 }
 
 // quit ends a session politely, within timeout. It runs as a goroutine

@@ -25,6 +25,16 @@ func relaySender(t *testing.T, ts *testServer, mod func(*Options)) *Sender {
 	})
 }
 
+// transferModes are the two ways a message goes to the relay: one BDAT
+// chunk where CHUNKING is offered (go-smtp's server always offers it), and
+// go-smtp's DATA.
+var transferModes = []string{"bdat", "data"}
+
+// setTransferMode makes s use DATA even though the relay offers CHUNKING.
+func setTransferMode(s *Sender, mode string) {
+	s.tr.(*pool).noChunking = mode == "data"
+}
+
 func to(addr string) *list.Message {
 	m := testMessage()
 	m.To = addr
@@ -59,95 +69,117 @@ func TestDeliveryClassified(t *testing.T) {
 		}, &list.DeliveryError{Code: 552, Status: "5.3.4", Text: "too big"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			ts := newTestServer(t, nil)
-			if tc.knobs != nil {
-				tc.knobs(ts)
-			}
-			s := relaySender(t, ts, nil)
-			id, err := s.Send(t.Context(), testMessage())
-			if tc.want == nil {
-				if err != nil || id == "" {
-					t.Fatalf("Send = %q, %v", id, err)
+		for _, mode := range transferModes {
+			t.Run(tc.name+"/"+mode, func(t *testing.T) {
+				t.Parallel()
+				ts := newTestServer(t, nil)
+				if tc.knobs != nil {
+					tc.knobs(ts)
 				}
-				return
-			}
-			var de *list.DeliveryError
-			if !errors.As(err, &de) {
-				t.Fatalf("Send error %v is not a DeliveryError", err)
-			}
-			if *de != *tc.want {
-				t.Errorf("Send error = %+v, want %+v", *de, *tc.want)
-			}
-			// The session goes on for the next message (after RSET, or on a
-			// new connection after a 421).
-			ts.mu.Lock()
-			ts.mailErr, ts.rcptErr, ts.dataErr = nil, map[string]error{}, map[string]error{}
-			ts.mu.Unlock()
-			if _, err := s.Send(t.Context(), testMessage()); err != nil {
-				t.Fatalf("next Send: %v", err)
-			}
-			conns, _ := ts.stats()
-			wantConns := 1
-			if tc.want.Code == 421 {
-				wantConns = 2
-			}
-			if conns != wantConns {
-				t.Errorf("%d connections, want %d", conns, wantConns)
-			}
-			if ehlo := ts.count("EHLO"); ehlo != wantConns {
-				t.Errorf("%d EHLO for %d connections: RSET must not repeat EHLO", ehlo, wantConns)
-			}
-		})
+				s := relaySender(t, ts, nil)
+				setTransferMode(s, mode)
+				id, err := s.Send(t.Context(), testMessage())
+				if tc.want == nil {
+					if err != nil || id == "" {
+						t.Fatalf("Send = %q, %v", id, err)
+					}
+					return
+				}
+				var de *list.DeliveryError
+				if !errors.As(err, &de) {
+					t.Fatalf("Send error %v is not a DeliveryError", err)
+				}
+				if *de != *tc.want {
+					t.Errorf("Send error = %+v, want %+v", *de, *tc.want)
+				}
+				// The session goes on for the next message (after RSET, or on a
+				// new connection after a 421).
+				ts.mu.Lock()
+				ts.mailErr, ts.rcptErr, ts.dataErr = nil, map[string]error{}, map[string]error{}
+				ts.mu.Unlock()
+				if _, err := s.Send(t.Context(), testMessage()); err != nil {
+					t.Fatalf("next Send: %v", err)
+				}
+				conns, _ := ts.stats()
+				wantConns := 1
+				if tc.want.Code == 421 {
+					wantConns = 2
+				}
+				if conns != wantConns {
+					t.Errorf("%d connections, want %d", conns, wantConns)
+				}
+				if ehlo := ts.count("EHLO"); ehlo != wantConns {
+					t.Errorf("%d EHLO for %d connections: RSET must not repeat EHLO", ehlo, wantConns)
+				}
+			})
+		}
 	}
 }
 
 func TestRsetOnlyAfterFailure(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, nil)
-	ts.rcptErr["bad@example.org"] = smtpError(550, gosmtp.EnhancedCode{5, 1, 1}, "no")
-	s := relaySender(t, ts, nil)
-	for _, addr := range []string{"a@example.org", "b@example.org", "bad@example.org", "c@example.org"} {
-		s.Send(t.Context(), to(addr))
-	}
-	if n := ts.count("RSET"); n != 1 {
-		t.Errorf("%d RSET, want 1 (after the failed transaction only)", n)
-	}
-	if n := ts.count("EHLO"); n != 1 {
-		t.Errorf("%d EHLO, want 1", n)
-	}
-	if _, msgs := ts.stats(); msgs != 3 {
-		t.Errorf("%d messages delivered, want 3", msgs)
+	for _, mode := range transferModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, nil)
+			ts.rcptErr["bad@example.org"] = smtpError(550, gosmtp.EnhancedCode{5, 1, 1}, "no")
+			s := relaySender(t, ts, nil)
+			setTransferMode(s, mode)
+			for _, addr := range []string{"a@example.org", "b@example.org", "bad@example.org", "c@example.org"} {
+				s.Send(t.Context(), to(addr))
+			}
+			if n := ts.count("RSET"); n != 1 {
+				t.Errorf("%d RSET, want 1 (after the failed transaction only)", n)
+			}
+			if n := ts.count("EHLO"); n != 1 {
+				t.Errorf("%d EHLO, want 1", n)
+			}
+			if _, msgs := ts.stats(); msgs != 3 {
+				t.Errorf("%d messages delivered, want 3", msgs)
+			}
+			verb, other := "BDAT", "DATA"
+			if mode == "data" {
+				verb, other = other, verb
+			}
+			if n, m := ts.count(verb), ts.count(other); n != 3 || m != 0 {
+				t.Errorf("%d %s and %d %s, want 3 and 0", n, verb, m, other)
+			}
+		})
 	}
 }
 
 func TestDroppedConnectionRetried(t *testing.T) {
 	t.Parallel()
-	ts := newTestServer(t, nil)
-	s := relaySender(t, ts, nil)
-	if _, err := s.Send(t.Context(), testMessage()); err != nil {
-		t.Fatal(err)
-	}
-	ts.mu.Lock()
-	ts.dropMail = 1
-	ts.mu.Unlock()
-	if _, err := s.Send(t.Context(), testMessage()); err != nil {
-		t.Fatalf("Send after a drop: %v", err)
-	}
-	conns, msgs := ts.stats()
-	if conns != 2 || msgs != 2 {
-		t.Errorf("%d connections, %d messages; want 2, 2", conns, msgs)
-	}
+	for _, mode := range transferModes {
+		t.Run(mode, func(t *testing.T) {
+			t.Parallel()
+			ts := newTestServer(t, nil)
+			s := relaySender(t, ts, nil)
+			setTransferMode(s, mode)
+			if _, err := s.Send(t.Context(), testMessage()); err != nil {
+				t.Fatal(err)
+			}
+			ts.mu.Lock()
+			ts.dropMail = 1
+			ts.mu.Unlock()
+			if _, err := s.Send(t.Context(), testMessage()); err != nil {
+				t.Fatalf("Send after a drop: %v", err)
+			}
+			conns, msgs := ts.stats()
+			if conns != 2 || msgs != 2 {
+				t.Errorf("%d connections, %d messages; want 2, 2", conns, msgs)
+			}
 
-	// Dropped twice: given up, as a temporary connection failure.
-	ts.mu.Lock()
-	ts.dropMail = 2
-	ts.mu.Unlock()
-	_, err := s.Send(t.Context(), testMessage())
-	var de *list.DeliveryError
-	if !errors.As(err, &de) || !de.Temporary || de.Code != 0 {
-		t.Fatalf("Send = %v, want a temporary connection failure", err)
+			// Dropped twice: given up, as a temporary connection failure.
+			ts.mu.Lock()
+			ts.dropMail = 2
+			ts.mu.Unlock()
+			_, err := s.Send(t.Context(), testMessage())
+			var de *list.DeliveryError
+			if !errors.As(err, &de) || !de.Temporary || de.Code != 0 {
+				t.Fatalf("Send = %v, want a temporary connection failure", err)
+			}
+		})
 	}
 }
 

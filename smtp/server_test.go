@@ -118,7 +118,7 @@ func (c *trafficCounter) Write(b []byte) (int, error) {
 	for _, line := range strings.Split(string(b), "\n") {
 		verb := strings.ToUpper(strings.Fields(line + " x")[0])
 		switch verb {
-		case "EHLO", "HELO", "RSET", "MAIL", "RCPT", "DATA", "QUIT", "AUTH", "STARTTLS":
+		case "EHLO", "HELO", "RSET", "MAIL", "RCPT", "DATA", "BDAT", "QUIT", "AUTH", "STARTTLS":
 			c.ts.mu.Lock()
 			c.ts.traffic[verb]++
 			c.ts.mu.Unlock()

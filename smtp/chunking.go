@@ -1,0 +1,148 @@
+package smtp
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+)
+
+// BDAT (RFC 3030). go-smtp's client (v0.25.1) only sends DATA, whose
+// dot-stuffing writer handles a message byte by byte and flushes it in 4 KB
+// writes; its server reads DATA byte by byte too. When the relay offers
+// CHUNKING, the pool sends each message as one "BDAT n LAST" chunk itself,
+// as it sends RSET: go-smtp has sent MAIL and RCPT and read their replies,
+// so the session is between commands and nothing of go-smtp's is pending.
+// The message goes out in one gathered write, unchanged, and the relay
+// reads it as a counted block.
+
+// bdat sends parts, size bytes in all, as the message of the current
+// transaction and reads the relay's answer. at becomes stageEnd once the
+// whole chunk is written, so that a connection that breaks while the
+// answer is awaited is not retried (the relay may have taken the message).
+func (c *conn) bdat(parts [][]byte, size int, timeout time.Duration, at *stage) error {
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	defer c.nc.SetDeadline(time.Time{})
+	bufs := make(net.Buffers, 0, len(parts)+1)
+	bufs = append(bufs, []byte("BDAT "+strconv.Itoa(size)+" LAST\r\n"))
+	bufs = append(bufs, parts...)
+	// net.Buffers gathers the parts into one writev on a TCP connection;
+	// through the wrapper it would write them one by one.
+	var w io.Writer = c.nc
+	if _, ok := c.nc.Conn.(*net.TCPConn); ok {
+		w = c.nc.Conn
+	}
+	if _, err := bufs.WriteTo(w); err != nil {
+		return err
+	}
+	*at = stageEnd
+	code, msg, err := c.nc.readReply()
+	if err != nil {
+		return err
+	}
+	if code/100 != 2 {
+		return toSMTPError(code, msg)
+	}
+	return nil
+}
+
+// replayConn is the connection go-smtp reads from. Bytes in pre are read
+// before the connection's own: a replayed greeting after the pool's own
+// STARTTLS, or what readReply took past the end of a reply.
+type replayConn struct {
+	net.Conn
+	pre []byte
+	// buf holds the bytes of a reply being read.
+	buf []byte
+}
+
+func (r *replayConn) Read(b []byte) (int, error) {
+	if len(r.pre) > 0 {
+		n := copy(b, r.pre)
+		r.pre = r.pre[n:]
+		return n, nil
+	}
+	return r.Conn.Read(b)
+}
+
+// maxReply bounds a reply the pool reads itself: RFC 5321 section 4.5.3.1.5
+// allows 512 bytes a line; a few continuation lines fit easily.
+const maxReply = 8 << 10
+
+// errReplyTooLong is a relay answer longer than maxReply.
+var errReplyTooLong = errors.New("smtp: reply too long")
+
+// readReply reads one reply, possibly of several lines (RFC 5321 section
+// 4.2.1), and returns its code and its text, lines joined by "\n". It
+// reads in blocks, not byte by byte; whatever arrives after the reply's
+// last line is kept for go-smtp's next read.
+func (r *replayConn) readReply() (int, string, error) {
+	r.buf = r.buf[:0]
+	var block [512]byte
+	code, start := 0, 0
+	var msg []byte
+	for {
+		// Take every complete line in buf from start.
+		for {
+			i := bytes.IndexByte(r.buf[start:], '\n')
+			if i < 0 {
+				break
+			}
+			line := bytes.TrimRight(r.buf[start:start+i], "\r")
+			start += i + 1
+			c, last, text, err := parseReplyLine(line)
+			if err != nil {
+				return 0, "", err
+			}
+			if code == 0 {
+				code = c
+			} else if c != code {
+				return 0, "", fmt.Errorf("smtp: reply lines with codes %d and %d", code, c)
+			}
+			if len(msg) > 0 {
+				msg = append(msg, '\n')
+			}
+			msg = append(msg, text...)
+			if last {
+				if rest := r.buf[start:]; len(rest) > 0 {
+					r.pre = append(r.pre, rest...)
+				}
+				return code, string(msg), nil
+			}
+		}
+		if len(r.buf) >= maxReply {
+			return 0, "", errReplyTooLong
+		}
+		n, err := r.Read(block[:])
+		r.buf = append(r.buf, block[:n]...)
+		if err != nil && n == 0 {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, "", err
+		}
+	}
+}
+
+// parseReplyLine splits "250-text" or "250 text" (or a bare "250").
+func parseReplyLine(line []byte) (code int, last bool, text []byte, err error) {
+	if len(line) < 3 {
+		return 0, false, nil, fmt.Errorf("smtp: malformed reply line %q", line)
+	}
+	code, err = strconv.Atoi(string(line[:3]))
+	if err != nil || code < 200 || code > 599 {
+		return 0, false, nil, fmt.Errorf("smtp: malformed reply line %q", line)
+	}
+	switch {
+	case len(line) == 3:
+		return code, true, nil, nil
+	case line[3] == ' ':
+		return code, true, line[4:], nil
+	case line[3] == '-':
+		return code, false, line[4:], nil
+	}
+	return 0, false, nil, fmt.Errorf("smtp: malformed reply line %q", line)
+}

@@ -1,0 +1,124 @@
+package smtp
+
+import (
+	"bytes"
+	"io"
+	"net"
+	"strings"
+	"testing"
+)
+
+// TestBDATMatchesDATA sends the same message both ways: the relay receives
+// the same bytes, including a line that starts with a dot, which DATA
+// stuffs and BDAT must not.
+func TestBDATMatchesDATA(t *testing.T) {
+	t.Parallel()
+	got := map[string][]byte{}
+	for _, mode := range transferModes {
+		ts := newTestServer(t, nil)
+		s := relaySender(t, ts, nil)
+		setTransferMode(s, mode)
+		m := testMessage()
+		m.Campaign.Format = "markdown"
+		m.Campaign.Body = "First line\n\n.a line that starts with a dot\n\n..and two\n"
+		if _, err := s.Send(t.Context(), m); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		ts.mu.Lock()
+		if len(ts.msgs) != 1 {
+			t.Fatalf("%s: %d messages", mode, len(ts.msgs))
+		}
+		got[mode] = ts.msgs[0].data
+		ts.mu.Unlock()
+	}
+	if !bytes.Equal(got["bdat"], got["data"]) {
+		t.Fatalf("BDAT delivered %d bytes, DATA %d, and they differ", len(got["bdat"]), len(got["data"]))
+	}
+	if !bytes.Contains(got["bdat"], []byte("\r\n.a line")) && !bytes.Contains(got["bdat"], []byte("\r\n..and")) {
+		t.Fatalf("no line starting with a dot in the message; the test proves nothing:\n%s", got["bdat"])
+	}
+}
+
+// chunkedConn is a connection that answers Read from r a few bytes at a
+// time, as a network may.
+type chunkedConn struct {
+	net.Conn
+	r    io.Reader
+	step int
+}
+
+func (c *chunkedConn) Read(b []byte) (int, error) {
+	if len(b) > c.step {
+		b = b[:c.step]
+	}
+	return c.r.Read(b)
+}
+
+func TestReadReply(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in, msg, rest string
+		code          int
+		err           string
+	}{
+		{in: "250 2.0.0 OK queued\r\n", code: 250, msg: "2.0.0 OK queued"},
+		{in: "250-first\r\n250-second\r\n250 last\r\n", code: 250, msg: "first\nsecond\nlast"},
+		{in: "250\r\n", code: 250},
+		{in: "550 5.1.1 no\n", code: 550, msg: "5.1.1 no"},
+		{in: "250 OK\r\n421 4.3.2 going away\r\n", code: 250, msg: "OK", rest: "421 4.3.2 going away\r\n"},
+		{in: "250-a\r\n251 b\r\n", err: "codes 250 and 251"},
+		{in: "hello\r\n", err: "malformed"},
+		{in: "25\r\n", err: "malformed"},
+		{in: "250+x\r\n", err: "malformed"},
+		{in: "250 no end", err: "unexpected EOF"},
+		{in: "250-" + strings.Repeat("x", maxReply) + "\r\n250 x\r\n", err: "too long"},
+	}
+	for _, tc := range tests {
+		for _, step := range []int{1, 7, 4096} {
+			rc := &replayConn{Conn: &chunkedConn{r: strings.NewReader(tc.in), step: step}}
+			code, msg, err := rc.readReply()
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Errorf("readReply(%.40q) step %d = %d %q %v, want an error with %q", tc.in, step, code, msg, err, tc.err)
+				}
+				continue
+			}
+			if err != nil || code != tc.code || msg != tc.msg {
+				t.Errorf("readReply(%.40q) step %d = %d %q %v, want %d %q", tc.in, step, code, msg, err, tc.code, tc.msg)
+				continue
+			}
+			// What followed the reply is read next, by go-smtp.
+			rest, _ := io.ReadAll(rc)
+			if string(rest) != tc.rest {
+				t.Errorf("readReply(%.40q) step %d left %q, want %q", tc.in, step, rest, tc.rest)
+			}
+		}
+	}
+}
+
+// FuzzReadReply: any input gives a reply or an error, never a panic, and
+// nothing after a reply is lost.
+func FuzzReadReply(f *testing.F) {
+	f.Add([]byte("250-a\r\n250 b\r\nrest"), 3)
+	f.Add([]byte("550 5.1.1 no\r\n"), 1)
+	f.Add([]byte("\r\n\n"), 2)
+	f.Fuzz(func(t *testing.T, in []byte, step int) {
+		step = 1 + step&0xff
+		if step < 1 {
+			step = 1
+		}
+		rc := &replayConn{Conn: &chunkedConn{r: bytes.NewReader(in), step: step}}
+		code, _, err := rc.readReply()
+		if err != nil {
+			return
+		}
+		if code < 200 || code > 599 {
+			t.Fatalf("code %d accepted", code)
+		}
+		rest, _ := io.ReadAll(rc)
+		end := bytes.Index(in, rest)
+		if len(rest) > 0 && (end < 0 || !bytes.Equal(in[len(in)-len(rest):], rest)) {
+			t.Fatalf("left %q, not the tail of %q", rest, in)
+		}
+	})
+}
