@@ -2,6 +2,8 @@ package list
 
 import (
 	"bufio"
+	"cmp"
+	"container/heap"
 	"context"
 	"encoding/csv"
 	"errors"
@@ -33,11 +35,19 @@ type ImportOptions struct {
 	// How is recorded in the events (HowImport when empty).
 	How    How
 	Origin Origin
-	// Progress, when set, is called after each batch with the data rows
-	// read and the input bytes consumed so far.
+	// Progress, when set, is called as the import goes with the data rows
+	// handled (written or refused) and its progress in input bytes. The
+	// rows are read first and written in address order, so the bytes count
+	// the reading as its share of the work and the writing as the rest; the
+	// last call has every row and the input's size.
 	Progress func(rows, bytes int)
-	// BatchSize is the number of rows written per transaction (2,500).
+	// BatchSize is the number of rows written per transaction (10,000).
 	BatchSize int
+	// SpillDir is where rows are sorted when they are more than SortBudget
+	// bytes (os.TempDir when empty). The file is unlinked at once.
+	SpillDir string
+	// SortBudget is the bytes of rows sorted in memory at a time (32 MiB).
+	SortBudget int
 }
 
 // ImportError is one refused row.
@@ -62,7 +72,26 @@ type ImportResult struct {
 // MaxImportErrors caps the refused rows an import reports one by one.
 const MaxImportErrors = 1000
 
-const defaultImportBatch = 2500
+const (
+	defaultImportBatch = 10_000
+	defaultSortBudget  = 32 << 20
+)
+
+// Shares of an import's progress: reading and sorting the rows, writing
+// them, and adding the deferred name index entries.
+const (
+	readShare  = 0.10
+	namesShare = 0.10
+)
+
+// nameDeferrer is a store that can leave the name search entries of an
+// import's new subscribers out of its transactions and add them at the end
+// in key order, which a large import writes much faster. Finish must follow
+// a Defer that reported true, and the store finishes itself after a crash.
+type nameDeferrer interface {
+	DeferNameIndex(ctx context.Context) (bool, error)
+	FinishNameIndex(ctx context.Context, progress func(done, total int)) error
+}
 
 // errSuppressedRow refuses a suppressed address inside the store transaction.
 var errSuppressedRow = errors.New("suppressed")
@@ -77,14 +106,17 @@ type importRow struct {
 }
 
 // Import reads subscribers from CSV and subscribes them to a list. The
-// input is streamed: rows are parsed and written in batches of one
-// transaction each, so memory stays flat however long the file. A bad row
-// is skipped and reported by line; an address on the suppression list is
-// never subscribed; an address seen before (in the store or earlier in the
-// file) is merged into its subscriber. The header must name an email
+// input is streamed: rows are parsed and checked, sorted by address through
+// a spill file when they are more than memory should hold, and written in
+// address order in batches of one transaction each, so memory stays flat
+// however long the file, and each index page is written about once. A bad
+// row is skipped and reported by line; an address on the suppression list
+// is never subscribed; an address seen before (in the store or earlier in
+// the file) is merged into its subscriber. The header must name an email
 // column, else the import fails with ErrInvalid before writing anything.
-func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (ImportResult, error) {
-	res := ImportResult{Errors: []ImportError{}}
+// Subscribers can be found by name when Import returns.
+func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (res ImportResult, err error) {
+	res = ImportResult{Errors: []ImportError{}}
 	if err := checkImportOptions(&o); err != nil {
 		return res, err
 	}
@@ -101,48 +133,117 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (Imp
 		return res, err
 	}
 	im := &importer{s: s, l: &l, o: o, res: &res}
-	batch := make([]importRow, 0, o.BatchSize)
-	rows := 0
+	defer im.sortErrors()
+	sorted := newSpill(o.SpillDir, o.SortBudget, compareImportRows)
+	defer sorted.close()
+	if err := im.read(ctx, in, cr, sorted); err != nil {
+		return res, err
+	}
+	if err := im.writeSorted(ctx, sorted); err != nil {
+		return res, err
+	}
+	im.progress(1)
+	s.Kick()
+	s.audit(ctx, o.Origin, "subscriber.import", fmt.Sprintf("%s: %d imported, %d updated, %d skipped",
+		l.Slug, res.Imported, res.Updated, res.Skipped))
+	return res, nil
+}
+
+// read parses and checks every row, refusing the bad ones and adding the
+// others to sorted.
+func (im *importer) read(ctx context.Context, in *importReader, cr *countingReader, sorted *spill) error {
+	var rec []byte
 	for {
 		row, perr, err := in.next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
-			return res, fmt.Errorf("import: read line %d: %w", in.line(), err)
+			return fmt.Errorf("import: read line %d: %w", in.line(), err)
 		}
-		rows++
+		im.rows++
 		if perr == nil {
 			// The list's address rules hold on imports as on the form and the API.
-			if err := s.CheckAddress(&l, row.address()); err != nil {
+			if err := im.s.CheckAddress(im.l, row.address()); err != nil {
 				perr = &ImportError{Line: row.line, Error: importErrorText(err)}
 			}
 		}
 		if perr != nil {
 			im.refuse(perr.Line, perr.Error)
 		} else {
-			batch = append(batch, row)
-		}
-		if len(batch) == cap(batch) {
-			if err := im.write(ctx, batch); err != nil {
-				return res, err
-			}
-			batch = batch[:0]
-			if o.Progress != nil {
-				o.Progress(rows, cr.n)
+			rec = appendImportRow(rec[:0], &row)
+			if err := sorted.add(rec); err != nil {
+				return fmt.Errorf("import: %w", err)
 			}
 		}
+		if im.rows%im.o.BatchSize == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			im.bytes = cr.n
+			im.progress(readShare)
+		}
 	}
-	if err := im.write(ctx, batch); err != nil {
-		return res, err
+	im.bytes = cr.n
+	im.progress(readShare)
+	return nil
+}
+
+// writeSorted writes the sorted rows in batches. When they need more than
+// one batch and the store can, the name index entries of new subscribers
+// are added at the end in key order.
+func (im *importer) writeSorted(ctx context.Context, sorted *spill) (err error) {
+	valid, names := sorted.n, 0.0
+	if nd, ok := im.s.store.(nameDeferrer); ok && valid > im.o.BatchSize {
+		deferred, err := nd.DeferNameIndex(ctx)
+		if err != nil {
+			return fmt.Errorf("import: %w", err)
+		}
+		if deferred {
+			names = namesShare
+			defer func() {
+				// Finished even when the import failed or its context ended:
+				// otherwise its subscribers would miss from name searches
+				// until the store is opened again.
+				ferr := nd.FinishNameIndex(context.WithoutCancel(ctx), func(done, total int) {
+					im.progress(1 - names + names*float64(done)/float64(max(total, 1)))
+				})
+				if err == nil && ferr != nil {
+					err = fmt.Errorf("import: %w", ferr)
+				}
+			}()
+		}
 	}
-	if o.Progress != nil {
-		o.Progress(rows, cr.n)
+	batch := make([]importRow, 0, min(im.o.BatchSize, valid))
+	written := 0
+	flush := func() error {
+		if err := im.write(ctx, batch); err != nil {
+			return err
+		}
+		written += len(batch)
+		batch = batch[:0]
+		im.progress(readShare + (1-readShare-names)*float64(written)/float64(max(valid, 1)))
+		return nil
 	}
-	s.Kick()
-	s.audit(ctx, o.Origin, "subscriber.import", fmt.Sprintf("%s: %d imported, %d updated, %d skipped",
-		l.Slug, res.Imported, res.Updated, res.Skipped))
-	return res, nil
+	err = sorted.each(func(rec []byte) error {
+		batch = append(batch, decodeImportRow(rec))
+		if len(batch) == im.o.BatchSize {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil && len(batch) > 0 {
+		err = flush()
+	}
+	return err
+}
+
+// progress reports the rows handled so far and the share done of the
+// work, in input bytes.
+func (im *importer) progress(share float64) {
+	if im.o.Progress != nil {
+		im.o.Progress(im.res.Imported+im.res.Updated+im.res.Skipped, int(share*float64(im.bytes)))
+	}
 }
 
 // CheckImport validates import options and the list before any data is
@@ -173,6 +274,9 @@ func checkImportOptions(o *ImportOptions) error {
 	if o.BatchSize <= 0 {
 		o.BatchSize = defaultImportBatch
 	}
+	if o.SortBudget <= 0 {
+		o.SortBudget = defaultSortBudget
+	}
 	o.Reason = strings.TrimSpace(o.Reason)
 	switch o.Mode {
 	case "", ImportOptIn:
@@ -199,61 +303,78 @@ type importer struct {
 	l   *List
 	o   ImportOptions
 	res *ImportResult
-	// order, keys, outcome and errs are reused between batches.
-	order   []int // batch indexes in identity order
+	// rows and bytes are the data rows and input bytes read.
+	rows, bytes int
+	// errs keeps the refusals of the lowest lines, the highest on top.
+	errs errorHeap
+	// keys and outcome are reused between batches.
 	keys    []Key
 	outcome []bool // true: the row made a new subscriber
-	errs    []error
 }
 
+// refuse counts a refused row and keeps it if its line is among the first
+// MaxImportErrors refused: rows are written in address order, not in file
+// order.
 func (im *importer) refuse(line int, msg string) {
 	im.res.Skipped++
-	if len(im.res.Errors) >= MaxImportErrors {
-		im.res.ErrorsTruncated = true
-		return
+	e := ImportError{Line: line, Error: msg}
+	switch {
+	case len(im.errs) < MaxImportErrors:
+		heap.Push(&im.errs, e)
+	case line < im.errs[0].Line:
+		im.errs[0] = e
+		heap.Fix(&im.errs, 0)
 	}
-	im.res.Errors = append(im.res.Errors, ImportError{Line: line, Error: msg})
 }
 
-// write applies one batch in one transaction. The rows go to the store in
-// identity order (a stable sort: the same address twice stays in file
-// order), so that the index writes walk bbolt's pages in order; the results
-// are counted and reported in file order.
+// sortErrors puts the kept refusals in the result in line order.
+func (im *importer) sortErrors() {
+	im.res.Errors = append(im.res.Errors[:0], im.errs...)
+	slices.SortFunc(im.res.Errors, func(a, b ImportError) int { return cmp.Compare(a.Line, b.Line) })
+	im.res.ErrorsTruncated = im.res.Skipped > len(im.res.Errors)
+}
+
+// errorHeap is a max-heap of refusals by line.
+type errorHeap []ImportError
+
+func (h errorHeap) Len() int           { return len(h) }
+func (h errorHeap) Less(i, j int) bool { return h[i].Line > h[j].Line }
+func (h errorHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *errorHeap) Push(x any)        { *h = append(*h, x.(ImportError)) }
+func (h *errorHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// write applies one batch, in address order, in one transaction, and
+// counts the results.
 func (im *importer) write(ctx context.Context, batch []importRow) error {
 	if len(batch) == 0 {
 		return nil
 	}
-	im.order = im.order[:0]
-	for i := range batch {
-		im.order = append(im.order, i)
-	}
-	slices.SortStableFunc(im.order, func(a, b int) int { return strings.Compare(batch[a].identity, batch[b].identity) })
 	im.keys = im.keys[:0]
-	for _, j := range im.order {
-		im.keys = append(im.keys, Key{Identity: batch[j].identity, Hash: im.s.tokens.AddressHash(batch[j].identity)})
+	for i := range batch {
+		im.keys = append(im.keys, Key{Identity: batch[i].identity, Hash: im.s.tokens.AddressHash(batch[i].identity)})
 	}
 	im.outcome = append(im.outcome[:0], make([]bool, len(batch))...)
 	now, cfg := im.s.Now(), im.s.Config()
 	errs, err := im.s.store.UpdateSubscribers(ctx, im.keys, true, func(i int, r *Record, fx *Effects) error {
-		j := im.order[i]
-		im.outcome[j] = r.Subscriber.ID == 0
-		return im.apply(r, fx, &batch[j], now, cfg)
+		im.outcome[i] = r.Subscriber.ID == 0
+		return im.apply(r, fx, &batch[i], now, cfg)
 	})
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
 	}
-	im.errs = append(im.errs[:0], make([]error, len(batch))...)
 	for i, err := range errs {
-		im.errs[im.order[i]] = err
-	}
-	for j, err := range im.errs {
 		switch {
-		case err == nil && im.outcome[j]:
+		case err == nil && im.outcome[i]:
 			im.res.Imported++
 		case err == nil:
 			im.res.Updated++
 		default:
-			im.refuse(batch[j].line, importErrorText(err))
+			im.refuse(batch[i].line, importErrorText(err))
 		}
 	}
 	return nil

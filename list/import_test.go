@@ -302,3 +302,101 @@ func (f *fixture) subscriberID(t *testing.T, email string) list.SubscriberID {
 	}
 	return vs[0].ID
 }
+
+// TestImportSortedInRuns imports more rows than the sort budget and the
+// batch size hold: rows sorted through several spilled runs, name entries
+// added at the end, refusals reported in line order whatever the order they
+// were found in.
+func TestImportSortedInRuns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	importCSV(t, f, "email,name\nkeep@example.com,Keep Old\nleft@example.com,Left\n", list.ImportOptions{})
+	blocklist(t, f, "left@example.com")
+	var b strings.Builder
+	b.WriteString("email,name,city\n")
+	want := map[int]string{} // line → refusal
+	zeds, zed1, dupes := 0, 0, map[int]bool{}
+	const n = 300
+	for i := range n {
+		line := i + 2
+		k := (i*7 + 3) % n // shuffled
+		switch {
+		case i%50 == 7:
+			b.WriteString("not-an-address,X,Y\n")
+			want[line] = "not a valid email address"
+		case i%50 == 9:
+			b.WriteString("left@example.com,Left,Y\n")
+			want[line] = "suppressed"
+		case i%50 == 11:
+			fmt.Fprintf(&b, "DUP%03d@example.com,Dup Later %d,Z\n", i/50%3, i) // merged, the last name wins
+			dupes[i/50%3] = true
+		default:
+			fmt.Fprintf(&b, "zed%03d@example.com,Zed %03d,City%d\n", k, k, k%7)
+			zeds++
+			if k/100 == 1 {
+				zed1++
+			}
+		}
+	}
+	b.WriteString("keep@example.com,Keep New,Q\n")
+	var rows, bytes []int
+	res := importCSV(t, f, b.String(), list.ImportOptions{BatchSize: 16, SortBudget: 300,
+		Progress: func(r, by int) { rows, bytes = append(rows, r), append(bytes, by) }})
+	dups := n / 50
+	if res.Skipped != len(want) || res.Imported != zeds+len(dupes) || res.Updated != dups-len(dupes)+1 {
+		t.Fatalf("result = %d imported, %d updated, %d skipped; errors %v", res.Imported, res.Updated, res.Skipped, res.Errors)
+	}
+	for i, e := range res.Errors {
+		if i > 0 && res.Errors[i-1].Line >= e.Line {
+			t.Errorf("errors not in line order: %v", res.Errors)
+		}
+		if !strings.Contains(e.Error, want[e.Line]) {
+			t.Errorf("line %d: %q, want %q", e.Line, e.Error, want[e.Line])
+		}
+	}
+	for i := 1; i < len(rows); i++ {
+		if rows[i] < rows[i-1] || bytes[i] < bytes[i-1] {
+			t.Fatalf("progress went back: rows %v bytes %v", rows, bytes)
+		}
+	}
+	if last := len(rows) - 1; rows[last] != n+1 || bytes[last] != b.Len() {
+		t.Errorf("last progress %d rows %d bytes, want %d, %d", rows[last], bytes[last], n+1, b.Len())
+	}
+	for q, hits := range map[string]int{"zed": zeds, "zed 1": zed1, "keep new": 1, "keep old": 0, "dup later": len(dupes), "dup later 1": 1, "dup later 6": 0} {
+		if _, total, _, err := f.svc.SearchSubscribers(ctx, list.SearchRequest{Q: q}); err != nil || total != hits {
+			t.Errorf("search %q: %d hits, %v; want %d", q, total, err, hits)
+		}
+	}
+}
+
+// TestImportErrorsCappedLowestLines keeps the refusals of the first lines
+// when store refusals (found in address order) pass the cap.
+func TestImportErrorsCappedLowestLines(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	importCSV(t, f, "email\nleft@example.com\n", list.ImportOptions{})
+	blocklist(t, f, "left@example.com")
+	var b strings.Builder
+	b.WriteString("email\n")
+	b.WriteString("left@example.com\n") // line 2: refused by the store, after every bad line was read
+	for range list.MaxImportErrors + 10 {
+		b.WriteString("bad\n")
+	}
+	b.WriteString("left@example.com\nok@example.com\n")
+	res := importCSV(t, f, b.String(), list.ImportOptions{BatchSize: 100})
+	if len(res.Errors) != list.MaxImportErrors || !res.ErrorsTruncated || res.Skipped != list.MaxImportErrors+12 || res.Imported != 1 {
+		t.Fatalf("errors %d truncated %v skipped %d imported %d", len(res.Errors), res.ErrorsTruncated, res.Skipped, res.Imported)
+	}
+	if first, last := res.Errors[0], res.Errors[len(res.Errors)-1]; first.Line != 2 || first.Error != "suppressed" || last.Line != list.MaxImportErrors+1 {
+		t.Errorf("errors from %+v to %+v, want from line 2 (suppressed) to line %d", first, last, list.MaxImportErrors+1)
+	}
+}
+
+func blocklist(t *testing.T, f *fixture, email string) {
+	t.Helper()
+	on := true
+	if _, err := f.svc.PatchSubscriber(t.Context(), f.subscriberID(t, email), list.SubscriberPatch{Blocklisted: &on}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -38,6 +38,9 @@ type DB struct {
 	now  func() time.Time
 	// purgeChunk is the DeleteList chunk size; tests make it small.
 	purgeChunk int
+	// namesChunk is the name entries added per transaction by a deferred
+	// name index build; tests make it small.
+	namesChunk int
 }
 
 // Bucket names, in one table so that Open creates every one of them.
@@ -115,7 +118,7 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{bolt: b, path: path, log: opts.Logger, now: opts.Now, purgeChunk: defaultPurgeChunk}
+	db := &DB{bolt: b, path: path, log: opts.Logger, now: opts.Now, purgeChunk: defaultPurgeChunk, namesChunk: namesWriteChunk}
 	if db.log == nil {
 		db.log = slog.New(slog.DiscardHandler)
 	}
@@ -128,6 +131,10 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	if !opts.ReadOnly {
 		if err := db.resumeListDeletions(); err != nil {
+			b.Close()
+			return nil, fmt.Errorf("store: open %s: %w", path, err)
+		}
+		if err := db.resumeNames(); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
 		}

@@ -179,10 +179,17 @@ func nameKey(name string, id list.SubscriberID) []byte {
 // that prefix search can tell a name match that also matches by identity.
 func (w *writer) moveName(id list.SubscriberID, old *recordState, s *list.Subscriber) error {
 	b := bucket(w.tx, bSubName)
+	if old.id != 0 && old.name == s.Name && old.identity == s.Identity {
+		return nil
+	}
+	if old.id == 0 && s.Name == "" {
+		return nil
+	}
+	skip, err := noteName(w.tx, id, old.id == 0)
+	if skip || err != nil {
+		return err // a new subscriber of an import: the import adds the entry
+	}
 	if old.id != 0 && old.name != "" {
-		if old.name == s.Name && old.identity == s.Identity {
-			return nil
-		}
 		if err := b.Delete(nameKey(old.name, id)); err != nil {
 			return err
 		}
@@ -319,6 +326,9 @@ func deleteSubscriberIndexes(tx *bolt.Tx, r *list.Record) error {
 	}
 	if r.Subscriber.Name == "" {
 		return nil
+	}
+	if _, err := noteName(tx, r.Subscriber.ID, false); err != nil {
+		return err
 	}
 	return bucket(tx, bSubName).Delete(nameKey(r.Subscriber.Name, r.Subscriber.ID))
 }

@@ -59,7 +59,8 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 		err = withInstance(ctx, cfg, stderr, func(inst *instance) error {
 			var err error
 			res, err = inst.svc.Import(ctx, in, list.ImportOptions{List: f.list, Mode: list.ImportMode(f.mode),
-				Reason: f.reason, Origin: list.Origin{User: "cli"}, Progress: p.update})
+				Reason: f.reason, Origin: list.Origin{User: "cli"}, Progress: p.update,
+				SpillDir: cfg.Data}) // beside the store: /tmp may be memory
 			return err
 		})
 	}
@@ -110,13 +111,16 @@ func (p *importProgress) update(rows, bytes int) {
 	p.print(rows, int64(bytes))
 }
 
+// print writes one progress line. The rows are read and sorted first, then
+// written: bytes is the progress in input bytes, reading counted as its
+// share of the work (list.ImportOptions.Progress).
 func (p *importProgress) print(rows int, bytes int64) {
 	secs := max(time.Since(p.start).Seconds(), 1e-3)
 	pct := ""
 	if p.size > 0 {
-		pct = fmt.Sprintf("%5.1f%%  ", 100*float64(bytes)/float64(p.size))
+		pct = fmt.Sprintf("%5.1f%%  ", min(100, 100*float64(bytes)/float64(p.size)))
 	}
-	fmt.Fprintf(p.w, "import %s%d rows  %.0f rows/s  %.1f MB read\n", pct, rows, float64(rows)/secs, float64(bytes)/1e6)
+	fmt.Fprintf(p.w, "import %s%d rows done  %.0f rows/s\n", pct, rows, float64(rows)/secs)
 }
 
 // done prints the final line, the summary and the refused rows.

@@ -1,0 +1,244 @@
+package list
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+)
+
+// spill sorts more byte records than memory should hold (a copy of the
+// store's: list imports no project package): records collect in
+// an arena up to a budget, each full arena is sorted and appended to one
+// temporary file as a run, and the runs are merged when read back. Memory is
+// the arena plus one read buffer per run, whatever the number of records.
+type spill struct {
+	dir    string
+	cmp    func(a, b []byte) int
+	budget int
+	arena  []byte
+	recs   [][2]int // start and end of each record in arena
+	f      *os.File
+	w      *bufio.Writer
+	runs   [][2]int64 // offset and length of each run in f
+	size   int64
+	n      int // records added
+}
+
+// spillReadBuf is the read buffer of one run while merging.
+const spillReadBuf = 32 << 10
+
+func newSpill(dir string, budget int, cmp func(a, b []byte) int) *spill {
+	return &spill{dir: dir, budget: budget, cmp: cmp}
+}
+
+// add copies rec into the sorter.
+func (s *spill) add(rec []byte) error {
+	if len(s.arena)+len(rec) > s.budget && len(s.recs) > 0 {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	s.n++
+	start := len(s.arena)
+	s.arena = append(s.arena, rec...)
+	s.recs = append(s.recs, [2]int{start, len(s.arena)})
+	return nil
+}
+
+func (s *spill) rec(i int) []byte { return s.arena[s.recs[i][0]:s.recs[i][1]] }
+
+func (s *spill) sortArena() {
+	slices.SortFunc(s.recs, func(a, b [2]int) int {
+		return s.cmp(s.arena[a[0]:a[1]], s.arena[b[0]:b[1]])
+	})
+}
+
+// flush sorts the arena and writes it as a run. The file is unlinked as soon
+// as it is made, where the system allows, so that a crash leaves nothing.
+func (s *spill) flush() error {
+	s.sortArena()
+	if s.f == nil {
+		f, err := os.CreateTemp(s.dir, "bulletin-import-*.tmp")
+		if err != nil {
+			return fmt.Errorf("import spill: %w", err)
+		}
+		os.Remove(f.Name()) // fails on Windows; close removes it there
+		s.f, s.w = f, bufio.NewWriterSize(f, 256<<10)
+	}
+	start := s.size
+	var n [binary.MaxVarintLen64]byte
+	for i := range s.recs {
+		r := s.rec(i)
+		l := binary.PutUvarint(n[:], uint64(len(r)))
+		s.w.Write(n[:l])
+		s.w.Write(r)
+		s.size += int64(l + len(r))
+	}
+	if err := s.w.Flush(); err != nil {
+		return fmt.Errorf("import spill: %w", err)
+	}
+	s.runs = append(s.runs, [2]int64{start, s.size - start})
+	s.arena, s.recs = s.arena[:0], s.recs[:0]
+	return nil
+}
+
+// each calls fn with every record in order; rec is valid during the call
+// only. It may be called once.
+func (s *spill) each(fn func(rec []byte) error) error {
+	if len(s.runs) == 0 {
+		s.sortArena()
+		for i := range s.recs {
+			if err := fn(s.rec(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if len(s.recs) > 0 {
+		if err := s.flush(); err != nil {
+			return err
+		}
+	}
+	s.arena, s.recs = nil, nil
+	h := &runHeap{cmp: s.cmp}
+	for i, r := range s.runs {
+		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r[0], r[1]), spillReadBuf), seq: i}
+		if ok, err := c.next(); err != nil {
+			return err
+		} else if ok {
+			h.cs = append(h.cs, c)
+		}
+	}
+	heap.Init(h)
+	for h.Len() > 0 {
+		c := h.cs[0]
+		if err := fn(c.rec); err != nil {
+			return err
+		}
+		ok, err := c.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(h, 0)
+		} else {
+			heap.Pop(h)
+		}
+	}
+	return nil
+}
+
+// close removes the temporary file.
+func (s *spill) close() {
+	if s.f != nil {
+		s.f.Close()
+		os.Remove(s.f.Name())
+		s.f = nil
+	}
+}
+
+// runCursor reads the records of one run.
+type runCursor struct {
+	r   *bufio.Reader
+	rec []byte
+	seq int // run order, so that equal records keep the order they were added in
+}
+
+func (c *runCursor) next() (bool, error) {
+	n, err := binary.ReadUvarint(c.r)
+	if errors.Is(err, io.EOF) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("import spill: read: %w", err)
+	}
+	c.rec = slices.Grow(c.rec[:0], int(n))[:n]
+	if _, err := io.ReadFull(c.r, c.rec); err != nil {
+		return false, fmt.Errorf("import spill: read: %w", err)
+	}
+	return true, nil
+}
+
+type runHeap struct {
+	cs  []*runCursor
+	cmp func(a, b []byte) int
+}
+
+func (h *runHeap) Len() int { return len(h.cs) }
+func (h *runHeap) Less(i, j int) bool {
+	if c := h.cmp(h.cs[i].rec, h.cs[j].rec); c != 0 {
+		return c < 0
+	}
+	return h.cs[i].seq < h.cs[j].seq
+}
+func (h *runHeap) Swap(i, j int) { h.cs[i], h.cs[j] = h.cs[j], h.cs[i] }
+func (h *runHeap) Push(x any)    { h.cs = append(h.cs, x.(*runCursor)) }
+func (h *runHeap) Pop() any {
+	c := h.cs[len(h.cs)-1]
+	h.cs = h.cs[:len(h.cs)-1]
+	return c
+}
+
+// appendImportRow encodes a row for the sorter: identity first, then the
+// line, so that rows sort by identity and, for one identity, in file order.
+func appendImportRow(b []byte, row *importRow) []byte {
+	b = appendSpillString(b, row.identity)
+	b = binary.AppendUvarint(b, uint64(row.line))
+	b = appendSpillString(b, row.display)
+	b = appendSpillString(b, row.name)
+	b = binary.AppendUvarint(b, uint64(len(row.attrs)))
+	for k, v := range row.attrs {
+		b = appendSpillString(appendSpillString(b, k), v)
+	}
+	return b
+}
+
+func appendSpillString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// spillReader decodes what appendImportRow wrote.
+type spillReader []byte
+
+func (r *spillReader) uvarint() int {
+	v, n := binary.Uvarint(*r)
+	*r = (*r)[n:]
+	return int(v)
+}
+
+func (r *spillReader) bytes() []byte {
+	n := r.uvarint()
+	b := (*r)[:n]
+	*r = (*r)[n:]
+	return b
+}
+
+func decodeImportRow(rec []byte) importRow {
+	r := spillReader(rec)
+	row := importRow{identity: string(r.bytes())}
+	row.line = r.uvarint()
+	row.display, row.name = string(r.bytes()), string(r.bytes())
+	if n := r.uvarint(); n > 0 {
+		row.attrs = make(map[string]string, n)
+		for range n {
+			k := string(r.bytes())
+			row.attrs[k] = string(r.bytes())
+		}
+	}
+	return row
+}
+
+func compareImportRows(a, b []byte) int {
+	ra, rb := spillReader(a), spillReader(b)
+	if c := bytes.Compare(ra.bytes(), rb.bytes()); c != 0 {
+		return c
+	}
+	return cmp.Compare(ra.uvarint(), rb.uvarint())
+}
