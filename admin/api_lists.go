@@ -20,8 +20,12 @@ type listJSON struct {
 	ConsentText string      `json:"consent_text"`
 	From        string      `json:"from"`
 	WelcomeText string      `json:"welcome_text"`
-	Attributes  []string    `json:"attributes"`
-	Counts      list.Counts `json:"counts"`
+	// ConfirmText and ReminderText are the list's wording of the
+	// confirmation and of the reminder; "" is the default wording.
+	ConfirmText  string      `json:"confirm_text"`
+	ReminderText string      `json:"reminder_text"`
+	Attributes   []string    `json:"attributes"`
+	Counts       list.Counts `json:"counts"`
 	// Address rules (list.CheckAddress).
 	AllowDomains  []string `json:"allow_domains"`
 	BlockDomains  []string `json:"block_domains"`
@@ -36,6 +40,7 @@ func newListJSON(l list.List, c list.Counts) listJSON {
 	}
 	return listJSON{ID: l.ID, Slug: l.Slug, Name: l.Name, Description: l.Description, OptIn: l.OptIn,
 		Public: l.Public, ConsentText: l.ConsentText, From: l.From, WelcomeText: l.WelcomeText,
+		ConfirmText: l.ConfirmText, ReminderText: l.ReminderText,
 		Attributes: attrs, Counts: c, AllowDomains: nonNil(l.AllowDomains), BlockDomains: nonNil(l.BlockDomains),
 		BlockFreeMail: l.BlockFreeMail, AllowRoles: l.AllowRoles}
 }
@@ -130,6 +135,7 @@ func applyListPatch(l *list.List, p list.ListPatch) {
 	str(&l.From, p.From)
 	str(&l.WelcomeText, p.WelcomeText)
 	str(&l.ConfirmText, p.ConfirmText)
+	str(&l.ReminderText, p.ReminderText)
 	boolean(&l.Public, p.Public)
 	boolean(&l.Welcome, p.Welcome)
 	boolean(&l.Reminder, p.Reminder)

@@ -9,10 +9,28 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-// layoutPage is the campaign layout editor's data.
+// layoutPage is the layout editor's data: the campaign layout's, or the
+// system mail layout's when System is set.
 type layoutPage struct {
 	Layout   list.LayoutInfo
 	Findings []list.Finding
+	System   bool
+	// Kind is the system mail previewed.
+	Kind string
+}
+
+// Base is the editor's route.
+func (p layoutPage) Base() string {
+	if p.System {
+		return "/admin/layout/system"
+	}
+	return "/admin/layout"
+}
+
+// PreviewKinds are the system mails the editor can preview, by form value.
+func (layoutPage) PreviewKinds() [][2]string {
+	return [][2]string{{"confirm", "Confirmation"}, {"reminder", "Reminder"}, {"welcome", "Welcome"},
+		{"email_change", "Address change"}, {"data_access", "Data request"}}
 }
 
 // uiLayout shows the campaign layout (the custom one, or the built-in
@@ -78,6 +96,90 @@ func (s *Server) uiLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) err
 		l = info.Layout
 	}
 	raw, fs, err := s.svc.PreviewLayout(r.Context(), l)
+	if err != nil {
+		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
+	}
+	if raw == nil {
+		return writeMailHTML(w, previewNotes(fs, ""))
+	}
+	m, err := parseMail(raw)
+	if err != nil {
+		return err
+	}
+	return writeMailHTML(w, withNotes(m.HTML, previewNotes(fs, m.Text)))
+}
+
+// previewKind reads a system mail kind to preview; "" and unknown values
+// are the confirmation.
+func previewKind(v string) list.MailKind {
+	switch k := list.MailKind(v); k {
+	case list.MailReminder, list.MailWelcome, list.MailEmailChange, list.MailDataAccess:
+		return k
+	}
+	return list.MailConfirm
+}
+
+// uiSystemLayout shows the system mail layout (the custom one, or the
+// built-in source to start from) with a preview of a system mail in it.
+func (s *Server) uiSystemLayout(w http.ResponseWriter, r *http.Request) error {
+	info, err := s.svc.SystemLayout(r.Context())
+	if err != nil {
+		return err
+	}
+	p := layoutPage{Layout: info, System: true, Kind: string(previewKind(r.URL.Query().Get("kind")))}
+	return s.uiPage(w, r, http.StatusOK, "layout_edit", "templates", p, "")
+}
+
+// uiSaveSystemLayout validates and stores the posted system mail layout.
+// A layout that does not parse or run, or that would send a mail without
+// its confirmation or preference link, is shown again with the findings,
+// and nothing is stored.
+func (s *Server) uiSaveSystemLayout(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	l := postedLayout(r)
+	p := layoutPage{Layout: list.LayoutInfo{Layout: l, Custom: true}, System: true, Kind: string(previewKind(r.PostForm.Get("kind")))}
+	_, err := s.svc.SaveSystemLayout(r.Context(), l, s.origin(r))
+	var le *list.LintError
+	if errors.As(err, &le) {
+		p.Findings = le.Findings
+		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", p, "The layout was not saved: "+errorMessages(le.Findings))
+	}
+	if err != nil {
+		return s.formError(w, r, err, "layout_edit", "templates", p)
+	}
+	return redirect(w, r, "/admin/layout/system", "layout-saved")
+}
+
+// uiResetSystemLayout goes back to the built-in system mail layout.
+func (s *Server) uiResetSystemLayout(w http.ResponseWriter, r *http.Request) error {
+	if err := s.svc.ResetSystemLayout(r.Context(), s.origin(r)); err != nil {
+		return err
+	}
+	return redirect(w, r, "/admin/layout/system", "layout-reset")
+}
+
+// uiSystemLayoutPreviewHTML answers the preview frame: a sample system
+// mail (?kind=, the confirmation by default) in the stored layout (GET) or
+// in the posted, unsaved one (POST: html, text, kind). The findings of
+// the check on every system mail and the text part follow the mail.
+func (s *Server) uiSystemLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) error {
+	var l list.Layout
+	kind := previewKind(r.URL.Query().Get("kind"))
+	if r.Method == http.MethodPost {
+		if err := uiForm(w, r); err != nil {
+			return err
+		}
+		l, kind = postedLayout(r), previewKind(r.PostForm.Get("kind"))
+	} else {
+		info, err := s.svc.SystemLayout(r.Context())
+		if err != nil {
+			return err
+		}
+		l = info.Layout
+	}
+	raw, fs, err := s.svc.PreviewSystemLayout(r.Context(), l, kind)
 	if err != nil {
 		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
 	}

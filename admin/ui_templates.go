@@ -13,9 +13,9 @@ type templatesPage struct {
 	Lists []list.ListWithCounts
 }
 
-// uiTemplates shows the confirmation and welcome texts of every list, each
-// editable with a preview of the mail as it goes out (wrapped in the
-// default layout, with the footer).
+// uiTemplates shows the confirmation, reminder and welcome texts of every
+// list, each editable with a preview of the mail as it goes out (wrapped
+// in the system mail layout, with the footer).
 func (s *Server) uiTemplates(w http.ResponseWriter, r *http.Request) error {
 	ls, err := s.svc.Lists(r.Context())
 	if err != nil {
@@ -29,10 +29,21 @@ func (s *Server) uiSaveTemplates(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := r.PostForm
-	confirm, welcome, on := f.Get("confirm_text"), f.Get("welcome_text"), formBool(r, "welcome")
-	p := list.ListPatch{ConfirmText: &confirm, WelcomeText: &welcome, Welcome: &on}
-	if _, err := s.svc.UpdateList(r.Context(), mux.Vars(r)["slug"], p, s.origin(r)); err != nil {
-		return err
+	confirm, reminder, welcome, on := f.Get("confirm_text"), f.Get("reminder_text"), f.Get("welcome_text"), formBool(r, "welcome")
+	p := list.ListPatch{ConfirmText: &confirm, ReminderText: &reminder, WelcomeText: &welcome, Welcome: &on}
+	slug := mux.Vars(r)["slug"]
+	if _, err := s.svc.UpdateList(r.Context(), slug, p, s.origin(r)); err != nil {
+		ls, lerr := s.svc.Lists(r.Context())
+		if lerr != nil {
+			return err
+		}
+		// The page again, with the posted texts in the list's form.
+		for i := range ls {
+			if ls[i].Slug == slug {
+				ls[i].ConfirmText, ls[i].ReminderText, ls[i].WelcomeText, ls[i].Welcome = confirm, reminder, welcome, on
+			}
+		}
+		return s.formError(w, r, err, "templates", "templates", templatesPage{Lists: ls})
 	}
 	return redirect(w, r, "/admin/templates", "templates-saved")
 }

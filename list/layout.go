@@ -52,12 +52,16 @@ type storedLayout struct {
 	UpdatedBy string    `json:"updated_by,omitempty"`
 }
 
-// layoutCache keeps the stored layout in memory; SaveLayout and
-// ResetLayout replace it. The zero value is empty (not loaded).
+// layoutCache keeps the stored layouts in memory: the campaign layout
+// (SaveLayout and ResetLayout replace it) and the system mail layout
+// (layout_system.go). The zero value is empty (not loaded).
 type layoutCache struct {
 	mu     sync.Mutex
 	loaded bool
 	l      *Layout
+	// sysLoaded and sys are the system mail layout's.
+	sysLoaded bool
+	sys       *Layout
 }
 
 // layoutDefaulter is a Mailer that can tell the source of its built-in
@@ -85,9 +89,9 @@ func newLayout(html, text string) *Layout {
 	return l
 }
 
-func (s *Service) readLayout(ctx context.Context) (storedLayout, error) {
+func (s *Service) readLayout(ctx context.Context, key string) (storedLayout, error) {
 	var st storedLayout
-	b, err := s.store.Setting(ctx, layoutKey)
+	b, err := s.store.Setting(ctx, key)
 	if errors.Is(err, ErrNotFound) {
 		return st, nil
 	}
@@ -103,7 +107,12 @@ func (s *Service) readLayout(ctx context.Context) (storedLayout, error) {
 // CampaignLayout returns the campaign layout in use: the custom one, or
 // the built-in one's source.
 func (s *Service) CampaignLayout(ctx context.Context) (LayoutInfo, error) {
-	st, err := s.readLayout(ctx)
+	return s.layoutInfo(ctx, layoutKey)
+}
+
+// layoutInfo reads the layout stored under key for the editor.
+func (s *Service) layoutInfo(ctx context.Context, key string) (LayoutInfo, error) {
+	st, err := s.readLayout(ctx, key)
 	if err != nil {
 		return LayoutInfo{}, err
 	}
@@ -138,7 +147,7 @@ func (s *Service) campaignLayout() *Layout {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	st, err := s.readLayout(ctx)
+	st, err := s.readLayout(ctx, layoutKey)
 	if err != nil {
 		s.log.Error("read the campaign layout", "err", err)
 		return nil
@@ -263,7 +272,7 @@ func (s *Service) SaveLayout(ctx context.Context, l Layout, o Origin) ([]Finding
 	if hasErrors(fs) {
 		return nil, &LintError{Findings: fs}
 	}
-	if err := s.putLayout(ctx, storedLayout{HTML: l.HTML, Text: l.Text, UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
+	if err := s.putLayout(ctx, layoutKey, storedLayout{HTML: l.HTML, Text: l.Text, UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
 		return nil, err
 	}
 	s.setLayoutCache(nl)
@@ -273,7 +282,7 @@ func (s *Service) SaveLayout(ctx context.Context, l Layout, o Origin) ([]Finding
 
 // ResetLayout drops the custom campaign layout: the built-in one is used.
 func (s *Service) ResetLayout(ctx context.Context, o Origin) error {
-	if err := s.putLayout(ctx, storedLayout{UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
+	if err := s.putLayout(ctx, layoutKey, storedLayout{UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
 		return err
 	}
 	s.setLayoutCache(nil)
@@ -281,12 +290,12 @@ func (s *Service) ResetLayout(ctx context.Context, o Origin) error {
 	return nil
 }
 
-func (s *Service) putLayout(ctx context.Context, st storedLayout) error {
+func (s *Service) putLayout(ctx context.Context, key string, st storedLayout) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return s.store.PutSetting(ctx, layoutKey, b)
+	return s.store.PutSetting(ctx, key, b)
 }
 
 // normalizeNewlines turns a textarea's CRLF line ends into LF.

@@ -27,7 +27,7 @@ func validateList(l *List) error {
 	if err := checkText("name", l.Name, 200); err != nil {
 		return err
 	}
-	if len(l.Description) > 2000 || len(l.ConsentText) > 4000 || len(l.WelcomeText) > 20000 || len(l.ConfirmText) > 20000 {
+	if len(l.Description) > 2000 || len(l.ConsentText) > 4000 || len(l.WelcomeText) > 20000 || len(l.ConfirmText) > 20000 || len(l.ReminderText) > 20000 {
 		return fmt.Errorf("%w: a text field is too long", ErrInvalid)
 	}
 	switch l.OptIn {
@@ -77,17 +77,19 @@ func (s *Service) CreateList(ctx context.Context, l List, o Origin) (List, error
 
 // ListPatch is a partial update of a list; nil fields stay as they are.
 type ListPatch struct {
-	Name        *string   `json:"name"`
-	Description *string   `json:"description"`
-	OptIn       *OptIn    `json:"optin"`
-	Public      *bool     `json:"public"`
-	ConsentText *string   `json:"consent_text"`
-	From        *string   `json:"from"`
-	WelcomeText *string   `json:"welcome_text"`
-	ConfirmText *string   `json:"confirm_text"`
-	Welcome     *bool     `json:"welcome"`
-	Reminder    *bool     `json:"reminder"`
-	Attributes  *[]string `json:"attributes"`
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+	OptIn       *OptIn  `json:"optin"`
+	Public      *bool   `json:"public"`
+	ConsentText *string `json:"consent_text"`
+	From        *string `json:"from"`
+	WelcomeText *string `json:"welcome_text"`
+	ConfirmText *string `json:"confirm_text"`
+	// ReminderText is optional like the other texts.
+	ReminderText *string   `json:"reminder_text"`
+	Welcome      *bool     `json:"welcome"`
+	Reminder     *bool     `json:"reminder"`
+	Attributes   *[]string `json:"attributes"`
 	// Address rules (see CheckAddress).
 	AllowDomains  *[]string `json:"allow_domains"`
 	BlockDomains  *[]string `json:"block_domains"`
@@ -107,6 +109,7 @@ func (p ListPatch) apply(l *List) {
 	set(&l.From, p.From)
 	set(&l.WelcomeText, p.WelcomeText)
 	set(&l.ConfirmText, p.ConfirmText)
+	set(&l.ReminderText, p.ReminderText)
 	if p.ConsentText != nil && *p.ConsentText != l.ConsentText {
 		// A new wording is a new version: consent records name the one shown.
 		l.ConsentText = *p.ConsentText

@@ -40,8 +40,9 @@ type Message struct {
 	// ClickURL is a prefix to which the escaped target URL is appended.
 	OpenURL  string
 	ClickURL string
-	// Layout, when set, is the custom campaign layout to wrap a campaign
-	// message in instead of the default one.
+	// Layout, when set, is the custom layout to wrap the message in instead
+	// of the default one: the campaign layout for a campaign message, the
+	// system mail layout for a system mail.
 	Layout *Layout
 }
 

@@ -71,7 +71,7 @@ func (s *Service) deliverQueued(ctx context.Context, q QueuedMail) error {
 	if err != nil {
 		return err
 	}
-	id, err := s.mailer.Send(ctx, msg)
+	id, err := s.sendSystem(ctx, msg)
 	now := s.Now()
 	var de *DeliveryError
 	switch {
@@ -152,7 +152,7 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 	cfg, now := s.Config(), s.Now()
 	m := &Message{Kind: q.Kind, From: cfg.From, To: r.Subscriber.Email, ToName: r.Subscriber.Name,
 		Subscriber: &r.Subscriber, List: l, PostalAddress: cfg.PostalAddress, PrivacyURL: cfg.PrivacyURL,
-		Action: q.Action}
+		Action: q.Action, Layout: s.systemMailLayout()}
 	if l != nil && l.From != "" {
 		m.From = l.From
 	}

@@ -105,9 +105,13 @@ func (s *Service) PreviewSystemMail(ctx context.Context, slug string, kind MailK
 		return nil, err
 	}
 	switch kind {
-	case MailConfirm, MailReminder:
+	case MailConfirm:
 		if text != nil {
 			l.ConfirmText = *text
+		}
+	case MailReminder:
+		if text != nil {
+			l.ReminderText = *text
 		}
 	case MailWelcome:
 		if text != nil {

@@ -45,6 +45,9 @@ type List struct {
 	From           string `json:"from"`
 	WelcomeText    string `json:"welcome_text"`
 	ConfirmText    string `json:"confirm_text"`
+	// ReminderText is the list's own wording of the one reminder to an
+	// unconfirmed sign-up; empty means the default wording.
+	ReminderText string `json:"reminder_text"`
 	// Welcome sends a welcome mail after confirmation.
 	Welcome bool `json:"welcome"`
 	// Reminder sends one reminder to unconfirmed subscriptions.

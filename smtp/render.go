@@ -297,8 +297,10 @@ func data(m *list.Message) *Data {
 	}
 	if m.List != nil {
 		switch m.Kind {
-		case list.MailConfirm, list.MailReminder:
+		case list.MailConfirm:
 			d.Text = m.List.ConfirmText
+		case list.MailReminder:
+			d.Text = m.List.ReminderText
 		case list.MailWelcome:
 			d.Text = m.List.WelcomeText
 		}
@@ -410,6 +412,10 @@ func (s *Sender) renderSystem(m *list.Message, d *Data, r *rendered, body, text 
 	ht, tt := s.tmpl.html[m.Kind], s.tmpl.text[m.Kind]
 	if ht == nil || tt == nil {
 		return fmt.Errorf("smtp: unknown mail kind %q: %w", m.Kind, list.ErrInvalid)
+	}
+	var err error
+	if r.layout, err = s.systemLayout(m.Layout); err != nil {
+		return err
 	}
 	var sb strings.Builder
 	if err := tt.ExecuteTemplate(&sb, "subject", d); err != nil {
