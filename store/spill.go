@@ -19,17 +19,26 @@ type spill struct {
 	dir    string
 	cmp    func(a, b []byte) int
 	budget int
-	arena  []byte
-	recs   [][2]int // start and end of each record in arena
-	f      *os.File
-	w      *bufio.Writer
-	runs   [][2]int64 // offset and length of each run in f
-	size   int64
-	n      int // records added
+	// The arena is a list of chunks, so that records are never copied as
+	// it grows; free keeps the chunks of the last run for the next one.
+	chunks, free [][]byte
+	recs         []spillRec
+	used         int // bytes in the arena
+	f            *os.File
+	w            *bufio.Writer
+	runs         [][2]int64 // offset and length of each run in f
+	size         int64
+	n            int // records added
 }
 
-// spillReadBuf is the read buffer of one run while merging.
-const spillReadBuf = 32 << 10
+// spillRec is where one record lies in the arena.
+type spillRec struct{ chunk, start, end int32 }
+
+// Sizes: an arena chunk, and the read buffer of one run while merging.
+const (
+	spillChunk   = 1 << 20
+	spillReadBuf = 32 << 10
+)
 
 func newSpill(dir string, budget int, cmp func(a, b []byte) int) *spill {
 	return &spill{dir: dir, budget: budget, cmp: cmp}
@@ -37,24 +46,43 @@ func newSpill(dir string, budget int, cmp func(a, b []byte) int) *spill {
 
 // add copies rec into the sorter.
 func (s *spill) add(rec []byte) error {
-	if len(s.arena)+len(rec) > s.budget && len(s.recs) > 0 {
+	if s.used+len(rec) > s.budget && len(s.recs) > 0 {
 		if err := s.flush(); err != nil {
 			return err
 		}
 	}
 	s.n++
-	start := len(s.arena)
-	s.arena = append(s.arena, rec...)
-	s.recs = append(s.recs, [2]int{start, len(s.arena)})
+	c := len(s.chunks) - 1
+	if c < 0 || len(s.chunks[c])+len(rec) > cap(s.chunks[c]) {
+		var chunk []byte
+		if n := len(s.free); n > 0 && len(rec) <= spillChunk {
+			chunk, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			chunk = make([]byte, 0, max(spillChunk, len(rec)))
+		}
+		s.chunks, c = append(s.chunks, chunk), c+1
+	}
+	start := len(s.chunks[c])
+	s.chunks[c] = append(s.chunks[c], rec...)
+	s.recs = append(s.recs, spillRec{int32(c), int32(start), int32(len(s.chunks[c]))})
+	s.used += len(rec)
 	return nil
 }
 
-func (s *spill) rec(i int) []byte { return s.arena[s.recs[i][0]:s.recs[i][1]] }
+func (s *spill) rec(r spillRec) []byte { return s.chunks[r.chunk][r.start:r.end] }
 
 func (s *spill) sortArena() {
-	slices.SortFunc(s.recs, func(a, b [2]int) int {
-		return s.cmp(s.arena[a[0]:a[1]], s.arena[b[0]:b[1]])
-	})
+	slices.SortFunc(s.recs, func(a, b spillRec) int { return s.cmp(s.rec(a), s.rec(b)) })
+}
+
+// reset empties the arena, keeping its chunks for the next run.
+func (s *spill) reset() {
+	for _, c := range s.chunks {
+		if cap(c) == spillChunk {
+			s.free = append(s.free, c[:0])
+		}
+	}
+	s.chunks, s.recs, s.used = s.chunks[:0], s.recs[:0], 0
 }
 
 // flush sorts the arena and writes it as a run. The file is unlinked as soon
@@ -71,8 +99,8 @@ func (s *spill) flush() error {
 	}
 	start := s.size
 	var n [binary.MaxVarintLen64]byte
-	for i := range s.recs {
-		r := s.rec(i)
+	for _, rr := range s.recs {
+		r := s.rec(rr)
 		l := binary.PutUvarint(n[:], uint64(len(r)))
 		s.w.Write(n[:l])
 		s.w.Write(r)
@@ -82,7 +110,7 @@ func (s *spill) flush() error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	s.runs = append(s.runs, [2]int64{start, s.size - start})
-	s.arena, s.recs = s.arena[:0], s.recs[:0]
+	s.reset()
 	return nil
 }
 
@@ -91,11 +119,12 @@ func (s *spill) flush() error {
 func (s *spill) each(fn func(rec []byte) error) error {
 	if len(s.runs) == 0 {
 		s.sortArena()
-		for i := range s.recs {
-			if err := fn(s.rec(i)); err != nil {
+		for _, r := range s.recs {
+			if err := fn(s.rec(r)); err != nil {
 				return err
 			}
 		}
+		s.chunks, s.free, s.recs = nil, nil, nil
 		return nil
 	}
 	if len(s.recs) > 0 {
@@ -103,7 +132,7 @@ func (s *spill) each(fn func(rec []byte) error) error {
 			return err
 		}
 	}
-	s.arena, s.recs = nil, nil
+	s.chunks, s.free, s.recs = nil, nil, nil
 	h := &runHeap{cmp: s.cmp}
 	for i, r := range s.runs {
 		c := &runCursor{r: bufio.NewReaderSize(io.NewSectionReader(s.f, r[0], r[1]), spillReadBuf), seq: i}
