@@ -12,8 +12,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/emersion/go-msgauth/dkim"
+	"time"
 )
 
 // DKIM signing (RFC 6376, RFC 8463). Every message Send builds is signed
@@ -67,10 +66,11 @@ type dkimKey struct {
 type signer struct {
 	keys   []dkimKey
 	domain string
+	now    func() time.Time
 }
 
-func newSigner(keys []crypto.Signer, selector, domain string) (*signer, error) {
-	s := &signer{domain: strings.ToLower(domain)}
+func newSigner(keys []crypto.Signer, selector, domain string, now func() time.Time) (*signer, error) {
+	s := &signer{domain: strings.ToLower(domain), now: now}
 	sels := Selectors(selector, keys)
 	for i, k := range keys {
 		if _, err := keyType(k); err != nil {
@@ -83,6 +83,7 @@ func newSigner(keys []crypto.Signer, selector, domain string) (*signer, error) {
 
 // sign returns one DKIM-Signature field per key, to be put before raw.
 // fromDomain is the signing domain unless a fixed DKIMDomain was configured.
+// The body is canonicalised and hashed once for all keys.
 func (s *signer) sign(raw []byte, h header, fromDomain string) ([]byte, error) {
 	if len(s.keys) == 0 {
 		return nil, nil
@@ -92,31 +93,16 @@ func (s *signer) sign(raw []byte, h header, fromDomain string) ([]byte, error) {
 		d = strings.ToLower(fromDomain)
 	}
 	keys := signedHeaders(h)
-	sigs := make([]string, len(s.keys))
-	for i, k := range s.keys {
-		ds, err := dkim.NewSigner(&dkim.SignOptions{
-			Domain:                 d,
-			Selector:               k.selector,
-			Signer:                 k.key,
-			HeaderCanonicalization: dkim.CanonicalizationRelaxed,
-			BodyCanonicalization:   dkim.CanonicalizationRelaxed,
-			HeaderKeys:             keys,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("smtp: dkim: %w", err)
-		}
-		if _, err := ds.Write(raw); err != nil {
-			ds.Close()
-			return nil, fmt.Errorf("smtp: dkim: %w", err)
-		}
-		if err := ds.Close(); err != nil {
-			return nil, fmt.Errorf("smtp: dkim: %w", err)
-		}
-		sigs[i] = ds.Signature()
-	}
+	fields, body := splitMessage(raw)
+	bh := relaxedBodyHash(body)
+	now := s.now()
 	var out []byte
-	for _, sig := range sigs {
-		out = append(out, sig...)
+	for _, k := range s.keys {
+		f, err := signOne(fields, keys, bh, d, k, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, f...)
 	}
 	return out, nil
 }

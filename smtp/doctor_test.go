@@ -203,13 +203,20 @@ func TestDoctorDKIM(t *testing.T) {
 		txt("b._domainkey.d.test", "v=DKIM1; k=ed25519; p="),
 		txt("c._domainkey.d.test", rec), txt("c._domainkey.d.test", rec),
 		txt("e._domainkey.d.test", "v=DKIM1; k=ed25519; p="+base64.StdEncoding.EncodeToString(make([]byte, 32))),
+		// The right key under the wrong algorithm, and limited to SHA-1:
+		// the keys compare equal, a receiver still fails the signature.
+		txt("f._domainkey.d.test", "v=DKIM1; k=rsa; p="+p),
+		txt("g._domainkey.d.test", "v=DKIM1; k=ed25519; h=sha1; p="+p),
 	)
-	for sel, want := range map[string]Status{"a": StatusPass, "b": StatusFail, "c": StatusFail, "e": StatusFail, "missing": StatusFail} {
+	for sel, want := range map[string]Status{"a": StatusPass, "b": StatusFail, "c": StatusFail, "e": StatusFail, "f": StatusFail, "g": StatusFail, "missing": StatusFail} {
 		d := Doctor{Resolver: ns, Domain: "d.test", Selector: sel, Keys: []crypto.Signer{k}}
 		o := d.defaults()
 		got := o.checkDKIM(t.Context(), &resolver{addr: ns, timeout: time.Second})
 		if len(got) != 1 || got[0].Status != want {
 			t.Errorf("checkDKIM(selector %s) = %+v, want %s", sel, got, want)
+		}
+		if (sel == "f" || sel == "g") && len(got) == 1 && !strings.Contains(got[0].Detail, "does not verify") {
+			t.Errorf("checkDKIM(selector %s) = %+v, want the verification failure", sel, got)
 		}
 	}
 	none := (&Doctor{Resolver: ns, Domain: "d.test"}).Run(t.Context())

@@ -145,7 +145,7 @@ func New(opts Options) (*Sender, error) {
 	if s.tmpl, err = parseTemplates(opts.FS); err != nil {
 		errs = append(errs, err)
 	}
-	if s.signer, err = newSigner(opts.DKIM, opts.DKIMSelector, opts.DKIMDomain); err != nil {
+	if s.signer, err = newSigner(opts.DKIM, opts.DKIMSelector, opts.DKIMDomain, s.now); err != nil {
 		errs = append(errs, err)
 	}
 	if opts.Relay == "" {
