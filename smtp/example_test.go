@@ -54,5 +54,5 @@ func Example() {
 	fmt.Println(id, "|", entries[0].Subject, "|", entries[0].To)
 	// Output:
 	// warning dkim-none
-	// jdmji5cnfzlg7do5pdzuz5esty@news.example.com | Hello Ann | <ann@example.org>
+	// 06een4nag2ght93arll4hm4keg@news.example.com | Hello Ann | <ann@example.org>
 }

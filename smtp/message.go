@@ -11,8 +11,9 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-// lowerBase32 encodes random Message-IDs (lower case, no padding).
-var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+// sortableBase32 encodes Message-IDs: base32hex in lower case, no padding,
+// whose strings sort as the bytes they encode (RFC 4648 section 7).
+var sortableBase32 = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
 
 // built is a built, unsigned message.
 type built struct {
@@ -24,18 +25,27 @@ type built struct {
 	header           header
 }
 
-// newIDs draws a Message-ID local part and a MIME boundary from s.rand.
+// newIDs makes a Message-ID local part and a MIME boundary. The
+// Message-ID is the send time in milliseconds, then 80 bits from s.rand:
+// the store indexes every sent Message-ID (bounces are matched by it), and
+// time-ordered keys land in the last pages of that index instead of
+// dirtying a random page per message; 80 random bits keep it unguessable,
+// which matters because a bounce quoting it is acted upon.
 func (s *Sender) newIDs() (id, boundary string, err error) {
 	var b [28]byte
+	ms := uint64(s.now().UnixMilli())
+	for i := range 6 {
+		b[i] = byte(ms >> (8 * (5 - i)))
+	}
 	s.randMu.Lock()
-	_, err = io.ReadFull(s.rand, b[:])
+	_, err = io.ReadFull(s.rand, b[6:])
 	s.randMu.Unlock()
 	if err != nil {
 		return "", "", fmt.Errorf("smtp: random: %w", err)
 	}
 	// "=_" cannot occur in quoted-printable text, so the boundary cannot
 	// either (RFC 2045 section 6.7, RFC 2046 section 5.1.1).
-	return lowerBase32.EncodeToString(b[:16]), "=_" + hex.EncodeToString(b[16:]), nil
+	return sortableBase32.EncodeToString(b[:16]), "=_" + hex.EncodeToString(b[16:]), nil
 }
 
 // build makes the RFC 5322 message of m from its rendered parts.

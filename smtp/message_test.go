@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -300,5 +301,31 @@ func TestFooterInserted(t *testing.T) {
 	findings := s.Lint(t.Context(), m)
 	if !hasFinding(findings, "advertisement-notice", SeverityError) || !hasFinding(findings, "footer-inserted", SeverityWarning) {
 		t.Errorf("Lint = %+v, want advertisement-notice error and footer-inserted warning", findings)
+	}
+}
+
+// TestMessageIDsSortByTime: Message-IDs sort in the order they were made
+// (the store's index of them stays append-only), and two made in the same
+// millisecond still differ.
+func TestMessageIDsSortByTime(t *testing.T) {
+	t.Parallel()
+	now := testNow
+	s := newTestSender(t, func(o *Options) { o.Now = func() time.Time { return now } })
+	var ids []string
+	for _, step := range []time.Duration{0, 0, time.Millisecond, time.Second, 300 * 24 * time.Hour} {
+		now = now.Add(step)
+		id, _, err := s.newIDs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("two Message-IDs in one millisecond are equal: %s", ids[0])
+	}
+	for i := 2; i < len(ids); i++ {
+		if ids[i] <= ids[i-1] || ids[i] <= ids[0] {
+			t.Errorf("Message-ID %s (later) sorts before %s", ids[i], ids[i-1])
+		}
 	}
 }
