@@ -69,7 +69,8 @@ type ImportResult struct {
 	ErrorsTruncated bool `json:"errors_truncated"`
 }
 
-// MaxImportErrors caps the refused rows an import reports one by one.
+// MaxImportErrors caps the refused rows an import reports one by one: it
+// reports those of the lowest lines.
 const MaxImportErrors = 1000
 
 const (

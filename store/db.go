@@ -41,6 +41,7 @@ type DB struct {
 	// namesChunk is the name entries added per transaction by a deferred
 	// name index build; tests make it small.
 	namesChunk int
+	names      namesState
 }
 
 // Bucket names, in one table so that Open creates every one of them.

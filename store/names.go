@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
@@ -16,21 +17,23 @@ import (
 // A large import leaves the name search entries of the subscribers it
 // creates out of its transactions and adds them at the end in key order,
 // which writes each page of the name index once instead of rewriting most
-// of them in every batch. The meta mark says so and makes it crash-safe:
+// of them in every batch. A meta mark says so and makes it crash-safe:
 //
-//	meta "names_deferred" → from(8) | state(1) | users(8)
+//	meta "names_deferred" → from(8) | state(1)
 //	meta "names_touched" 0x00 | subID → nil
 //
 // While the mark is set, subscribers with an id from "from" on may lack a
-// name entry, but every entry present is right. In the deferring state
-// (0) a new subscriber gets no name entry; "users" counts the imports that
-// share the mark. The last import to finish switches to the building state
-// (1): writes are made as usual again, and one that touches a name entry of
-// an id from "from" on also marks that id touched. The build then reads the
-// subscribers from "from" on in chunks, sorts their entries through a spill
-// file and adds them in key order, skipping touched ids (their entries were
-// written by the touching transaction, perhaps after the build read them),
-// and clears the mark. Open finishes a build left by a crash.
+// name entry, but every entry present is right. In the deferring state (0)
+// a new subscriber gets no name entry. When the last import sharing the
+// mark finishes, it switches to the building state (1): writes are made as
+// usual again, and one that touches a name entry of an id from "from" on
+// also marks that id touched. The build reads the subscribers from "from"
+// on in chunks, sorts their entries through a spill file and adds them in
+// key order, skipping touched ids (their entries were written by the
+// touching transaction, perhaps after the build read them), and clears the
+// mark. Open finishes a build left by a crash; the next import takes over
+// one left by a failed build (a touched id's entry stays right in either
+// state, so going back to deferring is safe).
 const (
 	metaNames        = "names_deferred"
 	metaNamesTouched = "names_touched\x00"
@@ -44,27 +47,33 @@ const (
 	namesSortBudget = 32 << 20
 )
 
+// namesState is what this process knows of the deferred name entries: the
+// imports sharing the mark, and whether one of them is building.
+type namesState struct {
+	mu       sync.Mutex
+	users    int
+	building bool
+}
+
 type namesMark struct {
 	from     uint64
 	building bool
-	users    uint64
 }
 
 func readNamesMark(tx *bolt.Tx) (namesMark, bool) {
 	v := bucket(tx, bMeta).Get([]byte(metaNames))
-	if len(v) != 17 {
+	if len(v) < 9 {
 		return namesMark{}, false
 	}
-	return namesMark{from: readU64(v, 0), building: v[8] == 1, users: readU64(v, 9)}, true
+	return namesMark{from: readU64(v, 0), building: v[8] == 1}, true
 }
 
 func putNamesMark(tx *bolt.Tx, m namesMark) error {
-	v := make([]byte, 17)
+	v := make([]byte, 9)
 	binary.BigEndian.PutUint64(v, m.from)
 	if m.building {
 		v[8] = 1
 	}
-	binary.BigEndian.PutUint64(v[9:], m.users)
 	return bucket(tx, bMeta).Put([]byte(metaNames), v)
 }
 
@@ -92,53 +101,66 @@ func noteName(tx *bolt.Tx, id list.SubscriberID, created bool) (skip bool, err e
 // a crash. It reports false, and defers nothing, while another import's
 // entries are being built.
 func (db *DB) DeferNameIndex(ctx context.Context) (bool, error) {
-	deferred := false
+	db.names.mu.Lock()
+	defer db.names.mu.Unlock()
+	if db.names.building {
+		return false, nil
+	}
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		m, ok := readNamesMark(tx)
-		switch {
-		case !ok:
-			m = namesMark{from: bucket(tx, bSubscribers).Sequence() + 1}
-		case m.building:
-			return nil
+		if !ok {
+			m.from = bucket(tx, bSubscribers).Sequence() + 1
 		}
-		m.users++
-		deferred = true
+		m.building = false // a build that failed is taken over by this import's
 		return putNamesMark(tx, m)
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: defer name index: %w", err)
 	}
-	return deferred, nil
+	db.names.users++
+	return true, nil
 }
 
 // FinishNameIndex ends one DeferNameIndex. The last import to finish adds
 // the deferred entries, calling progress after each write transaction with
-// the entries added and the subscribers read, and returns once every
-// subscriber can be found by name.
+// the entries added and to add, and returns once every subscriber can be
+// found by name.
 func (db *DB) FinishNameIndex(ctx context.Context, progress func(done, total int)) error {
-	if err := db.finishNames(ctx, false, progress); err != nil {
+	db.names.mu.Lock()
+	if db.names.users > 0 {
+		db.names.users--
+	}
+	last := db.names.users == 0
+	if last {
+		db.names.building = true
+	}
+	db.names.mu.Unlock()
+	if !last {
+		return nil
+	}
+	defer func() {
+		db.names.mu.Lock()
+		db.names.building = false
+		db.names.mu.Unlock()
+	}()
+	if err := db.finishNames(ctx, progress); err != nil {
 		return fmt.Errorf("store: finish name index: %w", err)
 	}
 	return nil
 }
 
-// finishNames switches the mark to building (force: whatever the users)
-// and builds.
-func (db *DB) finishNames(ctx context.Context, force bool, progress func(done, total int)) error {
+// finishNames switches the mark to building and builds; only one call at a
+// time, and no deferring meanwhile.
+func (db *DB) finishNames(ctx context.Context, progress func(done, total int)) error {
 	var m namesMark
 	var to uint64
 	build := false
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		var ok bool
-		m, ok = readNamesMark(tx)
-		switch {
-		case !ok, m.building && !force:
-			return nil // nothing deferred, or another call builds
-		case m.users > 1 && !force:
-			m.users--
-			return putNamesMark(tx, m)
+		m, build = readNamesMark(tx)
+		if !build {
+			return nil
 		}
-		m.building, m.users, build = true, 0, true
+		m.building = true
 		to = bucket(tx, bSubscribers).Sequence()
 		return putNamesMark(tx, m)
 	})
@@ -158,7 +180,7 @@ func (db *DB) resumeNames() error {
 		return err
 	}
 	db.log.Info("store finishing the name index of an interrupted import")
-	if err := db.finishNames(context.Background(), true, nil); err != nil {
+	if err := db.finishNames(context.Background(), nil); err != nil {
 		return fmt.Errorf("finish name index: %w", err)
 	}
 	return nil

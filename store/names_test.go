@@ -178,6 +178,35 @@ func TestDeferredNamesShared(t *testing.T) {
 	checkNames(t, db)
 }
 
+// TestDeferredNamesTakenOver fails a build; the next import's takes it
+// over.
+func TestDeferredNamesTakenOver(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	db.namesChunk = 5
+	l := mustCreateList(t, db, "news")
+	deferAndWrite(t, db, l.ID, 20)
+	ctx, cancel := context.WithCancel(t.Context())
+	err := db.FinishNameIndex(ctx, func(done, _ int) {
+		if done == 5 {
+			cancel()
+		}
+	})
+	if err == nil {
+		t.Fatal("FinishNameIndex with its context cancelled: no error")
+	}
+	// Touched while the mark says building.
+	mustUpdate(t, db, list.Key{Identity: "u001@example.org"}, false, subscribe(l.ID, list.StateConfirmed, "Renamed"))
+	deferAndWrite(t, db, l.ID, 30) // renames the first 20, creates 10
+	if err := db.FinishNameIndex(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := nameHits(t, db, "name"); got != 30 {
+		t.Errorf("name hits = %d, want 30", got)
+	}
+	checkNames(t, db)
+}
+
 // TestDeferredNamesCrash leaves a store as a crash does, with the entries
 // deferred and then with a build half done, and opens it again.
 func TestDeferredNamesCrash(t *testing.T) {
@@ -241,6 +270,7 @@ func TestDeferredNamesTouched(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	db.names.building = true
 	if ok, err := db.DeferNameIndex(ctx); err != nil || ok {
 		t.Fatalf("DeferNameIndex while building = %v, %v, want false", ok, err)
 	}
