@@ -9,9 +9,12 @@
 // Ids are big-endian uint64 from each bucket's NextSequence, so key order is
 // creation order. "|" below is plain concatenation; times in keys are
 // big-endian uint64 Unix nanoseconds (0 for the zero time). Values are JSON
-// unless noted; every index is written in the same transaction as its record.
+// unless noted; every index is written in the same transaction as its record,
+// except the name entries of an import's new subscribers (names.go).
 //
-//	meta             "schema_version" → uint64; "subscribers" → uint64 count
+//	meta             "schema_version" → uint64; "subscribers" → uint64 count;
+//	                 "names_deferred", "names_touched"|0x00|subID: an import's
+//	                 name entries added at its end (names.go)
 //	lists            listID → List
 //	list_slug        slug → listID
 //	list_counts      listID → 3×uint64 (unconfirmed, confirmed, unsubscribed)
@@ -40,9 +43,9 @@
 //	audit            auditID → AuditEntry
 //	settings         key → raw bytes
 //
-// Every method is one transaction (DeleteList: a first one, then chunks),
-// checks its context first, and returns copies; collections come back as
-// empty, non-nil slices.
+// Every method is one transaction (DeleteList: a first one, then chunks;
+// FinishNameIndex: reads and writes in chunks), checks its context first,
+// and returns copies; collections come back as empty, non-nil slices.
 //
 // A bounce query with only a kind filter scans the bounces bucket from the
 // cursor on: bounces are few compared to subscribers, and the email and
