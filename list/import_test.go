@@ -1,6 +1,7 @@
 package list_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -398,5 +399,33 @@ func blocklist(t *testing.T, f *fixture, email string) {
 	on := true
 	if _, err := f.svc.PatchSubscriber(t.Context(), f.subscriberID(t, email), list.SubscriberPatch{Blocklisted: &on}, list.Origin{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImportCancelledKeepsNames stops an import between two batches: the
+// subscribers written so far can be found by name all the same.
+func TestImportCancelledKeepsNames(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var b strings.Builder
+	b.WriteString("email,name\n")
+	for i := range 100 {
+		fmt.Fprintf(&b, "p%03d@example.com,Pat %03d\n", (i*37)%100, (i*37)%100)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var done int
+	res, err := f.svc.Import(ctx, strings.NewReader(b.String()), list.ImportOptions{List: "newsletter", Mode: list.ImportConfirmed,
+		Reason: "fair", BatchSize: 10, Progress: func(rows, _ int) {
+			if rows >= 30 && done == 0 {
+				done = rows
+				cancel()
+			}
+		}})
+	if !errors.Is(err, context.Canceled) || res.Imported != done {
+		t.Fatalf("Import = %d imported, %v; want %d, context canceled", res.Imported, err, done)
+	}
+	if _, total, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Q: "pat"}); err != nil || total != done {
+		t.Fatalf("search by name: %d hits, %v; want %d", total, err, done)
 	}
 }
