@@ -217,8 +217,9 @@ func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 		}
 	}
 	chunking, _ := cl.Extension("CHUNKING")
-	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", chunking && !p.noChunking)
-	return &conn{nc: rc, cl: cl, used: time.Now(), chunking: chunking && !p.noChunking}, nil
+	chunking = chunking && !p.noChunking
+	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", chunking)
+	return &conn{nc: rc, cl: cl, used: time.Now(), chunking: chunking}, nil
 }
 
 // startTLS greets the relay and upgrades the session (RFC 3207) before
