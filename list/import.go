@@ -190,30 +190,20 @@ func (im *importer) read(ctx context.Context, in *importReader, cr *countingRead
 	return nil
 }
 
-// writeSorted writes the sorted rows in batches. When they need more than
-// one batch and the store can, the name index entries of new subscribers
-// are added at the end in key order.
+// writeSorted writes the sorted rows in batches.
 func (im *importer) writeSorted(ctx context.Context, sorted *spill) (err error) {
 	valid, names := sorted.n, 0.0
-	if nd, ok := im.s.store.(nameDeferrer); ok && valid > im.o.BatchSize {
-		deferred, err := nd.DeferNameIndex(ctx)
-		if err != nil {
-			return fmt.Errorf("import: %w", err)
-		}
-		if deferred {
-			names = namesShare
-			defer func() {
-				// Finished even when the import failed or its context ended:
-				// otherwise its subscribers would miss from name searches
-				// until the store is opened again.
-				ferr := nd.FinishNameIndex(context.WithoutCancel(ctx), func(done, total int) {
-					im.progress(1 - names + names*float64(done)/float64(max(total, 1)))
-				})
-				if err == nil && ferr != nil {
-					err = fmt.Errorf("import: %w", ferr)
-				}
-			}()
-		}
+	finish, err := im.deferNames(ctx, valid)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	if finish != nil {
+		names = namesShare
+		defer func() {
+			if ferr := finish(); err == nil && ferr != nil {
+				err = fmt.Errorf("import: %w", ferr)
+			}
+		}()
 	}
 	batch := make([]importRow, 0, min(im.o.BatchSize, valid))
 	written := 0
@@ -237,6 +227,27 @@ func (im *importer) writeSorted(ctx context.Context, sorted *spill) (err error) 
 		err = flush()
 	}
 	return err
+}
+
+// deferNames asks the store, when it can and the rows need more than one
+// batch, to add the name index entries of new subscribers at the end, in
+// key order. The caller must run finish even when the import fails or its
+// context ends: else its subscribers would be missing from name searches
+// until the next import or the next start.
+func (im *importer) deferNames(ctx context.Context, valid int) (finish func() error, err error) {
+	nd, ok := im.s.store.(nameDeferrer)
+	if !ok || valid <= im.o.BatchSize {
+		return nil, nil
+	}
+	deferred, err := nd.DeferNameIndex(ctx)
+	if err != nil || !deferred {
+		return nil, err
+	}
+	return func() error {
+		return nd.FinishNameIndex(context.WithoutCancel(ctx), func(done, total int) {
+			im.progress(1 - namesShare + namesShare*float64(done)/float64(max(total, 1)))
+		})
+	}, nil
 }
 
 // progress reports the rows handled so far and the share done of the
