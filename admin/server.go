@@ -28,6 +28,9 @@ type Options struct {
 	// Outbox is true when no relay is configured: every admin page then says
 	// that nothing is really being sent.
 	Outbox bool
+	// SpillDir is where a large CSV import sorts its rows (the data folder:
+	// os.TempDir may be memory).
+	SpillDir string
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// ObserveHTTP, when set, is told of every request by its route template
@@ -51,10 +54,12 @@ type Server struct {
 	now     func() time.Time
 	proxies []netip.Prefix
 	outbox  bool
-	metrics http.Handler
-	observe func(route string, code int, d time.Duration)
-	ready   func() error
-	static  fs.FS
+	// spillDir is Options.SpillDir.
+	spillDir string
+	metrics  http.Handler
+	observe  func(route string, code int, d time.Duration)
+	ready    func() error
+	static   fs.FS
 
 	// pub and adm are the templates of the public pages and the admin UI.
 	pub *pages
@@ -105,7 +110,7 @@ func New(opts Options) (*Server, error) {
 	}
 	s := &Server{
 		svc: opts.Service, log: opts.Logger, now: opts.Now,
-		proxies: opts.TrustedProxies, outbox: opts.Outbox,
+		proxies: opts.TrustedProxies, outbox: opts.Outbox, spillDir: opts.SpillDir,
 		metrics: opts.Metrics, observe: opts.ObserveHTTP, ready: opts.Ready, static: static,
 		pub: public, adm: ui,
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),

@@ -123,8 +123,8 @@ func (j *importJobs) get(id string, now time.Time) (importJob, bool) {
 }
 
 // importOptions reads list, mode and reason from a form or query.
-func importOptions(get func(string) string, o list.Origin) list.ImportOptions {
-	return list.ImportOptions{List: get("list"), Mode: list.ImportMode(get("mode")), Reason: get("reason"), Origin: o}
+func (s *Server) importOptions(get func(string) string, o list.Origin) list.ImportOptions {
+	return list.ImportOptions{List: get("list"), Mode: list.ImportMode(get("mode")), Reason: get("reason"), Origin: o, SpillDir: s.spillDir}
 }
 
 // csvBody finds the CSV of an API request: the body itself, or the
@@ -190,7 +190,7 @@ func (j *importJobs) startSpooled(s *Server, f *os.File, size int64, o list.Impo
 func (j *importJobs) apiImport(s *Server) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
-		o := importOptions(q.Get, s.origin(r))
+		o := s.importOptions(q.Get, s.origin(r))
 		o.How = list.HowImport
 		if err := s.svc.CheckImport(r.Context(), o); err != nil {
 			return err
@@ -261,7 +261,7 @@ func (j *importJobs) uiUpload(s *Server) handlerFunc {
 		if err != nil {
 			return err
 		}
-		o := importOptions(func(k string) string { return fields[k] }, s.origin(r))
+		o := s.importOptions(func(k string) string { return fields[k] }, s.origin(r))
 		fail := func(err error) error {
 			if f != nil {
 				f.Close()

@@ -182,7 +182,7 @@ func (in *instance) firstAdmin(ctx context.Context, envPassword string, stdout i
 func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
-		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", Metrics: in.metrics.handler(in.svc), ObserveHTTP: in.metrics.ObserveHTTP, Ready: in.ready})
+		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", SpillDir: in.cfg.Data, Metrics: in.metrics.handler(in.svc), ObserveHTTP: in.metrics.ObserveHTTP, Ready: in.ready})
 	if err != nil {
 		return err
 	}
