@@ -12,8 +12,9 @@ import (
 type RunnerOptions struct {
 	// Workers render, sign and deliver in parallel per campaign (8).
 	Workers int
-	// GroupSize is the most outcomes per commit group (32): with 8 workers,
-	// a crash re-sends at most 40 messages.
+	// GroupSize is the most outcomes per commit group (32). A crash re-sends
+	// at most the messages in flight (Workers), the answered ones waiting to
+	// be collected (Workers) and one group: 48 with 8 workers.
 	GroupSize int
 	// RetryFor is how long a deferred recipient is retried (24 h).
 	RetryFor time.Duration

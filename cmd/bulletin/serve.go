@@ -83,9 +83,14 @@ func (in *instance) wire(ctx context.Context) error {
 	return in.svc.Bootstrap(ctx)
 }
 
-// runnerOptions sizes the campaign runner to the relay connections.
+// runnerOptions sizes the campaign runner to the relay connections: twice
+// as many workers as connections, so that while half of them wait for the
+// relay's answers the others render and sign (bench/campaign: 17-20% more
+// messages per second than one worker per connection). With the default 8
+// connections, a crash re-sends at most 16 in flight + 16 answered but not
+// yet collected + one commit group of 32 = 64.
 func (in *instance) runnerOptions() list.RunnerOptions {
-	return list.RunnerOptions{Workers: max(in.cfg.MaxConns, 1)}
+	return list.RunnerOptions{Workers: 2 * max(in.cfg.MaxConns, 1)}
 }
 
 // Close closes the sender and the store.
