@@ -51,6 +51,11 @@ type result struct {
 	abandoned bool
 }
 
+// resultBuffer is how many answered messages may wait for the commit loop
+// while it commits (fewer with fewer workers): each is one more a crash
+// may send twice.
+const resultBuffer = 8
+
 func (r *run) run(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil || r.c.Status != StatusRunning {
 		return err
@@ -58,7 +63,7 @@ func (r *run) run(ctx context.Context) error {
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan job)
-	results := make(chan result, r.opts.Workers)
+	results := make(chan result, min(r.opts.Workers, resultBuffer))
 	var wg sync.WaitGroup
 	for range r.opts.Workers {
 		wg.Go(func() {

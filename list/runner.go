@@ -14,7 +14,8 @@ type RunnerOptions struct {
 	Workers int
 	// GroupSize is the most outcomes per commit group (32). A crash re-sends
 	// at most the messages in flight (Workers), the answered ones waiting to
-	// be collected (Workers) and one group: 48 with 8 workers.
+	// be collected (as many, 8 at most) and one group: 48 with 8 workers, 64
+	// with the 24 that serve runs for 8 relay connections.
 	GroupSize int
 	// RetryFor is how long a deferred recipient is retried (24 h).
 	RetryFor time.Duration
