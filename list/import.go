@@ -135,8 +135,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (res
 	}
 	im := &importer{s: s, l: &l, o: o, res: &res}
 	defer im.sortErrors()
-	sorted := newSpill(o.SpillDir, o.SortBudget, compareImportRows)
-	defer sorted.close()
+	sorted := NewSpill(o.SpillDir, o.SortBudget, compareImportRows)
+	defer sorted.Close()
 	if err := im.read(ctx, in, cr, sorted); err != nil {
 		return res, err
 	}
@@ -152,7 +152,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (res
 
 // read parses and checks every row, refusing the bad ones and adding the
 // others to sorted.
-func (im *importer) read(ctx context.Context, in *importReader, cr *countingReader, sorted *spill) error {
+func (im *importer) read(ctx context.Context, in *importReader, cr *countingReader, sorted *Spill) error {
 	var rec []byte
 	for {
 		row, perr, err := in.next()
@@ -173,7 +173,7 @@ func (im *importer) read(ctx context.Context, in *importReader, cr *countingRead
 			im.refuse(perr.Line, perr.Error)
 		} else {
 			rec = appendImportRow(rec[:0], &row)
-			if err := sorted.add(rec); err != nil {
+			if err := sorted.Add(rec); err != nil {
 				return fmt.Errorf("import: %w", err)
 			}
 		}
@@ -191,8 +191,8 @@ func (im *importer) read(ctx context.Context, in *importReader, cr *countingRead
 }
 
 // writeSorted writes the sorted rows in batches.
-func (im *importer) writeSorted(ctx context.Context, sorted *spill) (err error) {
-	valid, names := sorted.n, 0.0
+func (im *importer) writeSorted(ctx context.Context, sorted *Spill) (err error) {
+	valid, names := sorted.Len(), 0.0
 	finish, err := im.deferNames(ctx, valid)
 	if err != nil {
 		return fmt.Errorf("import: %w", err)
@@ -216,7 +216,7 @@ func (im *importer) writeSorted(ctx context.Context, sorted *spill) (err error) 
 		im.progress(readShare + (1-readShare-names)*float64(written)/float64(max(valid, 1)))
 		return nil
 	}
-	err = sorted.each(func(rec []byte) error {
+	err = sorted.Each(func(rec []byte) error {
 		batch = append(batch, decodeImportRow(rec))
 		if len(batch) == im.o.BatchSize {
 			return flush()

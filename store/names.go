@@ -189,8 +189,8 @@ func (db *DB) resumeNames() error {
 // buildNames adds the name entries of subscribers from..to in key order
 // and clears the mark.
 func (db *DB) buildNames(ctx context.Context, from, to uint64, progress func(done, total int)) error {
-	sp := newSpill(filepath.Dir(db.path), namesSortBudget, compareNameEntries)
-	defer sp.close()
+	sp := list.NewSpill(filepath.Dir(db.path), namesSortBudget, compareNameEntries)
+	defer sp.Close()
 	if err := db.scanNames(ctx, sp, from, to); err != nil {
 		return err
 	}
@@ -202,10 +202,10 @@ func (db *DB) buildNames(ctx context.Context, from, to uint64, progress func(don
 
 // insertNames adds the sorted entries of sp in write transactions of
 // db.namesChunk entries.
-func (db *DB) insertNames(ctx context.Context, sp *spill, progress func(done, total int)) error {
+func (db *DB) insertNames(ctx context.Context, sp *list.Spill, progress func(done, total int)) error {
 	var batch []byte
 	var ends []int
-	done, total := 0, sp.n
+	done, total := 0, sp.Len()
 	flush := func() error {
 		if err := db.update(ctx, func(tx *bolt.Tx) error { return putNameEntries(tx, batch, ends) }); err != nil {
 			return err
@@ -217,7 +217,7 @@ func (db *DB) insertNames(ctx context.Context, sp *spill, progress func(done, to
 		}
 		return nil
 	}
-	err := sp.each(func(rec []byte) error {
+	err := sp.Each(func(rec []byte) error {
 		batch = append(batch, rec...)
 		ends = append(ends, len(batch))
 		if len(ends) == db.namesChunk {
@@ -233,7 +233,7 @@ func (db *DB) insertNames(ctx context.Context, sp *spill, progress func(done, to
 
 // scanNames reads subscribers from..to in chunks of view transactions and
 // adds their name entries to sp.
-func (db *DB) scanNames(ctx context.Context, sp *spill, from, to uint64) error {
+func (db *DB) scanNames(ctx context.Context, sp *list.Spill, from, to uint64) error {
 	next := from
 	var rec []byte
 	for next <= to {
@@ -252,7 +252,7 @@ func (db *DB) scanNames(ctx context.Context, sp *spill, from, to uint64) error {
 				}
 				if name != "" {
 					rec = appendNameEntry(rec[:0], nameKey(name, list.SubscriberID(readU64(k, 0))), identity)
-					if err := sp.add(rec); err != nil {
+					if err := sp.Add(rec); err != nil {
 						return err
 					}
 				}

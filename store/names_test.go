@@ -274,8 +274,8 @@ func TestDeferredNamesTouched(t *testing.T) {
 	if ok, err := db.DeferNameIndex(ctx); err != nil || ok {
 		t.Fatalf("DeferNameIndex while building = %v, %v, want false", ok, err)
 	}
-	sp := newSpill(t.TempDir(), 64, compareNameEntries) // tiny budget: several runs
-	defer sp.close()
+	sp := list.NewSpill(t.TempDir(), 64, compareNameEntries) // tiny budget: several runs
+	defer sp.Close()
 	if err := db.scanNames(ctx, sp, from, to); err != nil {
 		t.Fatal(err)
 	}
@@ -308,29 +308,5 @@ func TestDeferredNamesTouched(t *testing.T) {
 	})
 	if err != nil {
 		t.Error(err)
-	}
-}
-
-func TestSpillOrder(t *testing.T) {
-	t.Parallel()
-	for _, budget := range []int{1 << 20, 40} { // in memory; a run every few records
-		sp := newSpill(t.TempDir(), budget, bytes.Compare)
-		for i := range 500 {
-			if err := sp.add(fmt.Appendf(nil, "%05d", i*7919%500)); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want := 0
-		err := sp.each(func(rec []byte) error {
-			if got := string(rec); got != fmt.Sprintf("%05d", want) {
-				return fmt.Errorf("record %d = %q", want, got)
-			}
-			want++
-			return nil
-		})
-		sp.close()
-		if err != nil || want != 500 {
-			t.Errorf("budget %d: %v after %d records", budget, err, want)
-		}
 	}
 }

@@ -1,4 +1,4 @@
-package store
+package list
 
 import (
 	"bufio"
@@ -11,11 +11,11 @@ import (
 	"slices"
 )
 
-// spill sorts more byte records than memory should hold: records collect in
+// Spill sorts more byte records than memory should hold: records collect in
 // an arena up to a budget, each full arena is sorted and appended to one
 // temporary file as a run, and the runs are merged when read back. Memory is
 // the arena plus one read buffer per run, whatever the number of records.
-type spill struct {
+type Spill struct {
 	dir    string
 	cmp    func(a, b []byte) int
 	budget int
@@ -40,12 +40,19 @@ const (
 	spillReadBuf = 32 << 10
 )
 
-func newSpill(dir string, budget int, cmp func(a, b []byte) int) *spill {
-	return &spill{dir: dir, budget: budget, cmp: cmp}
+// NewSpill makes a sorter of records ordered by cmp that keeps about
+// budget bytes in memory and spills the rest to a temporary file in dir
+// (os.TempDir when empty). The import sorts its rows with it, the store
+// its deferred name index entries.
+func NewSpill(dir string, budget int, cmp func(a, b []byte) int) *Spill {
+	return &Spill{dir: dir, budget: budget, cmp: cmp}
 }
 
-// add copies rec into the sorter.
-func (s *spill) add(rec []byte) error {
+// Len is the number of records added.
+func (s *Spill) Len() int { return s.n }
+
+// Add copies rec into the sorter.
+func (s *Spill) Add(rec []byte) error {
 	if s.used+len(rec) > s.budget && len(s.recs) > 0 {
 		if err := s.flush(); err != nil {
 			return err
@@ -69,14 +76,14 @@ func (s *spill) add(rec []byte) error {
 	return nil
 }
 
-func (s *spill) rec(r spillRec) []byte { return s.chunks[r.chunk][r.start:r.end] }
+func (s *Spill) rec(r spillRec) []byte { return s.chunks[r.chunk][r.start:r.end] }
 
-func (s *spill) sortArena() {
+func (s *Spill) sortArena() {
 	slices.SortFunc(s.recs, func(a, b spillRec) int { return s.cmp(s.rec(a), s.rec(b)) })
 }
 
 // reset empties the arena, keeping its chunks for the next run.
-func (s *spill) reset() {
+func (s *Spill) reset() {
 	for _, c := range s.chunks {
 		if cap(c) == spillChunk {
 			s.free = append(s.free, c[:0])
@@ -87,7 +94,7 @@ func (s *spill) reset() {
 
 // flush sorts the arena and writes it as a run. The file is unlinked as soon
 // as it is made, where the system allows, so that a crash leaves nothing.
-func (s *spill) flush() error {
+func (s *Spill) flush() error {
 	s.sortArena()
 	if s.f == nil {
 		f, err := os.CreateTemp(s.dir, "bulletin-spill-*.tmp")
@@ -114,9 +121,9 @@ func (s *spill) flush() error {
 	return nil
 }
 
-// each calls fn with every record in order; rec is valid during the call
+// Each calls fn with every record in order; rec is valid during the call
 // only. It may be called once.
-func (s *spill) each(fn func(rec []byte) error) error {
+func (s *Spill) Each(fn func(rec []byte) error) error {
 	if len(s.runs) == 0 {
 		s.sortArena()
 		for _, r := range s.recs {
@@ -161,8 +168,8 @@ func (s *spill) each(fn func(rec []byte) error) error {
 	return nil
 }
 
-// close removes the temporary file.
-func (s *spill) close() {
+// Close removes the temporary file.
+func (s *Spill) Close() {
 	if s.f != nil {
 		s.f.Close()
 		os.Remove(s.f.Name())
