@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"html"
 	"net/http"
@@ -55,18 +56,24 @@ func (s *Server) uiSaveLayout(w http.ResponseWriter, r *http.Request) error {
 	if err := uiForm(w, r); err != nil {
 		return err
 	}
-	l := postedLayout(r)
-	_, err := s.svc.SaveLayout(r.Context(), l, s.origin(r))
+	p := layoutPage{Layout: list.LayoutInfo{Layout: postedLayout(r), Custom: true}}
+	return s.saveLayoutForm(w, r, p, s.svc.SaveLayout, "/admin/layout")
+}
+
+// saveLayoutForm stores the layout of p with save and goes back; a layout
+// that save refuses is shown again with the findings, nothing stored.
+func (s *Server) saveLayoutForm(w http.ResponseWriter, r *http.Request, p layoutPage,
+	save func(context.Context, list.Layout, list.Origin) ([]list.Finding, error), back string) error {
+	_, err := save(r.Context(), p.Layout.Layout, s.origin(r))
 	var le *list.LintError
 	if errors.As(err, &le) {
-		info := list.LayoutInfo{Layout: l, Custom: true}
-		msg := "The layout was not saved: " + errorMessages(le.Findings)
-		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", layoutPage{Layout: info, Findings: le.Findings}, msg)
+		p.Findings = le.Findings
+		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", p, "The layout was not saved: "+errorMessages(le.Findings))
 	}
 	if err != nil {
-		return s.formError(w, r, err, "layout_edit", "templates", layoutPage{Layout: list.LayoutInfo{Layout: l, Custom: true}})
+		return s.formError(w, r, err, "layout_edit", "templates", p)
 	}
-	return redirect(w, r, "/admin/layout", "layout-saved")
+	return redirect(w, r, back, "layout-saved")
 }
 
 // uiResetLayout goes back to the built-in layout.
@@ -138,18 +145,8 @@ func (s *Server) uiSaveSystemLayout(w http.ResponseWriter, r *http.Request) erro
 	if err := uiForm(w, r); err != nil {
 		return err
 	}
-	l := postedLayout(r)
-	p := layoutPage{Layout: list.LayoutInfo{Layout: l, Custom: true}, System: true, Kind: string(previewKind(r.PostForm.Get("kind")))}
-	_, err := s.svc.SaveSystemLayout(r.Context(), l, s.origin(r))
-	var le *list.LintError
-	if errors.As(err, &le) {
-		p.Findings = le.Findings
-		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", p, "The layout was not saved: "+errorMessages(le.Findings))
-	}
-	if err != nil {
-		return s.formError(w, r, err, "layout_edit", "templates", p)
-	}
-	return redirect(w, r, "/admin/layout/system", "layout-saved")
+	p := layoutPage{Layout: list.LayoutInfo{Layout: postedLayout(r), Custom: true}, System: true, Kind: string(previewKind(r.PostForm.Get("kind")))}
+	return s.saveLayoutForm(w, r, p, s.svc.SaveSystemLayout, "/admin/layout/system")
 }
 
 // uiResetSystemLayout goes back to the built-in system mail layout.

@@ -257,6 +257,22 @@ func (s *Service) PreviewLayout(ctx context.Context, l Layout) ([]byte, []Findin
 // warnings are returned. A layout equal to the built-in one is stored as
 // no custom layout.
 func (s *Service) SaveLayout(ctx context.Context, l Layout, o Origin) ([]Finding, error) {
+	return s.saveLayout(ctx, layoutKey, l, o, func(ctx context.Context, l *Layout) ([]Finding, error) {
+		_, fs, err := s.lintLayout(ctx, l)
+		return fs, err
+	}, s.setLayoutCache)
+}
+
+// ResetLayout drops the custom campaign layout: the built-in one is used.
+func (s *Service) ResetLayout(ctx context.Context, o Origin) error {
+	return s.resetLayout(ctx, layoutKey, o, s.setLayoutCache)
+}
+
+// saveLayout checks l with lint and stores it under key, then hands the
+// parsed layout to cache; the campaign and system mail layouts differ in
+// key, check and cache only.
+func (s *Service) saveLayout(ctx context.Context, key string, l Layout, o Origin,
+	lint func(context.Context, *Layout) ([]Finding, error), cache func(*Layout)) ([]Finding, error) {
 	if err := checkLayout(l); err != nil {
 		return nil, err
 	}
@@ -265,28 +281,28 @@ func (s *Service) SaveLayout(ctx context.Context, l Layout, o Origin) ([]Finding
 		l = Layout{}
 	}
 	nl := newLayout(l.HTML, l.Text)
-	_, fs, err := s.lintLayout(ctx, nl)
+	fs, err := lint(ctx, nl)
 	if err != nil {
 		return nil, err
 	}
 	if hasErrors(fs) {
 		return nil, &LintError{Findings: fs}
 	}
-	if err := s.putLayout(ctx, layoutKey, storedLayout{HTML: l.HTML, Text: l.Text, UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
+	if err := s.putLayout(ctx, key, storedLayout{HTML: l.HTML, Text: l.Text, UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
 		return nil, err
 	}
-	s.setLayoutCache(nl)
-	s.audit(ctx, o, "layout.save", layoutKey)
+	cache(nl)
+	s.audit(ctx, o, "layout.save", key)
 	return fs, nil
 }
 
-// ResetLayout drops the custom campaign layout: the built-in one is used.
-func (s *Service) ResetLayout(ctx context.Context, o Origin) error {
-	if err := s.putLayout(ctx, layoutKey, storedLayout{UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
+// resetLayout stores "no custom layout" under key.
+func (s *Service) resetLayout(ctx context.Context, key string, o Origin, cache func(*Layout)) error {
+	if err := s.putLayout(ctx, key, storedLayout{UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
 		return err
 	}
-	s.setLayoutCache(nil)
-	s.audit(ctx, o, "layout.reset", layoutKey)
+	cache(nil)
+	s.audit(ctx, o, "layout.reset", key)
 	return nil
 }
 

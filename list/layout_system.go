@@ -146,38 +146,16 @@ func (s *Service) PreviewSystemLayout(ctx context.Context, l Layout, kind MailKi
 // returned. A layout equal to the built-in one is stored as no custom
 // layout.
 func (s *Service) SaveSystemLayout(ctx context.Context, l Layout, o Origin) ([]Finding, error) {
-	if err := checkLayout(l); err != nil {
-		return nil, err
-	}
-	l.HTML, l.Text = normalizeNewlines(l.HTML), normalizeNewlines(l.Text)
-	if def := s.DefaultLayout(); l.HTML == def.HTML && l.Text == def.Text {
-		l = Layout{}
-	}
-	nl := newLayout(l.HTML, l.Text)
-	_, fs, err := s.lintSystemLayout(ctx, nl)
-	if err != nil {
-		return nil, err
-	}
-	if hasErrors(fs) {
-		return nil, &LintError{Findings: fs}
-	}
-	if err := s.putLayout(ctx, systemLayoutKey, storedLayout{HTML: l.HTML, Text: l.Text, UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
-		return nil, err
-	}
-	s.setSystemLayoutCache(nl)
-	s.audit(ctx, o, "layout.save", systemLayoutKey)
-	return fs, nil
+	return s.saveLayout(ctx, systemLayoutKey, l, o, func(ctx context.Context, l *Layout) ([]Finding, error) {
+		_, fs, err := s.lintSystemLayout(ctx, l)
+		return fs, err
+	}, s.setSystemLayoutCache)
 }
 
 // ResetSystemLayout drops the custom system mail layout: the built-in one
 // is used.
 func (s *Service) ResetSystemLayout(ctx context.Context, o Origin) error {
-	if err := s.putLayout(ctx, systemLayoutKey, storedLayout{UpdatedAt: s.Now(), UpdatedBy: o.User}); err != nil {
-		return err
-	}
-	s.setSystemLayoutCache(nil)
-	s.audit(ctx, o, "layout.reset", systemLayoutKey)
-	return nil
+	return s.resetLayout(ctx, systemLayoutKey, o, s.setSystemLayoutCache)
 }
 
 // sendSystem sends a system mail. A custom layout that fails for this mail
