@@ -2,10 +2,15 @@ package smtp
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"net"
 	"strings"
 	"testing"
+
+	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/bulletin/bulletin/list"
 )
 
 // TestBDATMatchesDATA sends the same message both ways: the relay receives
@@ -121,4 +126,39 @@ func FuzzReadReply(f *testing.F) {
 			t.Fatalf("left %q, not the tail of %q", rest, in)
 		}
 	})
+}
+
+// TestSendRaw: a prebuilt message goes through the relay sessions
+// unchanged, and a refusal of the chunk is the relay's answer.
+func TestSendRaw(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, nil)
+	s := relaySender(t, ts, nil)
+	raw := []byte("From: a@example.org\r\nSubject: raw\r\n\r\n.starts with a dot\r\nend\r\n")
+	if err := s.SendRaw(t.Context(), "bounces@example.org", "ann@example.org", raw); err != nil {
+		t.Fatal(err)
+	}
+	ts.mu.Lock()
+	ts.dataErr["bob@example.org"] = smtpError(554, gosmtp.EnhancedCode{5, 6, 0}, "content refused")
+	got := ts.msgs[0]
+	ts.mu.Unlock()
+	if !bytes.Equal(got.data, raw) || got.from != "bounces@example.org" || got.to != "ann@example.org" {
+		t.Fatalf("relay received %q from %q to %q", got.data, got.from, got.to)
+	}
+	err := s.SendRaw(t.Context(), "bounces@example.org", "bob@example.org", raw)
+	var de *list.DeliveryError
+	if !errors.As(err, &de) || de.Code != 554 || de.Status != "5.6.0" || de.Temporary {
+		t.Fatalf("SendRaw = %v, want the relay's 554 5.6.0", err)
+	}
+	// The session goes on after the refused chunk, without RSET (BDAT LAST
+	// ended the transaction).
+	if err := s.SendRaw(t.Context(), "bounces@example.org", "ann@example.org", raw); err != nil {
+		t.Fatal(err)
+	}
+	if conns, msgs := ts.stats(); conns != 1 || msgs != 2 {
+		t.Errorf("%d connections, %d messages; want 1, 2", conns, msgs)
+	}
+	if n := ts.count("RSET"); n != 0 {
+		t.Errorf("%d RSET after a refused BDAT LAST, want 0", n)
+	}
 }
