@@ -24,8 +24,10 @@ type run struct {
 	window []windowEntry // main-stream recipients in dispatch order
 	retry  map[SubscriberID]bool
 
-	// uncommitted counts dispatched jobs whose outcome is not committed yet.
+	// uncommitted counts dispatched jobs whose outcome is not committed yet;
+	// inflight holds a token for each and bounds them (acquire).
 	uncommitted atomic.Int64
+	inflight    chan struct{}
 	connFails   atomic.Int32
 	policy      policyRing
 }
@@ -51,19 +53,15 @@ type result struct {
 	abandoned bool
 }
 
-// resultBuffer is how many answered messages may wait for the commit loop
-// while it commits (fewer with fewer workers): each is one more a crash
-// may send twice.
-const resultBuffer = 8
-
 func (r *run) run(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil || r.c.Status != StatusRunning {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	r.inflight = make(chan struct{}, r.opts.InFlight)
 	jobs := make(chan job)
-	results := make(chan result, min(r.opts.Workers, resultBuffer))
+	results := make(chan result, r.opts.Workers)
 	var wg sync.WaitGroup
 	for range r.opts.Workers {
 		wg.Go(func() {
@@ -181,15 +179,39 @@ func (r *run) dispatchMain(ctx context.Context, jobs chan<- job, id SubscriberID
 	if err := r.connBackoff(ctx); err != nil {
 		return err
 	}
+	if err := r.acquire(ctx); err != nil {
+		return err
+	}
 	r.mu.Lock()
 	r.window = append(r.window, windowEntry{id: id})
 	r.mu.Unlock()
-	r.uncommitted.Add(1)
 	select {
 	case jobs <- job{id: id}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// acquire waits until fewer than InFlight dispatched messages are not yet
+// committed: that is the most a crash can send twice, however many
+// workers run and however long a commit takes.
+func (r *run) acquire(ctx context.Context) error {
+	select {
+	case r.inflight <- struct{}{}:
+		r.uncommitted.Add(1)
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// release ends n dispatched messages' time in flight: committed, or
+// abandoned unsent.
+func (r *run) release(n int) {
+	r.uncommitted.Add(-int64(n))
+	for range n {
+		<-r.inflight
 	}
 }
 
@@ -224,7 +246,9 @@ func (r *run) dispatchRetries(ctx context.Context, jobs chan<- job) error {
 		if busy {
 			continue
 		}
-		r.uncommitted.Add(1)
+		if err := r.acquire(ctx); err != nil {
+			return err
+		}
 		select {
 		case jobs <- job{id: rec.Subscriber, retry: &rec}:
 		case <-ctx.Done():
@@ -268,56 +292,84 @@ func (r *run) finish(ctx context.Context) error {
 	return err
 }
 
-// commitLoop writes outcomes in commit groups until results close. It
-// writes with a context that survives shutdown, so that what was sent is
-// recorded; a campaign that stopped running cancels the dispatch.
+// commitLoop collects outcomes into commit groups until results close,
+// and hands each group to a committer goroutine, so that collecting goes
+// on while a group is written and synced. The committer writes with a
+// context that survives shutdown, so that what was sent is recorded; a
+// campaign that stopped running cancels the dispatch.
 func (r *run) commitLoop(ctx context.Context, cancel context.CancelFunc, results <-chan result) error {
 	wctx := context.WithoutCancel(ctx)
+	todo := make(chan SendBatch)
+	idle := make(chan struct{}, 1)
+	idle <- struct{}{}
+	var cerr error // the committer's first error, read after it exits
+	exited := make(chan struct{})
+	go func() {
+		defer close(exited)
+		for b := range todo {
+			if cerr == nil {
+				cerr = r.commit(wctx, cancel, b)
+			} else {
+				r.release(len(b.Records))
+			}
+			idle <- struct{}{}
+		}
+	}()
 	var batch SendBatch
-	n := 0
+	due := false
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
+	// handOff gives the batch to the committer, which is idle: the cursor
+	// is taken now, so it covers only outcomes in this or earlier groups.
+	handOff := func() {
 		batch.Cursor = r.advance()
-		c, err := r.s.store.CommitSends(wctx, r.id, batch)
-		r.uncommitted.Add(-int64(n))
-		batch, n = SendBatch{}, 0
-		if err != nil {
-			cancel()
-			return fmt.Errorf("commit sends: %w", err)
-		}
-		r.s.progress.update(r.id, c.Stats, r.s.Now())
-		if c.Status != StatusRunning {
-			cancel()
-		}
-		return nil
+		todo <- batch
+		batch, due = SendBatch{}, false
 	}
 	for {
+		var ready <-chan struct{}
+		if n := len(batch.Records); n >= r.opts.GroupSize || due && n > 0 {
+			ready = idle
+		}
 		select {
 		case res, ok := <-results:
 			if !ok {
-				return flush()
-			}
-			n += r.collect(wctx, cancel, &batch, res)
-			if n >= r.opts.GroupSize {
-				if err := flush(); err != nil {
-					return err
+				<-idle
+				if len(batch.Records) > 0 {
+					handOff()
+					<-idle
 				}
+				close(todo)
+				<-exited
+				return cerr
 			}
+			r.collect(wctx, cancel, &batch, res)
+		case <-ready:
+			handOff()
 		case <-t.C:
-			if err := flush(); err != nil {
-				return err
-			}
+			due = true
 		}
 	}
 }
 
-// collect adds one result to the batch and returns how many outcomes that
-// added (an abandoned job adds none, but is no longer in flight).
-func (r *run) collect(ctx context.Context, cancel context.CancelFunc, b *SendBatch, res result) int {
+// commit writes one group and releases its messages from flight.
+func (r *run) commit(ctx context.Context, cancel context.CancelFunc, b SendBatch) error {
+	c, err := r.s.store.CommitSends(ctx, r.id, b)
+	r.release(len(b.Records))
+	if err != nil {
+		cancel()
+		return fmt.Errorf("commit sends: %w", err)
+	}
+	r.s.progress.update(r.id, c.Stats, r.s.Now())
+	if c.Status != StatusRunning {
+		cancel()
+	}
+	return nil
+}
+
+// collect adds one result to the batch; an abandoned job adds nothing but
+// is no longer in flight.
+func (r *run) collect(ctx context.Context, cancel context.CancelFunc, b *SendBatch, res result) {
 	r.mu.Lock()
 	if res.retry != nil {
 		delete(r.retry, res.id)
@@ -335,15 +387,14 @@ func (r *run) collect(ctx context.Context, cancel context.CancelFunc, b *SendBat
 		cancel()
 	}
 	if res.abandoned {
-		r.uncommitted.Add(-1)
-		return 0
+		r.release(1)
+		return
 	}
 	b.Records = append(b.Records, res.rec)
 	b.Delta = addStats(b.Delta, res.delta)
 	if r.s.observe != nil {
 		r.s.observe(res.rec.Outcome, 0)
 	}
-	return 1
 }
 
 // advance pops the done prefix of the window and returns the new cursor

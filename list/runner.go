@@ -12,11 +12,12 @@ import (
 type RunnerOptions struct {
 	// Workers render, sign and deliver in parallel per campaign (8).
 	Workers int
-	// GroupSize is the most outcomes per commit group (32). A crash re-sends
-	// at most the messages in flight (Workers), the answered ones waiting to
-	// be collected (as many, 8 at most) and one group: 48 with 8 workers, 64
-	// with the 24 that serve runs for 8 relay connections.
+	// GroupSize is the outcomes per commit group (32); a group is also
+	// written after 250 ms.
 	GroupSize int
+	// InFlight is the most messages dispatched and not yet committed (64):
+	// the most a crash can send twice, whatever the number of workers.
+	InFlight int
 	// RetryFor is how long a deferred recipient is retried (24 h).
 	RetryFor time.Duration
 	// Backoff is the wait before each retry of a deferred recipient.
@@ -35,6 +36,11 @@ func (o *RunnerOptions) defaults() {
 	if o.GroupSize <= 0 {
 		o.GroupSize = 32
 	}
+	if o.InFlight <= 0 {
+		o.InFlight = 64
+	}
+	// Two groups fit in flight: one being written, one being collected.
+	o.GroupSize = max(1, min(o.GroupSize, o.InFlight/2))
 	if o.RetryFor <= 0 {
 		o.RetryFor = 24 * time.Hour
 	}

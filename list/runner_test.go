@@ -264,3 +264,44 @@ func TestSendRefusedByLint(t *testing.T) {
 		t.Fatalf("status = %s, want draft", got.Status)
 	}
 }
+
+// TestCampaignInFlightBound: however many workers send, no more than
+// InFlight messages are sent and not committed at any time (what a crash
+// could send twice), and every recipient still gets one message.
+func TestCampaignInFlightBound(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 40)
+	const inFlight = 6
+	var c list.CampaignView
+	var mu sync.Mutex
+	sent, worst := 0, 0
+	f.mail.answer = func(m *list.Message) error {
+		if m.Campaign == nil {
+			return nil
+		}
+		cur, err := f.svc.GetCampaign(context.Background(), c.ID)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		sent++
+		worst = max(worst, sent-cur.Stats.Sent)
+		return nil
+	}
+	c = newCampaign(t, f, "c", "b", "a")
+	startRunner(t, f, list.RunnerOptions{Workers: 16, GroupSize: 2, InFlight: inFlight, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	mu.Lock()
+	defer mu.Unlock()
+	if worst > inFlight {
+		t.Errorf("%d messages were sent and not committed at once, want at most %d", worst, inFlight)
+	}
+	if done.Stats.Sent != len(onAny) || sent != len(onAny) {
+		t.Errorf("sent %d, stats %+v; want %d each", sent, done.Stats, len(onAny))
+	}
+}

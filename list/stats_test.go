@@ -87,7 +87,9 @@ func (e *seriesEnv) runUntil(t *testing.T, id list.CampaignID, stop <-chan struc
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		e.svc.RunCampaigns(ctx, list.RunnerOptions{Workers: 1, GroupSize: 2, Poll: 10 * time.Millisecond})
+		// Commits keep pace with the test's clock, which each message
+		// moves by 20 s: at most two messages are uncommitted.
+		e.svc.RunCampaigns(ctx, list.RunnerOptions{Workers: 1, GroupSize: 1, InFlight: 2, Poll: 10 * time.Millisecond})
 		close(done)
 	}()
 	deadline := time.After(30 * time.Second)
