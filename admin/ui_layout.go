@@ -103,6 +103,12 @@ func (s *Server) uiLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) err
 		l = info.Layout
 	}
 	raw, fs, err := s.svc.PreviewLayout(r.Context(), l)
+	return s.writeLayoutPreview(w, r, raw, fs, err)
+}
+
+// writeLayoutPreview answers a layout preview frame: the mail's HTML part
+// with the findings and the text part after it, or why there is none.
+func (s *Server) writeLayoutPreview(w http.ResponseWriter, r *http.Request, raw []byte, fs []list.Finding, err error) error {
 	if err != nil {
 		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
 	}
@@ -177,17 +183,7 @@ func (s *Server) uiSystemLayoutPreviewHTML(w http.ResponseWriter, r *http.Reques
 		l = info.Layout
 	}
 	raw, fs, err := s.svc.PreviewSystemLayout(r.Context(), l, kind)
-	if err != nil {
-		return writeMailHTML(w, "<p>The preview failed: "+htmlEscape(previewMessage(s, r, err))+"</p>")
-	}
-	if raw == nil {
-		return writeMailHTML(w, previewNotes(fs, ""))
-	}
-	m, err := parseMail(raw)
-	if err != nil {
-		return err
-	}
-	return writeMailHTML(w, withNotes(m.HTML, previewNotes(fs, m.Text)))
+	return s.writeLayoutPreview(w, r, raw, fs, err)
 }
 
 // errorMessages joins the error findings' messages.
