@@ -79,23 +79,23 @@ func newSubscriberJSON(v list.SubscriberView, detail bool) subscriberJSON {
 	return out
 }
 
-// subscriberDetail is one subscriber with consent records and events.
-func (s *Server) subscriberDetail(r *http.Request, v list.SubscriberView) (subscriberJSON, error) {
+// writeSubscriber answers one subscriber with consent records and events.
+func (s *Server) writeSubscriber(w http.ResponseWriter, r *http.Request, status int, v list.SubscriberView) error {
 	out := newSubscriberJSON(v, true)
 	evs, err := s.svc.SubscriberEvents(r.Context(), v.ID)
 	if err != nil {
-		return subscriberJSON{}, err
+		return err
 	}
 	slugs, err := s.listSlugs(r)
 	if err != nil {
-		return subscriberJSON{}, err
+		return err
 	}
 	out.Events = make([]eventJSON, 0, len(evs))
 	for _, e := range evs {
 		out.Events = append(out.Events, eventJSON{ID: e.ID, Kind: e.Kind, How: e.How, At: rfcTime(e.At),
 			List: slugs[e.List], Campaign: e.Campaign, IP: e.IP, UserAgent: e.UserAgent, Detail: e.Detail})
 	}
-	return out, nil
+	return writeJSON(w, status, out)
 }
 
 // listSlugs maps list ids to slugs.
@@ -157,11 +157,7 @@ func (s *Server) apiCreateSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out, err := s.subscriberDetail(r, v)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusCreated, out)
+	return s.writeSubscriber(w, r, http.StatusCreated, v)
 }
 
 // apiSubscriber answers one subscriber with consent records and events.
@@ -174,11 +170,7 @@ func (s *Server) apiSubscriber(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out, err := s.subscriberDetail(r, v)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return s.writeSubscriber(w, r, http.StatusOK, v)
 }
 
 // subscriberBody is the body of PUT: the editable fields, and the
@@ -215,11 +207,7 @@ func (s *Server) apiUpdateSubscriber(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
-	out, err := s.subscriberDetail(r, v)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, http.StatusOK, out)
+	return s.writeSubscriber(w, r, http.StatusOK, v)
 }
 
 // apiDeleteSubscriber erases a subscriber (a keyed hash stays in the
