@@ -82,7 +82,7 @@ func (s *Server) settingsData(r *http.Request, form map[string]string) (settings
 	}
 	running, locked := s.svc.RunningSettings(), s.svc.SettingsLocked()
 	p := settingsPage{Config: s.svc.Config(), Outbox: s.outbox, Rules: rules, DNS: s.svc.DNSRecords(ctx),
-		StoreSize: humanBytes(s.svc.StoreSize())}
+		StoreSize: list.FormatBytes(s.svc.StoreSize())}
 	p.HasDoctor = s.svc.HasSettingsDoctor()
 	p.SoftDays = p.SoftWindowDays()
 	for _, k := range list.SettingFields {
@@ -247,18 +247,4 @@ func (s *Server) uiCheckSettings(w http.ResponseWriter, r *http.Request) error {
 // store: the session-authenticated twin of GET /api/v1/backup.
 func (s *Server) uiBackup(w http.ResponseWriter, r *http.Request) error {
 	return s.apiBackup(w, r)
-}
-
-// humanBytes formats a size for people.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bulletin/bulletin/list"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -37,7 +38,7 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: backup: %w", err)
 	}
-	n, err := io.Copy(w, ctxReader{ctx: ctx, r: f})
+	n, err := io.Copy(w, list.ContextReader(ctx, f))
 	if err != nil {
 		return n, fmt.Errorf("store: backup: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/store"
 )
 
@@ -29,20 +30,6 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 		return storeOpenError(cfg.storePath(), err)
 	}
 	fmt.Fprintf(stdout, "Compacted %s: %s → %s (%.1f%% smaller).\n", cfg.storePath(),
-		humanBytes(before), humanBytes(after), 100*float64(before-after)/float64(max(before, 1)))
+		list.FormatBytes(before), list.FormatBytes(after), 100*float64(before-after)/float64(max(before, 1)))
 	return nil
-}
-
-// humanBytes formats a size in binary units.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -63,12 +63,3 @@ func TestCompactCommand(t *testing.T) {
 		t.Errorf("compact without a store: exit %d, %q", code, out)
 	}
 }
-
-func TestHumanBytes(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1536: "1.5 KiB", 5 << 20: "5.0 MiB", 3 << 30: "3.0 GiB"} {
-		if got := humanBytes(n); got != want {
-			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

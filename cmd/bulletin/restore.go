@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/store"
 )
 
@@ -89,7 +90,7 @@ func copyFile(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.Copy(out, ctxReader{ctx: ctx, r: in})
+	_, err = io.Copy(out, list.ContextReader(ctx, in))
 	if err == nil {
 		err = out.Sync()
 	}
@@ -97,17 +98,4 @@ func copyFile(ctx context.Context, src, dst string) error {
 		err = cerr
 	}
 	return err
-}
-
-// ctxReader stops a copy when its context ends.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
