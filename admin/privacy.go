@@ -72,14 +72,7 @@ type auditJSON struct {
 
 // apiAudit answers the audit log, oldest first, paged (admins only).
 func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) error {
-	if err := requireRole(r, list.RoleAdmin); err != nil {
-		return err
-	}
-	limit, after, err := paging(r)
-	if err != nil {
-		return err
-	}
-	es, next, err := s.svc.Audit(r.Context(), after, limit)
+	es, next, err := s.auditEntries(r)
 	if err != nil {
 		return err
 	}
@@ -99,18 +92,23 @@ type auditView struct {
 
 // auditPage shows the audit log (admins only).
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
-	if err := requireRole(r, list.RoleAdmin); err != nil {
-		return err
-	}
-	limit, after, err := paging(r)
-	if err != nil {
-		return err
-	}
-	es, next, err := s.svc.Audit(r.Context(), after, limit)
+	es, next, err := s.auditEntries(r)
 	if err != nil {
 		return err
 	}
 	return s.page(w, r, "audit", auditView{Entries: es, Next: next})
+}
+
+// auditEntries reads the page of the audit log r asks for, for an admin.
+func (s *Server) auditEntries(r *http.Request) ([]list.AuditEntry, *uint64, error) {
+	if err := requireRole(r, list.RoleAdmin); err != nil {
+		return nil, nil, err
+	}
+	limit, after, err := paging(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s.svc.Audit(r.Context(), after, limit)
 }
 
 // apiExportSubscriberData answers everything held about a subscriber.
