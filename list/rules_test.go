@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp/dnstest"
 	"github.com/bulletin/bulletin/store"
 )
 
@@ -196,14 +197,7 @@ func dnsServer(t *testing.T) (string, *atomic.Int32) {
 		}
 		w.WriteMsg(m)
 	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &dns.Server{PacketConn: pc, Handler: h}
-	go srv.ActivateAndServe()
-	t.Cleanup(func() { srv.Shutdown() })
-	return pc.LocalAddr().String(), &queries
+	return dnstest.Serve(t, h), &queries
 }
 
 func soa(zone string) dns.RR {

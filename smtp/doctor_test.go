@@ -12,40 +12,14 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
+
+	"github.com/bulletin/bulletin/smtp/dnstest"
 )
 
-// dnsServer is a miekg/dns server on 127.0.0.1 (UDP) answering from a
-// fixed set of records: a name with no record of any type is NXDOMAIN.
+// dnsServer serves rrs on 127.0.0.1 (dnstest.Zone).
 func dnsServer(t *testing.T, rrs ...dns.RR) string {
 	t.Helper()
-	h := dns.HandlerFunc(func(w dns.ResponseWriter, r *dns.Msg) {
-		m := new(dns.Msg)
-		m.SetReply(r)
-		q := r.Question[0]
-		known := false
-		for _, rr := range rrs {
-			if strings.EqualFold(rr.Header().Name, q.Name) {
-				known = true
-				if rr.Header().Rrtype == q.Qtype {
-					m.Answer = append(m.Answer, rr)
-				}
-			}
-		}
-		if !known {
-			m.Rcode = dns.RcodeNameError
-		}
-		w.WriteMsg(m)
-	})
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	started := make(chan struct{})
-	srv := &dns.Server{PacketConn: pc, Handler: h, NotifyStartedFunc: func() { close(started) }}
-	go srv.ActivateAndServe()
-	<-started
-	t.Cleanup(func() { srv.Shutdown() })
-	return pc.LocalAddr().String()
+	return dnstest.Zone(t, rrs...)
 }
 
 func hdr(name string, t uint16) dns.RR_Header {

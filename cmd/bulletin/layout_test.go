@@ -15,12 +15,13 @@ const module = "github.com/bulletin/bulletin"
 // allowedImports are the project packages each package may import
 // (DESIGN.md "Layout"); cmd may import everything.
 var allowedImports = map[string][]string{
-	"list":        nil,
-	"templates":   nil,
-	"store":       {"list"},
-	"smtp":        {"list", "smtp/bounce"},
-	"smtp/bounce": nil,
-	"admin":       {"list"},
+	"list":         nil,
+	"templates":    nil,
+	"store":        {"list"},
+	"smtp":         {"list", "smtp/bounce"},
+	"smtp/bounce":  nil,
+	"smtp/dnstest": nil,
+	"admin":        {"list"},
 }
 
 // ownedLibraries are the libraries only one package may use.
