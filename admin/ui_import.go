@@ -219,8 +219,9 @@ func (j *importJobs) apiImport(s *Server) handlerFunc {
 	}
 }
 
-// apiJob is GET /api/v1/import/{job}.
-func (j *importJobs) apiJob(s *Server) handlerFunc {
+// jobStatus answers a job's progress as JSON: GET /api/v1/import/{job},
+// and the import page's polling.
+func (j *importJobs) jobStatus(s *Server) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		job, ok := j.get(mux.Vars(r)["job"], s.now())
 		if !ok {
@@ -336,16 +337,5 @@ func (j *importJobs) uiJob(s *Server) handlerFunc {
 			return list.ErrNotFound
 		}
 		return s.uiPage(w, r, http.StatusOK, "import_job", "subscribers", job, "")
-	}
-}
-
-// uiJobStatus answers a job's progress as JSON, for the page's polling.
-func (j *importJobs) uiJobStatus(s *Server) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		job, ok := j.get(mux.Vars(r)["job"], s.now())
-		if !ok {
-			return list.ErrNotFound
-		}
-		return writeJSON(w, http.StatusOK, job)
 	}
 }

@@ -59,9 +59,9 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/import", s.uiImportForm, get)
 	r.Handle("/admin/import", s.uiStream(jobs.uiUpload(s))).Methods(post...)
 	ui("/admin/import/{job}", jobs.uiJob(s), get)
-	ui("/admin/import/{job}/status", jobs.uiJobStatus(s), get)
+	ui("/admin/import/{job}/status", jobs.jobStatus(s), get)
 	r.Handle("/api/v1/import", s.api(jobs.apiImport(s))).Methods(post...)
-	r.Handle("/api/v1/import/{job}", s.api(jobs.apiJob(s))).Methods(get...)
+	r.Handle("/api/v1/import/{job}", s.api(jobs.jobStatus(s))).Methods(get...)
 
 	// Campaigns.
 	ui("/admin/campaigns", s.uiCampaigns, get)
