@@ -1,12 +1,16 @@
 package smtp
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -36,8 +40,10 @@ func TestBDATMatchesDATA(t *testing.T) {
 		got[mode] = ts.msgs[0].data
 		ts.mu.Unlock()
 	}
-	if !bytes.Equal(got["bdat"], got["data"]) {
-		t.Fatalf("BDAT delivered %d bytes, DATA %d, and they differ", len(got["bdat"]), len(got["data"]))
+	for _, mode := range transferModes[:2] {
+		if !bytes.Equal(got[mode], got["data"]) {
+			t.Fatalf("%s delivered %d bytes, DATA %d, and they differ", mode, len(got[mode]), len(got["data"]))
+		}
 	}
 	if !bytes.Contains(got["bdat"], []byte("\r\n.a line")) && !bytes.Contains(got["bdat"], []byte("\r\n..and")) {
 		t.Fatalf("no line starting with a dot in the message; the test proves nothing:\n%s", got["bdat"])
@@ -161,4 +167,106 @@ func TestSendRaw(t *testing.T) {
 	if n := ts.count("RSET"); n != 0 {
 		t.Errorf("%d RSET after a refused BDAT LAST, want 0", n)
 	}
+}
+
+// TestPipelinedOneRoundTrip talks to a hand-written relay that offers
+// PIPELINING and CHUNKING and answers a transaction only once MAIL, RCPT
+// and the whole BDAT chunk have arrived: a client that waited for the MAIL
+// reply would time out. The first recipient is refused at RCPT, so the
+// relay refuses the chunk too; the error is the RCPT refusal, and RSET
+// readies the session for the second message.
+func TestPipelinedOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	got := make(chan rawTransaction, 2)
+	relayErr := make(chan error, 1)
+	go func() { relayErr <- rawPipeliningRelay(l, got) }()
+	s := newTestSender(t, func(o *Options) {
+		o.Relay, o.OutboxDir, o.MaxConns = "smtp+plain://"+l.Addr().String(), "", 1
+		o.Timeouts = Timeouts{Dial: 2 * time.Second, Command: 2 * time.Second, Data: 2 * time.Second, Backoff: 50 * time.Millisecond}
+	})
+	_, err = s.Send(t.Context(), to("gone@example.org"))
+	var de *list.DeliveryError
+	if !errors.As(err, &de) || de.Code != 550 || de.Status != "5.1.1" || de.SenderWide || de.Temporary {
+		t.Fatalf("first Send = %v, want the RCPT refusal 550 5.1.1 for this recipient only", err)
+	}
+	if _, err := s.Send(t.Context(), to("ann@example.org")); err != nil {
+		t.Fatalf("second Send on the same session: %v", err)
+	}
+	s.Close()
+	if err := <-relayErr; err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"gone@example.org", "ann@example.org"} {
+		tr := <-got
+		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tr.bdat, "BDAT "), " LAST"))
+		if tr.rcpt != "RCPT TO:<"+want+">" || n != len(tr.body) || !strings.HasSuffix(tr.mail, " SIZE="+strconv.Itoa(n)) {
+			t.Errorf("transaction %q / %q / %q with %d bytes", tr.mail, tr.rcpt, tr.bdat, len(tr.body))
+		}
+		if strings.Contains(tr.mail, "BODY=8BITMIME") {
+			t.Errorf("MAIL %q asks for 8BITMIME, which the relay did not offer", tr.mail)
+		}
+		if !bytes.Contains(tr.body, []byte("\r\nSubject: ")) {
+			t.Errorf("the chunk is not the message:\n%.200s", tr.body)
+		}
+	}
+}
+
+// rawTransaction is what rawPipeliningRelay received of one transaction.
+type rawTransaction struct {
+	mail, rcpt, bdat string
+	body             []byte
+}
+
+// rawPipeliningRelay serves one session on l: two pipelined transactions,
+// the first refused at RCPT and followed by RSET, then QUIT.
+func rawPipeliningRelay(l net.Listener, got chan<- rawTransaction) error {
+	c, err := l.Accept()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	line := func() string {
+		s, _ := br.ReadString('\n')
+		return strings.TrimRight(s, "\r\n")
+	}
+	io.WriteString(c, "220 raw.test ESMTP\r\n")
+	if l := line(); !strings.HasPrefix(l, "EHLO ") {
+		return fmt.Errorf("relay: got %q, want EHLO", l)
+	}
+	io.WriteString(c, "250-raw.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 10000000\r\n")
+	for i, replies := range []string{
+		"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
+		"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n",
+	} {
+		// Everything is read before anything is answered.
+		mail, rcpt, bdat := line(), line(), line()
+		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(bdat, "BDAT "), " LAST"))
+		if err != nil || !strings.HasPrefix(mail, "MAIL FROM:<") {
+			return fmt.Errorf("relay: transaction %d began %q / %q / %q", i, mail, rcpt, bdat)
+		}
+		body := make([]byte, n)
+		if _, err := io.ReadFull(br, body); err != nil {
+			return fmt.Errorf("relay: chunk of transaction %d: %w", i, err)
+		}
+		got <- rawTransaction{mail, rcpt, bdat, body}
+		io.WriteString(c, replies)
+		if i == 0 {
+			if l := line(); l != "RSET" {
+				return fmt.Errorf("relay: got %q after a refused transaction, want RSET", l)
+			}
+			io.WriteString(c, "250 2.0.0 reset\r\n")
+		}
+	}
+	if l := line(); l != "QUIT" {
+		return fmt.Errorf("relay: got %q, want QUIT", l)
+	}
+	io.WriteString(c, "221 bye\r\n")
+	return nil
 }

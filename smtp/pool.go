@@ -35,6 +35,9 @@ type pool struct {
 	// noChunking makes the pool use DATA even where BDAT is offered (tests
 	// of the DATA path against go-smtp's server, which always offers it).
 	noChunking bool
+	// noPipelining makes the pool wait for each reply even where
+	// PIPELINING is offered (tests of the unpipelined BDAT path).
+	noPipelining bool
 
 	mu           sync.Mutex
 	idle         []*conn
@@ -52,6 +55,12 @@ type conn struct {
 	// chunking says the relay offered CHUNKING (RFC 3030): messages go as
 	// one BDAT chunk (chunking.go) instead of go-smtp's dot-stuffed DATA.
 	chunking bool
+	// pipelined says the relay offered PIPELINING (RFC 2920) as well:
+	// MAIL, RCPT and the BDAT chunk go in one write (chunking.go).
+	pipelined bool
+	// eightBit and sized say the relay offered 8BITMIME and SIZE, whose
+	// MAIL parameters the pipelined path adds as go-smtp's Mail does.
+	eightBit, sized bool
 }
 
 func newPool(opts Options, log *slog.Logger) (*pool, error) {
@@ -216,10 +225,15 @@ func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 			return nil, classify(err, stageAuth)
 		}
 	}
-	chunking, _ := cl.Extension("CHUNKING")
-	chunking = chunking && !p.noChunking
-	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", chunking)
-	return &conn{nc: rc, cl: cl, used: time.Now(), chunking: chunking}, nil
+	c := &conn{nc: rc, cl: cl, used: time.Now()}
+	c.chunking, _ = cl.Extension("CHUNKING")
+	c.chunking = c.chunking && !p.noChunking
+	c.pipelined, _ = cl.Extension("PIPELINING")
+	c.pipelined = c.pipelined && c.chunking && !p.noPipelining
+	c.eightBit, _ = cl.Extension("8BITMIME")
+	c.sized, _ = cl.Extension("SIZE")
+	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", c.chunking, "pipelining", c.pipelined)
+	return c, nil
 }
 
 // startTLS greets the relay and upgrades the session (RFC 3207) before
@@ -331,30 +345,10 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byt
 	for _, part := range parts {
 		size += len(part)
 	}
-	err = c.cl.Mail(from, &gosmtp.MailOptions{Size: int64(size)})
-	if err == nil {
-		at = stageRcpt
-		err = c.cl.Rcpt(to, nil)
-	}
-	var w *gosmtp.DataCommand
-	switch {
-	case err == nil && c.chunking:
-		at = stageData
-		err = c.bdat(parts, size, p.t.Data, &at)
-	case err == nil:
-		at = stageData
-		w, err = c.cl.Data()
-	}
-	if err == nil && w != nil {
-		for _, part := range parts {
-			if err == nil {
-				_, err = w.Write(part)
-			}
-		}
-		if err == nil {
-			at = stageEnd
-			err = w.Close()
-		}
+	if c.pipelined {
+		err = c.pipeline(from, to, parts, size, p.t.Data, &at)
+	} else {
+		err = c.stepwise(from, to, parts, size, p.t.Data, &at)
 	}
 	if err == nil {
 		return nil, true, false
@@ -374,6 +368,34 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byt
 		keep = c.rset(p.t.Command) == nil
 	}
 	return classify(err, at), keep, false
+}
+
+// stepwise sends MAIL and RCPT through go-smtp, each awaiting its reply,
+// then the message as one BDAT chunk or as DATA. at follows the stage
+// reached.
+func (c *conn) stepwise(from, to string, parts [][]byte, size int, timeout time.Duration, at *stage) error {
+	if err := c.cl.Mail(from, &gosmtp.MailOptions{Size: int64(size)}); err != nil {
+		return err
+	}
+	*at = stageRcpt
+	if err := c.cl.Rcpt(to, nil); err != nil {
+		return err
+	}
+	*at = stageData
+	if c.chunking {
+		return c.bdat(parts, size, timeout, at)
+	}
+	w, err := c.cl.Data()
+	if err != nil {
+		return err
+	}
+	for _, part := range parts {
+		if _, err := w.Write(part); err != nil {
+			return err
+		}
+	}
+	*at = stageEnd
+	return w.Close()
 }
 
 // rset aborts a failed transaction (RFC 5321 section 4.1.1.5). It writes

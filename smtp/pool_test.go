@@ -25,14 +25,17 @@ func relaySender(t *testing.T, ts *testServer, mod func(*Options)) *Sender {
 	})
 }
 
-// transferModes are the two ways a message goes to the relay: one BDAT
-// chunk where CHUNKING is offered (go-smtp's server always offers it), and
-// go-smtp's DATA.
-var transferModes = []string{"bdat", "data"}
+// transferModes are the ways a message goes to the relay: MAIL, RCPT and
+// one BDAT chunk in a single write where PIPELINING and CHUNKING are
+// offered (go-smtp's server always offers both), the same commands each
+// awaiting its reply, and go-smtp's DATA.
+var transferModes = []string{"pipelined", "bdat", "data"}
 
-// setTransferMode makes s use DATA even though the relay offers CHUNKING.
+// setTransferMode makes s use the mode even though the relay offers more.
 func setTransferMode(s *Sender, mode string) {
-	s.tr.(*pool).noChunking = mode == "data"
+	p := s.tr.(*pool)
+	p.noPipelining = mode != "pipelined"
+	p.noChunking = mode == "data"
 }
 
 func to(addr string) *list.Message {
@@ -137,12 +140,17 @@ func TestRsetOnlyAfterFailure(t *testing.T) {
 			if _, msgs := ts.stats(); msgs != 3 {
 				t.Errorf("%d messages delivered, want 3", msgs)
 			}
-			verb, other := "BDAT", "DATA"
-			if mode == "data" {
+			// Pipelined, the refused recipient's chunk went too, and was
+			// refused in turn.
+			verb, other, want := "BDAT", "DATA", 3
+			switch mode {
+			case "data":
 				verb, other = other, verb
+			case "pipelined":
+				want = 4
 			}
-			if n, m := ts.count(verb), ts.count(other); n != 3 || m != 0 {
-				t.Errorf("%d %s and %d %s, want 3 and 0", n, verb, m, other)
+			if n, m := ts.count(verb), ts.count(other); n != want || m != 0 {
+				t.Errorf("%d %s and %d %s, want %d and 0", n, verb, m, other, want)
 			}
 		})
 	}
