@@ -19,6 +19,10 @@ type run struct {
 
 	// lists are the campaign's lists, loaded once per run.
 	lists map[ListID]*List
+	// lastSend is the highest recipient with a record when the run began:
+	// only recipients up to it can have been sent by an earlier run, so
+	// only they are looked up before dispatch.
+	lastSend SubscriberID
 
 	mu     sync.Mutex
 	window []windowEntry // main-stream recipients in dispatch order
@@ -117,6 +121,9 @@ func (r *run) prepare(ctx context.Context) error {
 		}
 	}
 	r.c, r.cfg, r.retry, r.lists = c, r.s.Config(), map[SubscriberID]bool{}, map[ListID]*List{}
+	if r.lastSend, err = r.s.store.LastSend(ctx, r.id); err != nil {
+		return err
+	}
 	for _, id := range c.Lists {
 		l, err := r.s.store.List(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -171,10 +178,12 @@ func (r *run) dispatch(ctx context.Context, jobs chan<- job) error {
 // dispatchMain sends one recipient of the main stream to the workers,
 // skipping one whose outcome a previous run already committed.
 func (r *run) dispatchMain(ctx context.Context, jobs chan<- job, id SubscriberID) error {
-	if _, err := r.s.store.SendRecord(ctx, r.id, id); err == nil {
-		return nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return err
+	if id <= r.lastSend {
+		if _, err := r.s.store.SendRecord(ctx, r.id, id); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
 	}
 	if err := r.connBackoff(ctx); err != nil {
 		return err

@@ -132,6 +132,9 @@ type CampaignStore interface {
 	CommitSends(ctx context.Context, id CampaignID, b SendBatch) (Campaign, error)
 	// SendRecord returns the record of one recipient, or ErrNotFound.
 	SendRecord(ctx context.Context, id CampaignID, sub SubscriberID) (SendRecord, error)
+	// LastSend returns the highest subscriber id with a record of the
+	// campaign, or 0 when it has none.
+	LastSend(ctx context.Context, id CampaignID) (SubscriberID, error)
 	// SendByMessageID finds the record of a message Bulletin sent.
 	SendByMessageID(ctx context.Context, messageID string) (SendRecord, error)
 	// DueDeferrals returns deferred records of a campaign whose next try is

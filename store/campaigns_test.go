@@ -117,3 +117,34 @@ func wantDeferrals(t *testing.T, db *DB, id list.CampaignID, want int) {
 		t.Errorf("CountDeferrals = %d, %v, want %d", n, err, want)
 	}
 }
+
+func TestLastSend(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	var ids []list.CampaignID
+	for range 4 {
+		c := list.Campaign{Name: "c", Status: list.StatusRunning}
+		if err := db.CreateCampaign(ctx, &c); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	// The first campaign's range is followed by another's, the third one's
+	// ends the bucket, the second and fourth have no record.
+	sends := map[list.CampaignID][]list.SubscriberID{ids[0]: {3, 70, 9}, ids[2]: {5, 1 << 40}}
+	for id, subs := range sends {
+		var b list.SendBatch
+		for _, s := range subs {
+			b.Records = append(b.Records, list.SendRecord{Subscriber: s, Outcome: list.OutcomeSent, At: testTime})
+		}
+		if _, err := db.CommitSends(ctx, id, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for id, want := range map[list.CampaignID]list.SubscriberID{ids[0]: 70, ids[1]: 0, ids[2]: 1 << 40, ids[3]: 0, 99: 0} {
+		if got, err := db.LastSend(ctx, id); err != nil || got != want {
+			t.Errorf("LastSend(%d) = %d, %v; want %d", id, got, err, want)
+		}
+	}
+}

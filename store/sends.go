@@ -44,6 +44,31 @@ func (db *DB) SendRecord(ctx context.Context, id list.CampaignID, sub list.Subsc
 	return r, nil
 }
 
+// LastSend returns the highest subscriber id with a send record of the
+// campaign, or 0 when it has none: a key-only look at the end of its range.
+func (db *DB) LastSend(ctx context.Context, id list.CampaignID) (list.SubscriberID, error) {
+	var last list.SubscriberID
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		c := bucket(tx, bSends).Cursor()
+		// The first key past the campaign's range, then one back.
+		k, _ := c.Seek(key2(uint64(id), math.MaxUint64))
+		switch {
+		case k == nil:
+			k, _ = c.Last()
+		case readU64(k, 0) != uint64(id):
+			k, _ = c.Prev()
+		}
+		if k != nil && readU64(k, 0) == uint64(id) {
+			last = list.SubscriberID(readU64(k, 8))
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: last send of campaign %d: %w", id, err)
+	}
+	return last, nil
+}
+
 // SendByMessageID finds the record of a message Bulletin sent.
 func (db *DB) SendByMessageID(ctx context.Context, messageID string) (list.SendRecord, error) {
 	var r list.SendRecord
