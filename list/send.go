@@ -23,7 +23,7 @@ func (r *run) process(ctx context.Context, j job) result {
 			return res
 		}
 	}
-	rec, err := r.s.store.Record(ctx, Key{ID: j.id})
+	rec, err := r.s.store.Recipient(ctx, j.id)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		res.abandoned = true
 		return res

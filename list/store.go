@@ -67,6 +67,10 @@ type SubscriberStore interface {
 	// Record reads a subscriber with subscriptions (and suppression when
 	// k.Hash is set); ErrNotFound if absent.
 	Record(ctx context.Context, k Key) (Record, error)
+	// Recipient reads what sending a campaign needs of a subscriber (id,
+	// address, name, attributes, flags, nonces, each subscription's list and
+	// state), faster than Record; the other fields are left zero.
+	Recipient(ctx context.Context, id SubscriberID) (Record, error)
 	// UpdateSubscriber runs fn on the record in one transaction and writes the
 	// record, its indexes and fn's effects. With create, an absent subscriber
 	// is handed to fn as a zero record with Identity set, and gets an id when

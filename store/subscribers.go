@@ -106,6 +106,51 @@ func (db *DB) Record(ctx context.Context, k list.Key) (list.Record, error) {
 	return r, nil
 }
 
+// recipientValue is the part of a stored subscriber that sending a
+// campaign reads. Decoding only it skips the consent proofs and the
+// timestamps, which are most of the work of decoding a whole record.
+type recipientValue struct {
+	ID            list.SubscriberID `json:"id"`
+	Email         string            `json:"email"`
+	Identity      string            `json:"identity"`
+	Name          string            `json:"name"`
+	Attributes    map[string]string `json:"attributes"`
+	Blocklisted   bool              `json:"blocklisted"`
+	NoTracking    bool              `json:"no_tracking"`
+	TrackOpens    bool              `json:"track_opens"`
+	Nonce         uint32            `json:"nonce"`
+	Subscriptions []struct {
+		List  list.ListID `json:"list_id"`
+		State list.State  `json:"state"`
+		Nonce uint32      `json:"nonce"`
+	} `json:"subscriptions"`
+}
+
+// Recipient reads what sending a campaign needs of a subscriber: the
+// subscriber's address, name, attributes, flags and nonce, and each
+// subscription's list, state and nonce. The rest of the Record (times,
+// consent proofs, pending address) is left zero.
+func (db *DB) Recipient(ctx context.Context, id list.SubscriberID) (list.Record, error) {
+	var v recipientValue
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		ok, err := getJSON(bucket(tx, bSubscribers), u64(uint64(id)), &v)
+		if err == nil && !ok {
+			err = list.ErrNotFound
+		}
+		return err
+	})
+	if err != nil {
+		return list.Record{}, fmt.Errorf("store: recipient %d: %w", id, err)
+	}
+	r := list.Record{Subscriber: list.Subscriber{ID: v.ID, Email: v.Email, Identity: v.Identity, Name: v.Name, Attributes: v.Attributes,
+		Blocklisted: v.Blocklisted, NoTracking: v.NoTracking, TrackOpens: v.TrackOpens, Nonce: v.Nonce}}
+	r.Subscriptions = make([]list.Subscription, len(v.Subscriptions))
+	for i, s := range v.Subscriptions {
+		r.Subscriptions[i] = list.Subscription{List: s.List, State: s.State, Nonce: s.Nonce}
+	}
+	return r, nil
+}
+
 // fnError carries the caller's fn error through bbolt unchanged.
 type fnError struct{ err error }
 

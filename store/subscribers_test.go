@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/bulletin/bulletin/list"
@@ -286,5 +287,50 @@ func TestCreateUnderExistingSuppression(t *testing.T) {
 	})
 	if seen == nil || seen.Reason != "erased" || !r.Subscriber.Blocklisted {
 		t.Errorf("new subscriber saw suppression %+v, Blocklisted %v, want the entry and true", seen, r.Subscriber.Blocklisted)
+	}
+}
+
+// TestRecipientMatchesRecord checks that Recipient reads every field
+// sending uses exactly as Record does.
+func TestRecipientMatchesRecord(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	a, b := mustCreateList(t, db, "a"), mustCreateList(t, db, "b")
+	r := mustUpdate(t, db, list.Key{Identity: "ann@example.org"}, true, func(r *list.Record, e *list.Effects) error {
+		r.Subscriber.Email, r.Subscriber.Name = "Ann@Example.org", "Ann \"Quote\" Ünïcode"
+		r.Subscriber.Attributes = map[string]string{"city": "Zürich", "plan": "gold"}
+		r.Subscriber.Blocklisted, r.Subscriber.NoTracking, r.Subscriber.TrackOpens = true, true, true
+		r.Subscriber.Nonce, r.Subscriber.PendingEmail = 7, "new@example.org"
+		now := testTime
+		r.Subscriptions = []list.Subscription{
+			{List: a.ID, State: list.StateConfirmed, CreatedAt: now, ConfirmedAt: &now, Nonce: 3,
+				Consent: &list.Consent{Source: "form", Text: "Yes, send me the letter", At: now, IP: "192.0.2.1"}},
+			{List: b.ID, State: list.StateUnsubscribed, CreatedAt: now, UnsubscribedAt: &now, Nonce: 9},
+		}
+		return nil
+	})
+	full, err := db.Record(ctx, list.Key{ID: r.Subscriber.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.Recipient(ctx, r.Subscriber.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := full.Subscriber
+	want := list.Record{Subscriber: list.Subscriber{ID: s.ID, Email: s.Email, Identity: s.Identity, Name: s.Name, Attributes: s.Attributes,
+		Blocklisted: s.Blocklisted, NoTracking: s.NoTracking, TrackOpens: s.TrackOpens, Nonce: s.Nonce}}
+	for _, sub := range full.Subscriptions {
+		want.Subscriptions = append(want.Subscriptions, list.Subscription{List: sub.List, State: sub.State, Nonce: sub.Nonce})
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Recipient = %+v\nwant       %+v", got, want)
+	}
+	if !s.Blocklisted || s.Nonce != 7 || full.Subscriptions[1].Nonce != 9 || len(s.Attributes) != 2 {
+		t.Fatalf("the record did not keep the fields under test: %+v", full)
+	}
+	if _, err := db.Recipient(ctx, r.Subscriber.ID+1); !errors.Is(err, list.ErrNotFound) {
+		t.Errorf("Recipient(missing) = %v, want ErrNotFound", err)
 	}
 }
