@@ -47,7 +47,10 @@ func BenchmarkRunnerOverhead(b *testing.B) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { svc.RunCampaigns(ctx, list.RunnerOptions{Workers: 24, Poll: 5 * time.Millisecond}); close(done) }()
+	go func() {
+		svc.RunCampaigns(ctx, list.RunnerOptions{Workers: 24, Poll: 5 * time.Millisecond})
+		close(done)
+	}()
 	defer func() { cancel(); <-done }()
 	subj, body, lists := "Hello", "<p>Hi {{.Name}}</p>", []string{"news"}
 	var cpu time.Duration
