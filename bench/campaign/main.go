@@ -69,9 +69,12 @@ func main() {
 		seedDir := filepath.Join(work, "seed-"+size)
 		id := seed(seedDir, *n, kb)
 		for _, dk := range strings.Split(*dkims, ",") {
-			st := measureStages(kb, dk, sk)
-			bound := st.bound()
+			// The stages are measured before and after the run, and averaged:
+			// this machine's speed drifts by 10-20% over a minute.
+			before := measureStages(kb, dk, sk)
 			r := runCampaign(bin, seedDir, filepath.Join(work, "run"), id, dk, sk)
+			st := before.mean(measureStages(kb, dk, sk))
+			bound := st.bound()
 			fmt.Printf("%-6s %-8s %10.0f %12.0f %12.0f %26s %12.0f %10.0f%% %11.1f %10.1f %8s\n", size+"KB", dk, r.rate,
 				r.cpuPerMsg*1e6, r.sinkPerMsg*1e6, fmt.Sprintf("%.0f / %.0f / %.0f (%.0f)", st.build*1e6, st.sign*1e6, st.smtp*1e6, st.smtpInProc*1e6),
 				bound, 100*r.rate/bound, r.rssAnon/(1<<20), r.heap, r.wall.Round(time.Millisecond))
@@ -91,7 +94,7 @@ func main() {
 		fmt.Printf("%sKB: messages of %d bytes before signing (HTML body %d bytes, text part and quoted-printable added)\n", size, len(built(b, nil)), len(b))
 	}
 	fmt.Println("msg/s: from the first to the last message at the sink; CPU: the child's user+system time per message (start-up included); sink: the go-smtp sink's (this process's) CPU per message meanwhile")
-	fmt.Println("build/sign/SMTP: each stage alone, µs per message: render+build and sign CPU time on one CPU; SMTP wall time through 8 connections from a process of its own (in: from the sink's process)")
+	fmt.Println("build/sign/SMTP: each stage alone, µs per message, the mean of a measurement before and one after the run: render+build and sign CPU time on one CPU; SMTP wall time through 8 connections from a process of its own (in: from the sink's process)")
 	fmt.Println("bound = 1 / ((render+build + sign) CPU seconds per message / CPUs + SMTP seconds per message with 8 connections)")
 }
 
@@ -295,6 +298,11 @@ func copyFile(src, dst string) {
 // from a process of its own; smtpInProc, from the sink's process, is shown
 // for comparison.
 type stages struct{ build, sign, smtp, smtpInProc float64 }
+
+// mean averages two measurements of the stages.
+func (st stages) mean(o stages) stages {
+	return stages{build: (st.build + o.build) / 2, sign: (st.sign + o.sign) / 2, smtp: (st.smtp + o.smtp) / 2, smtpInProc: (st.smtpInProc + o.smtpInProc) / 2}
+}
 
 // bound is the messages per second the stages allow together on this
 // machine: render, build and sign spread over every CPU, then SMTP.

@@ -85,9 +85,10 @@ func (in *instance) wire(ctx context.Context) error {
 
 // runnerOptions sizes the campaign runner to the relay connections: three
 // workers a connection, so that while some wait for the relay's answers the
-// others render and sign (bench/campaign, 5 KB messages: one worker a
-// connection 3,485 msg/s, two 4,083, three 4,902, four 4,536). What a
-// crash can send twice stays bounded by the runner's InFlight (64), not by
+// others render and sign (bench/campaign, 5 KB messages, before
+// pipelining: one worker a connection 3,485 msg/s, two 4,083, three 4,902,
+// four 4,536; pipelined, Ed25519: two 4,936-5,110, three 5,069-5,280, four
+// 5,042-5,320, within the noise). What a crash can send twice stays bounded by the runner's InFlight (64), not by
 // the number of workers.
 func (in *instance) runnerOptions() list.RunnerOptions {
 	return list.RunnerOptions{Workers: 3 * max(in.cfg.MaxConns, 1)}
