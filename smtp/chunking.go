@@ -67,6 +67,11 @@ func (c *conn) pipeline(from, to string, parts [][]byte, size int, timeout time.
 			*at = st
 		}
 		code, msg, err := c.nc.readReply()
+		if err != nil && refused != nil {
+			// The refusal is the answer; the RSET after it finds the
+			// session broken and closes it.
+			return refused
+		}
 		if err != nil {
 			return err
 		}
