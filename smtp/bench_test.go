@@ -3,7 +3,10 @@ package smtp
 import (
 	"crypto"
 	"fmt"
+	"net"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -118,4 +121,97 @@ func BenchmarkQP(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	var dst []byte
 	measure(b, func() error { dst = appendQP(dst[:0], src); return nil })
+}
+
+// BenchmarkRelayLatency sends a prebuilt message through 8 connections to
+// a relay 10 ms away (a loopback proxy that delays every chunk 5 ms each
+// way), in each transfer mode: what pipelining is worth when the relay is
+// not on the same machine.
+//
+//	go test -run '^$' -bench RelayLatency -benchtime 800x ./smtp/
+func BenchmarkRelayLatency(b *testing.B) {
+	ts := newTestServer(b, nil)
+	addr := delayProxy(b, ts.addr, 5*time.Millisecond)
+	raw, err := newTestSender(b, nil).Preview(b.Context(), benchMessage())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mode := range transferModes {
+		b.Run(mode, func(b *testing.B) {
+			const conns = 8
+			s := newTestSender(b, func(o *Options) { o.Relay, o.OutboxDir, o.MaxConns = "smtp+plain://"+addr, "", conns })
+			setTransferMode(s, mode)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for range conns {
+				wg.Go(func() {
+					for next.Add(1) <= int64(b.N) {
+						if err := s.SendRaw(b.Context(), "bounces@news.example.com", "reader@example.org", raw); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		})
+	}
+}
+
+// delayProxy forwards connections to target and delivers every chunk of
+// bytes oneWay later, in both directions, as a network between sender and
+// relay would. It returns its address.
+func delayProxy(tb testing.TB, target string, oneWay time.Duration) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go delayCopy(u, c, oneWay)
+			go delayCopy(c, u, oneWay)
+		}
+	}()
+	return l.Addr().String()
+}
+
+// delayCopy copies src to dst, each chunk d after it was read, in order.
+func delayCopy(dst, src net.Conn, d time.Duration) {
+	type chunk struct {
+		due time.Time
+		b   []byte
+	}
+	chunks := make(chan chunk, 1024)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 64<<10)
+			n, err := src.Read(buf)
+			if n > 0 {
+				chunks <- chunk{time.Now().Add(d), buf[:n]}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	for c := range chunks {
+		time.Sleep(time.Until(c.due))
+		if _, err := dst.Write(c.b); err != nil {
+			break
+		}
+	}
+	dst.Close()
 }

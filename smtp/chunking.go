@@ -1,11 +1,13 @@
 package smtp
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -23,26 +25,91 @@ import (
 // Where the relay offers PIPELINING too (RFC 2920; go-smtp's server and
 // Postfix do), MAIL, RCPT and the BDAT chunk go together in that one write
 // and the three replies are read after it: one round trip a message
-// instead of three. BDAT may be pipelined (RFC 3030 section 4.2), and a
+// instead of three. Without CHUNKING, MAIL, RCPT and DATA are pipelined
+// (pipelineData). BDAT may be pipelined (RFC 3030 section 4.2), and a
 // relay that refused MAIL or RCPT still reads the counted chunk and
 // refuses it, so the session stays in step.
 
-// pipeline runs a whole transaction in one write: MAIL (with BODY=8BITMIME
-// and SIZE where offered, as go-smtp's Mail), RCPT and the message as one
-// BDAT LAST chunk; then it reads the three replies in order. It returns the
-// first refusal, with at set to its stage. A connection that breaks while
-// a reply is awaited leaves at at the stage of that reply: before the
-// chunk's own reply the relay cannot have taken the message yet.
+// pipeline runs a whole transaction in one write: MAIL, RCPT and the
+// message as one BDAT LAST chunk; then it reads the three replies in order.
+// It returns the first refusal, with at set to its stage. A connection
+// that breaks while a reply is awaited leaves at at the stage of that
+// reply: before the chunk's own reply the relay cannot have taken the
+// message yet.
 func (c *conn) pipeline(from, to string, parts [][]byte, size int, timeout time.Duration, at *stage) error {
-	for _, addr := range []string{from, to} {
-		// As go-smtp's validateLine: a line break would start a command.
-		if strings.ContainsAny(addr, "\r\n") {
-			return errors.New("smtp: a line must not contain CR or LF")
-		}
+	cmds, err := c.envelope(from, to, size)
+	if err != nil {
+		return err
 	}
 	c.nc.SetDeadline(time.Now().Add(timeout))
 	defer c.nc.SetDeadline(time.Time{})
-	cmds := make([]byte, 0, 64+len(from)+len(to))
+	cmds = append(cmds, "BDAT "...)
+	cmds = strconv.AppendInt(cmds, int64(size), 10)
+	cmds = append(cmds, " LAST\r\n"...)
+	if err := c.writeParts(cmds, parts); err != nil {
+		return err
+	}
+	_, err = c.pipelinedReplies(stageEnd, 2, at)
+	return err
+}
+
+// pipelineData is pipeline for a relay that offers PIPELINING but not
+// CHUNKING: MAIL, RCPT and DATA go in one write (DATA must end a group,
+// RFC 2920 section 3.1), and once DATA is answered 354 the message goes
+// dot-stuffed, as go-smtp's DATA writer sends it: two round trips a
+// message instead of four.
+func (c *conn) pipelineData(from, to string, parts [][]byte, size int, timeout time.Duration, at *stage) error {
+	cmds, err := c.envelope(from, to, size)
+	if err != nil {
+		return err
+	}
+	c.nc.SetDeadline(time.Now().Add(timeout))
+	defer c.nc.SetDeadline(time.Time{})
+	cmds = append(cmds, "DATA\r\n"...)
+	if err := c.writeParts(cmds, nil); err != nil {
+		return err
+	}
+	code, err := c.pipelinedReplies(stageData, 3, at)
+	if err != nil {
+		if code == 354 {
+			// A relay that refused every recipient should refuse DATA too;
+			// one that did not gets an empty message, which it rejects.
+			if _, werr := io.WriteString(c.nc, ".\r\n"); werr == nil {
+				c.nc.readReply()
+			}
+		}
+		return err
+	}
+	bw := bufio.NewWriterSize(c.nc, 32<<10)
+	dw := textproto.NewWriter(bw).DotWriter()
+	for _, part := range parts {
+		if _, err := dw.Write(part); err != nil {
+			return err
+		}
+	}
+	if err := dw.Close(); err != nil {
+		return err
+	}
+	*at = stageEnd
+	code, msg, err := c.nc.readReply()
+	if err != nil {
+		return err
+	}
+	if code/100 != 2 {
+		return toSMTPError(code, msg)
+	}
+	return nil
+}
+
+// envelope returns the MAIL and RCPT commands of a transaction: MAIL with
+// BODY=8BITMIME and SIZE where the relay offers them, as go-smtp's Mail
+// sends it. An address with a line break is refused, as go-smtp's
+// validateLine refuses it: it would start a command of its own.
+func (c *conn) envelope(from, to string, size int) ([]byte, error) {
+	if strings.ContainsAny(from, "\r\n") || strings.ContainsAny(to, "\r\n") {
+		return nil, errors.New("smtp: a line must not contain CR or LF")
+	}
+	cmds := make([]byte, 0, 80+len(from)+len(to))
 	cmds = append(cmds, "MAIL FROM:<"...)
 	cmds = append(cmds, from...)
 	cmds = append(cmds, '>')
@@ -55,36 +122,43 @@ func (c *conn) pipeline(from, to string, parts [][]byte, size int, timeout time.
 	}
 	cmds = append(cmds, "\r\nRCPT TO:<"...)
 	cmds = append(cmds, to...)
-	cmds = append(cmds, ">\r\nBDAT "...)
-	cmds = strconv.AppendInt(cmds, int64(size), 10)
-	cmds = append(cmds, " LAST\r\n"...)
-	if err := c.writeParts(cmds, parts); err != nil {
-		return err
-	}
+	cmds = append(cmds, ">\r\n"...)
+	return cmds, nil
+}
+
+// pipelinedReplies reads the replies to MAIL, RCPT and a third command, at
+// stage third, whose reply is a yes when its first digit is accept. It
+// returns the third reply's code and the first refusal, with at set to the
+// stage of the refusal or of the reply being awaited.
+func (c *conn) pipelinedReplies(third stage, accept int, at *stage) (int, error) {
 	var refused error
-	for _, st := range [...]stage{stageMail, stageRcpt, stageEnd} {
+	for _, st := range [...]stage{stageMail, stageRcpt, third} {
 		if refused == nil {
 			*at = st
 		}
 		code, msg, err := c.nc.readReply()
-		if err != nil && refused != nil {
+		switch {
+		case err != nil && refused != nil:
 			// The refusal is the answer; the RSET after it finds the
 			// session broken and closes it.
-			return refused
-		}
-		if err != nil {
-			return err
-		}
-		if code/100 == 2 || refused != nil {
+			return 0, refused
+		case err != nil:
+			return 0, err
+		case st == third:
+			if refused == nil && code/100 != accept {
+				refused = toSMTPError(code, msg)
+			}
+			return code, refused
+		case refused != nil || code/100 == 2:
 			continue
 		}
 		refused = toSMTPError(code, msg)
 		if code == 421 {
 			// The relay is closing the session: no further reply comes.
-			return refused
+			return code, refused
 		}
 	}
-	return refused
+	panic("unreachable")
 }
 
 // bdat sends parts, size bytes in all, as the message of the current

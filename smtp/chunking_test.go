@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/textproto"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,7 +41,7 @@ func TestBDATMatchesDATA(t *testing.T) {
 		got[mode] = ts.msgs[0].data
 		ts.mu.Unlock()
 	}
-	for _, mode := range transferModes[:2] {
+	for _, mode := range transferModes {
 		if !bytes.Equal(got[mode], got["data"]) {
 			t.Fatalf("%s delivered %d bytes, DATA %d, and they differ", mode, len(got[mode]), len(got["data"]))
 		}
@@ -170,94 +171,153 @@ func TestSendRaw(t *testing.T) {
 }
 
 // TestPipelinedOneRoundTrip talks to a hand-written relay that offers
-// PIPELINING and CHUNKING and answers a transaction only once MAIL, RCPT
-// and the whole BDAT chunk have arrived: a client that waited for the MAIL
-// reply would time out. The first recipient is refused at RCPT, so the
-// relay refuses the chunk too; the error is the RCPT refusal, and RSET
-// readies the session for the second message.
+// PIPELINING, with CHUNKING or without, and answers a transaction only
+// once MAIL, RCPT and the BDAT chunk (or DATA) have arrived: a client that
+// waited for the MAIL reply would time out. The first recipient is refused
+// at RCPT, so the relay refuses the chunk or DATA too; the error is the
+// RCPT refusal, and RSET readies the session for the second message.
 func TestPipelinedOneRoundTrip(t *testing.T) {
 	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	got := make(chan rawTransaction, 2)
-	relayErr := make(chan error, 1)
-	go func() { relayErr <- rawPipeliningRelay(l, got) }()
-	s := newTestSender(t, func(o *Options) {
-		o.Relay, o.OutboxDir, o.MaxConns = "smtp+plain://"+l.Addr().String(), "", 1
-		o.Timeouts = Timeouts{Dial: 2 * time.Second, Command: 2 * time.Second, Data: 2 * time.Second, Backoff: 50 * time.Millisecond}
-	})
-	_, err = s.Send(t.Context(), to("gone@example.org"))
-	var de *list.DeliveryError
-	if !errors.As(err, &de) || de.Code != 550 || de.Status != "5.1.1" || de.SenderWide || de.Temporary {
-		t.Fatalf("first Send = %v, want the RCPT refusal 550 5.1.1 for this recipient only", err)
-	}
-	if _, err := s.Send(t.Context(), to("ann@example.org")); err != nil {
-		t.Fatalf("second Send on the same session: %v", err)
-	}
-	s.Close()
-	if err := <-relayErr; err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"gone@example.org", "ann@example.org"} {
-		tr := <-got
-		n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tr.bdat, "BDAT "), " LAST"))
-		if tr.rcpt != "RCPT TO:<"+want+">" || n != len(tr.body) || !strings.HasSuffix(tr.mail, " SIZE="+strconv.Itoa(n)) {
-			t.Errorf("transaction %q / %q / %q with %d bytes", tr.mail, tr.rcpt, tr.bdat, len(tr.body))
-		}
-		if strings.Contains(tr.mail, "BODY=8BITMIME") {
-			t.Errorf("MAIL %q asks for 8BITMIME, which the relay did not offer", tr.mail)
-		}
-		if !bytes.Contains(tr.body, []byte("\r\nSubject: ")) {
-			t.Errorf("the chunk is not the message:\n%.200s", tr.body)
-		}
+	for _, chunking := range []bool{true, false} {
+		t.Run(fmt.Sprint("chunking=", chunking), func(t *testing.T) {
+			t.Parallel()
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			got := make(chan rawTransaction, 2)
+			relayErr := make(chan error, 1)
+			go func() { relayErr <- rawPipeliningRelay(l, chunking, got) }()
+			s := newTestSender(t, func(o *Options) {
+				o.Relay, o.OutboxDir, o.MaxConns = "smtp+plain://"+l.Addr().String(), "", 1
+				o.Timeouts = Timeouts{Dial: 2 * time.Second, Command: 2 * time.Second, Data: 2 * time.Second, Backoff: 50 * time.Millisecond}
+			})
+			dotted := func(addr string) *list.Message {
+				m := to(addr)
+				m.Campaign.Format = "markdown"
+				m.Campaign.Body = "First line\n\n.a line that starts with a dot\n"
+				return m
+			}
+			_, err = s.Send(t.Context(), dotted("gone@example.org"))
+			var de *list.DeliveryError
+			if !errors.As(err, &de) || de.Code != 550 || de.Status != "5.1.1" || de.SenderWide || de.Temporary {
+				t.Fatalf("first Send = %v, want the RCPT refusal 550 5.1.1 for this recipient only", err)
+			}
+			if _, err := s.Send(t.Context(), dotted("ann@example.org")); err != nil {
+				t.Fatalf("second Send on the same session: %v", err)
+			}
+			s.Close()
+			if err := <-relayErr; err != nil {
+				t.Fatal(err)
+			}
+			for _, rcpt := range []string{"gone@example.org", "ann@example.org"} {
+				tr := <-got
+				if tr.rcpt != "RCPT TO:<"+rcpt+">" || !strings.HasSuffix(tr.mail, " SIZE="+strconv.Itoa(tr.size)) {
+					t.Errorf("transaction %q / %q / %q, %d bytes announced", tr.mail, tr.rcpt, tr.third, tr.size)
+				}
+				if strings.Contains(tr.mail, "BODY=8BITMIME") {
+					t.Errorf("MAIL %q asks for 8BITMIME, which the relay did not offer", tr.mail)
+				}
+				if rcpt != "ann@example.org" {
+					continue
+				}
+				// The message arrives whole and unchanged: its size as
+				// announced, the dotted line with its one dot.
+				if len(tr.body) != tr.size || !bytes.Contains(tr.body, []byte("\r\n.a line that starts with a dot\r\n")) ||
+					!bytes.HasSuffix(tr.body, []byte("\r\n")) {
+					t.Errorf("the relay got %d bytes, %d announced:\n%s", len(tr.body), tr.size, tr.body)
+				}
+			}
+		})
 	}
 }
 
-// rawTransaction is what rawPipeliningRelay received of one transaction.
+// readDotted reads a dot-stuffed message up to its final dot, undoing the
+// stuffing and keeping the line ends as they came.
+func readDotted(r *bufio.Reader) ([]byte, error) {
+	var out []byte
+	for {
+		l, err := r.ReadSlice('\n')
+		if err != nil {
+			return out, err
+		}
+		if string(l) == ".\r\n" {
+			return out, nil
+		}
+		out = append(out, bytes.TrimPrefix(l, []byte("."))...)
+	}
+}
+
+// rawTransaction is what rawPipeliningRelay received of one transaction:
+// the commands, the SIZE announced, and the message (unstuffed).
 type rawTransaction struct {
-	mail, rcpt, bdat string
-	body             []byte
+	mail, rcpt, third string
+	size              int
+	body              []byte
 }
 
 // rawPipeliningRelay serves one session on l: two pipelined transactions,
-// the first refused at RCPT and followed by RSET, then QUIT.
-func rawPipeliningRelay(l net.Listener, got chan<- rawTransaction) error {
+// the first refused at RCPT and followed by RSET, then QUIT. It offers
+// PIPELINING, and CHUNKING when chunking is set.
+func rawPipeliningRelay(l net.Listener, chunking bool, got chan<- rawTransaction) error {
 	c, err := l.Accept()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
-	br := bufio.NewReader(c)
+	tp := textproto.NewReader(bufio.NewReader(c))
 	line := func() string {
-		s, _ := br.ReadString('\n')
-		return strings.TrimRight(s, "\r\n")
+		s, _ := tp.ReadLine()
+		return s
 	}
 	io.WriteString(c, "220 raw.test ESMTP\r\n")
 	if l := line(); !strings.HasPrefix(l, "EHLO ") {
 		return fmt.Errorf("relay: got %q, want EHLO", l)
 	}
-	io.WriteString(c, "250-raw.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 10000000\r\n")
-	for i, replies := range []string{
-		"250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n",
-		"250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n",
-	} {
-		// Everything is read before anything is answered.
-		mail, rcpt, bdat := line(), line(), line()
-		n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(bdat, "BDAT "), " LAST"))
-		if err != nil || !strings.HasPrefix(mail, "MAIL FROM:<") {
-			return fmt.Errorf("relay: transaction %d began %q / %q / %q", i, mail, rcpt, bdat)
+	caps := "250-raw.test\r\n250-PIPELINING\r\n250 SIZE 10000000\r\n"
+	if chunking {
+		caps = "250-raw.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 SIZE 10000000\r\n"
+	}
+	io.WriteString(c, caps)
+	for i := range 2 {
+		// Everything up to the message is read before anything is answered.
+		tr := rawTransaction{mail: line(), rcpt: line(), third: line()}
+		_, size, _ := strings.Cut(tr.mail, " SIZE=")
+		tr.size, _ = strconv.Atoi(size)
+		if !strings.HasPrefix(tr.mail, "MAIL FROM:<") {
+			return fmt.Errorf("relay: transaction %d began %q / %q / %q", i, tr.mail, tr.rcpt, tr.third)
 		}
-		body := make([]byte, n)
-		if _, err := io.ReadFull(br, body); err != nil {
-			return fmt.Errorf("relay: chunk of transaction %d: %w", i, err)
+		refused := i == 0
+		switch {
+		case chunking:
+			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(tr.third, "BDAT "), " LAST"))
+			if err != nil {
+				return fmt.Errorf("relay: %q, want BDAT n LAST", tr.third)
+			}
+			tr.body = make([]byte, n)
+			if _, err := io.ReadFull(tp.R, tr.body); err != nil {
+				return fmt.Errorf("relay: chunk of transaction %d: %w", i, err)
+			}
+			if refused {
+				io.WriteString(c, "250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n")
+			} else {
+				io.WriteString(c, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued\r\n")
+			}
+		case tr.third != "DATA":
+			return fmt.Errorf("relay: %q, want DATA", tr.third)
+		case refused:
+			io.WriteString(c, "250 2.1.0 ok\r\n550 5.1.1 no such user\r\n554 5.5.1 no valid recipients\r\n")
+		default:
+			io.WriteString(c, "250 2.1.0 ok\r\n250 2.1.5 ok\r\n354 go ahead\r\n")
+			if tr.body, err = readDotted(tp.R); err != nil {
+				return fmt.Errorf("relay: message of transaction %d: %w", i, err)
+			}
+			io.WriteString(c, "250 2.0.0 queued\r\n")
 		}
-		got <- rawTransaction{mail, rcpt, bdat, body}
-		io.WriteString(c, replies)
-		if i == 0 {
+		got <- tr
+		if refused {
 			if l := line(); l != "RSET" {
 				return fmt.Errorf("relay: got %q after a refused transaction, want RSET", l)
 			}

@@ -55,8 +55,8 @@ type conn struct {
 	// chunking says the relay offered CHUNKING (RFC 3030): messages go as
 	// one BDAT chunk (chunking.go) instead of go-smtp's dot-stuffed DATA.
 	chunking bool
-	// pipelined says the relay offered PIPELINING (RFC 2920) as well:
-	// MAIL, RCPT and the BDAT chunk go in one write (chunking.go).
+	// pipelined says the relay offered PIPELINING (RFC 2920): MAIL, RCPT
+	// and the BDAT chunk (or DATA) go in one write (chunking.go).
 	pipelined bool
 	// eightBit and sized say the relay offered 8BITMIME and SIZE, whose
 	// MAIL parameters the pipelined path adds as go-smtp's Mail does.
@@ -229,7 +229,7 @@ func (p *pool) dial(ctx context.Context) (_ *conn, err error) {
 	c.chunking, _ = cl.Extension("CHUNKING")
 	c.chunking = c.chunking && !p.noChunking
 	c.pipelined, _ = cl.Extension("PIPELINING")
-	c.pipelined = c.pipelined && c.chunking && !p.noPipelining
+	c.pipelined = c.pipelined && !p.noPipelining
 	c.eightBit, _ = cl.Extension("8BITMIME")
 	c.sized, _ = cl.Extension("SIZE")
 	p.log.DebugContext(ctx, "smtp: relay connection opened", "chunking", c.chunking, "pipelining", c.pipelined)
@@ -345,9 +345,12 @@ func (c *conn) send(ctx context.Context, p *pool, from, to string, parts [][]byt
 	for _, part := range parts {
 		size += len(part)
 	}
-	if c.pipelined {
+	switch {
+	case c.pipelined && c.chunking:
 		err = c.pipeline(from, to, parts, size, p.t.Data, &at)
-	} else {
+	case c.pipelined:
+		err = c.pipelineData(from, to, parts, size, p.t.Data, &at)
+	default:
 		err = c.stepwise(from, to, parts, size, p.t.Data, &at)
 	}
 	if err == nil {

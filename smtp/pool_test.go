@@ -27,15 +27,16 @@ func relaySender(t *testing.T, ts *testServer, mod func(*Options)) *Sender {
 
 // transferModes are the ways a message goes to the relay: MAIL, RCPT and
 // one BDAT chunk in a single write where PIPELINING and CHUNKING are
-// offered (go-smtp's server always offers both), the same commands each
-// awaiting its reply, and go-smtp's DATA.
-var transferModes = []string{"pipelined", "bdat", "data"}
+// offered (go-smtp's server always offers both); the same commands each
+// awaiting its reply; MAIL, RCPT and DATA in one write, then the message
+// dot-stuffed; and go-smtp's DATA.
+var transferModes = []string{"pipelined", "bdat", "pipelined-data", "data"}
 
 // setTransferMode makes s use the mode even though the relay offers more.
 func setTransferMode(s *Sender, mode string) {
 	p := s.tr.(*pool)
-	p.noPipelining = mode != "pipelined"
-	p.noChunking = mode == "data"
+	p.noPipelining = mode == "bdat" || mode == "data"
+	p.noChunking = mode == "data" || mode == "pipelined-data"
 }
 
 func to(addr string) *list.Message {
@@ -146,6 +147,8 @@ func TestRsetOnlyAfterFailure(t *testing.T) {
 			switch mode {
 			case "data":
 				verb, other = other, verb
+			case "pipelined-data":
+				verb, other, want = other, verb, 4
 			case "pipelined":
 				want = 4
 			}

@@ -50,7 +50,7 @@ type received struct {
 	data     []byte
 }
 
-func newTestServer(t *testing.T, mod func(*testServer, *gosmtp.Server)) *testServer {
+func newTestServer(t testing.TB, mod func(*testServer, *gosmtp.Server)) *testServer {
 	t.Helper()
 	return startTestServer(t, mod, nil)
 }
@@ -61,7 +61,7 @@ func newTestServerTLS(t *testing.T, cfg *tls.Config) *testServer {
 	return startTestServer(t, nil, cfg)
 }
 
-func startTestServer(t *testing.T, mod func(*testServer, *gosmtp.Server), implicitTLS *tls.Config) *testServer {
+func startTestServer(t testing.TB, mod func(*testServer, *gosmtp.Server), implicitTLS *tls.Config) *testServer {
 	t.Helper()
 	ts := &testServer{rcptErr: map[string]error{}, dataErr: map[string]error{}, traffic: map[string]int{}}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(ts.newSession))
