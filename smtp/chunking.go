@@ -80,8 +80,10 @@ func (c *conn) pipelineData(from, to string, parts [][]byte, size int, timeout t
 		}
 		return err
 	}
-	bw := bufio.NewWriterSize(c.nc, 32<<10)
-	dw := textproto.NewWriter(bw).DotWriter()
+	if c.dataBuf == nil {
+		c.dataBuf = bufio.NewWriterSize(c.nc, 32<<10)
+	}
+	dw := textproto.NewWriter(c.dataBuf).DotWriter()
 	for _, part := range parts {
 		if _, err := dw.Write(part); err != nil {
 			return err

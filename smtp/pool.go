@@ -58,6 +58,9 @@ type conn struct {
 	// pipelined says the relay offered PIPELINING (RFC 2920): MAIL, RCPT
 	// and the BDAT chunk (or DATA) go in one write (chunking.go).
 	pipelined bool
+	// dataBuf gathers a dot-stuffed message into large writes
+	// (pipelineData); made on first use and kept with the session.
+	dataBuf *bufio.Writer
 	// eightBit and sized say the relay offered 8BITMIME and SIZE, whose
 	// MAIL parameters the pipelined path adds as go-smtp's Mail does.
 	eightBit, sized bool
