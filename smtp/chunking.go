@@ -139,28 +139,28 @@ func (c *conn) pipelinedReplies(third stage, accept int, at *stage) (int, error)
 			*at = st
 		}
 		code, msg, err := c.nc.readReply()
-		switch {
-		case err != nil && refused != nil:
-			// The refusal is the answer; the RSET after it finds the
-			// session broken and closes it.
-			return 0, refused
-		case err != nil:
-			return 0, err
-		case st == third:
-			if refused == nil && code/100 != accept {
-				refused = toSMTPError(code, msg)
+		if err != nil {
+			if refused != nil {
+				// The refusal is the answer; the RSET after it finds the
+				// session broken and closes it.
+				return 0, refused
 			}
-			return code, refused
-		case refused != nil || code/100 == 2:
-			continue
+			return 0, err
 		}
-		refused = toSMTPError(code, msg)
-		if code == 421 {
-			// The relay is closing the session: no further reply comes.
+		ok := code/100 == 2
+		if st == third {
+			ok = code/100 == accept
+		}
+		if refused == nil && !ok {
+			refused = toSMTPError(code, msg)
+		}
+		if st == third || code == 421 {
+			// After a 421 the relay is closing the session: no further
+			// reply comes.
 			return code, refused
 		}
 	}
-	panic("unreachable")
+	return 0, refused
 }
 
 // bdat sends parts, size bytes in all, as the message of the current
