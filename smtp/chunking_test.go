@@ -135,6 +135,56 @@ func FuzzReadReply(f *testing.F) {
 	})
 }
 
+// FuzzPipelinedReplies: whatever a relay answers to a pipelined
+// transaction, the three replies give a success only when MAIL and RCPT
+// were accepted and the third reply was the one asked for; a refusal
+// names the stage of the first refused command; nothing panics.
+func FuzzPipelinedReplies(f *testing.F) {
+	f.Add([]byte("250 ok\r\n250 ok\r\n250 queued\r\n"), true)
+	f.Add([]byte("250 ok\r\n550 5.1.1 no\r\n554 no rcpt\r\n"), true)
+	f.Add([]byte("250 ok\r\n250 ok\r\n354 go\r\n"), false)
+	f.Add([]byte("421 4.3.2 bye\r\n"), false)
+	f.Fuzz(func(t *testing.T, in []byte, chunking bool) {
+		third, accept := stageEnd, 2
+		if !chunking {
+			third, accept = stageData, 3
+		}
+		c := &conn{nc: &replayConn{Conn: &chunkedConn{r: bytes.NewReader(in), step: 7}}}
+		at := stageConnect
+		code, err := c.pipelinedReplies(third, accept, &at)
+		var replies []int
+		rc := &replayConn{Conn: &chunkedConn{r: bytes.NewReader(in), step: 512}}
+		for range 3 {
+			c, _, err := rc.readReply()
+			if err != nil {
+				break
+			}
+			replies = append(replies, c)
+		}
+		if err == nil {
+			if len(replies) != 3 || replies[0]/100 != 2 || replies[1]/100 != 2 || replies[2]/100 != accept || code != replies[2] || at != third {
+				t.Fatalf("success for replies %v (code %d, stage %d)", replies, code, at)
+			}
+			return
+		}
+		var se *gosmtp.SMTPError
+		if !errors.As(err, &se) {
+			return // a malformed or missing reply
+		}
+		first := -1
+		for i, r := range replies {
+			if i < 2 && r/100 != 2 || i == 2 && r/100 != accept {
+				first = i
+				break
+			}
+		}
+		want := [...]stage{stageMail, stageRcpt, third}
+		if first < 0 || se.Code != replies[first] || at != want[first] {
+			t.Fatalf("refusal %d at stage %d for replies %v", se.Code, at, replies)
+		}
+	})
+}
+
 // TestSendRaw: a prebuilt message goes through the relay sessions
 // unchanged, and a refusal of the chunk is the relay's answer.
 func TestSendRaw(t *testing.T) {
