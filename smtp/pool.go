@@ -36,7 +36,7 @@ type pool struct {
 	// of the DATA path against go-smtp's server, which always offers it).
 	noChunking bool
 	// noPipelining makes the pool wait for each reply even where
-	// PIPELINING is offered (tests of the unpipelined BDAT path).
+	// PIPELINING is offered (tests of the unpipelined paths).
 	noPipelining bool
 
 	mu           sync.Mutex
