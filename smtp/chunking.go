@@ -92,15 +92,7 @@ func (c *conn) pipelineData(from, to string, parts [][]byte, size int, timeout t
 	if err := dw.Close(); err != nil {
 		return err
 	}
-	*at = stageEnd
-	code, msg, err := c.nc.readReply()
-	if err != nil {
-		return err
-	}
-	if code/100 != 2 {
-		return toSMTPError(code, msg)
-	}
-	return nil
+	return c.finalReply(at)
 }
 
 // envelope returns the MAIL and RCPT commands of a transaction: MAIL with
@@ -173,6 +165,13 @@ func (c *conn) bdat(parts [][]byte, size int, timeout time.Duration, at *stage) 
 	if err := c.writeParts([]byte("BDAT "+strconv.Itoa(size)+" LAST\r\n"), parts); err != nil {
 		return err
 	}
+	return c.finalReply(at)
+}
+
+// finalReply reads the relay's answer to a whole message. at becomes
+// stageEnd first: the message is written, so a connection that breaks
+// while the answer is awaited is not retried (the relay may have taken it).
+func (c *conn) finalReply(at *stage) error {
 	*at = stageEnd
 	code, msg, err := c.nc.readReply()
 	if err != nil {
