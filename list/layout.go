@@ -52,16 +52,45 @@ type storedLayout struct {
 	UpdatedBy string    `json:"updated_by,omitempty"`
 }
 
-// layoutCache keeps the stored layouts in memory: the campaign layout
-// (SaveLayout and ResetLayout replace it) and the system mail layout
-// (layout_system.go). The zero value is empty (not loaded).
+// layoutCache keeps one stored layout in memory (the campaign layout, or
+// the one system mails are wrapped in): read on first use, replaced when
+// it is saved or reset. The zero value is empty (not loaded).
 type layoutCache struct {
 	mu     sync.Mutex
 	loaded bool
 	l      *Layout
-	// sysLoaded and sys are the system mail layout's.
-	sysLoaded bool
-	sys       *Layout
+}
+
+// set replaces the cached layout.
+func (c *layoutCache) set(l *Layout) {
+	c.mu.Lock()
+	c.l, c.loaded = l, true
+	c.mu.Unlock()
+}
+
+// layoutReadTimeout bounds the first read of a stored layout.
+const layoutReadTimeout = 5 * time.Second
+
+// cachedLayout returns the layout stored under key, nil for the built-in
+// one, from c after the first read. Its callers have no context, so the
+// first read has one of its own: a single read of one setting. On a store
+// error the built-in layout (which carries every link and the whole
+// footer) is used and the read is tried again next time.
+func (s *Service) cachedLayout(c *layoutCache, key string) *Layout {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loaded {
+		return c.l
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), layoutReadTimeout)
+	defer cancel()
+	st, err := s.readLayout(ctx, key)
+	if err != nil {
+		s.log.Error("read a stored layout", "key", key, "err", err)
+		return nil
+	}
+	c.l, c.loaded = newLayout(st.HTML, st.Text), true
+	return c.l
 }
 
 // layoutDefaulter is a Mailer that can tell the source of its built-in
@@ -134,32 +163,9 @@ func (s *Service) layoutInfo(ctx context.Context, key string) (LayoutInfo, error
 }
 
 // campaignLayout returns the custom layout campaign messages are wrapped
-// in, nil for the built-in one, from memory after the first read.
-// campaignMessage has no context, so the first read has one of its own:
-// a single read of one setting. On a store error the built-in layout (which
-// carries the whole footer) is used and the read is tried again next time.
+// in, nil for the built-in one (cachedLayout).
 func (s *Service) campaignLayout() *Layout {
-	c := &s.layout
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.loaded {
-		return c.l
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	st, err := s.readLayout(ctx, layoutKey)
-	if err != nil {
-		s.log.Error("read the campaign layout", "err", err)
-		return nil
-	}
-	c.l, c.loaded = newLayout(st.HTML, st.Text), true
-	return c.l
-}
-
-func (s *Service) setLayoutCache(l *Layout) {
-	s.layout.mu.Lock()
-	s.layout.l, s.layout.loaded = l, true
-	s.layout.mu.Unlock()
+	return s.cachedLayout(&s.layout, layoutKey)
 }
 
 // layoutCodes are the lint findings that concern a layout; the others
@@ -260,12 +266,12 @@ func (s *Service) SaveLayout(ctx context.Context, l Layout, o Origin) ([]Finding
 	return s.saveLayout(ctx, layoutKey, l, o, func(ctx context.Context, l *Layout) ([]Finding, error) {
 		_, fs, err := s.lintLayout(ctx, l)
 		return fs, err
-	}, s.setLayoutCache)
+	}, s.layout.set)
 }
 
 // ResetLayout drops the custom campaign layout: the built-in one is used.
 func (s *Service) ResetLayout(ctx context.Context, o Origin) error {
-	return s.resetLayout(ctx, layoutKey, o, s.setLayoutCache)
+	return s.resetLayout(ctx, layoutKey, o, s.layout.set)
 }
 
 // saveLayout checks l with lint and stores it under key, then hands the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // The system mail layout is the one confirmations, reminders, welcomes and
@@ -39,32 +38,9 @@ func (s *Service) SystemLayout(ctx context.Context) (LayoutInfo, error) {
 }
 
 // systemMailLayout returns the custom layout system mails are wrapped in,
-// nil for the built-in one, from memory after the first read (a single
-// read of one setting, with a context of its own as buildSystemMessage has
-// none). On a store error the built-in layout (which carries every link)
-// is used and the read is tried again next time.
+// nil for the built-in one (cachedLayout).
 func (s *Service) systemMailLayout() *Layout {
-	c := &s.layout
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.sysLoaded {
-		return c.sys
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), systemLayoutTimeout)
-	defer cancel()
-	st, err := s.readLayout(ctx, systemLayoutKey)
-	if err != nil {
-		s.log.Error("read the system mail layout", "err", err)
-		return nil
-	}
-	c.sys, c.sysLoaded = newLayout(st.HTML, st.Text), true
-	return c.sys
-}
-
-func (s *Service) setSystemLayoutCache(l *Layout) {
-	s.layout.mu.Lock()
-	s.layout.sys, s.layout.sysLoaded = l, true
-	s.layout.mu.Unlock()
+	return s.cachedLayout(&s.sysLayout, systemLayoutKey)
 }
 
 // systemSamples are a sample of every system mail, for the first list (or
@@ -149,13 +125,13 @@ func (s *Service) SaveSystemLayout(ctx context.Context, l Layout, o Origin) ([]F
 	return s.saveLayout(ctx, systemLayoutKey, l, o, func(ctx context.Context, l *Layout) ([]Finding, error) {
 		_, fs, err := s.lintSystemLayout(ctx, l)
 		return fs, err
-	}, s.setSystemLayoutCache)
+	}, s.sysLayout.set)
 }
 
 // ResetSystemLayout drops the custom system mail layout: the built-in one
 // is used.
 func (s *Service) ResetSystemLayout(ctx context.Context, o Origin) error {
-	return s.resetLayout(ctx, systemLayoutKey, o, s.setSystemLayoutCache)
+	return s.resetLayout(ctx, systemLayoutKey, o, s.sysLayout.set)
 }
 
 // sendSystem sends a system mail. A custom layout that fails for this mail
@@ -179,6 +155,3 @@ func subscriberID(m *Message) SubscriberID {
 	}
 	return m.Subscriber.ID
 }
-
-// systemLayoutTimeout bounds the first read of the system mail layout.
-const systemLayoutTimeout = 5 * time.Second

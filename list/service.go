@@ -122,8 +122,9 @@ type Service struct {
 	mx *mxCache
 	// settings are the settings page's hooks.
 	settings SettingsHooks
-	// layout caches the custom campaign layout (layout.go).
-	layout layoutCache
+	// layout and sysLayout cache the custom campaign and system mail
+	// layouts (layout.go).
+	layout, sysLayout layoutCache
 }
 
 // New returns a Service.
