@@ -89,21 +89,25 @@ func (s *Server) uiResetLayout(w http.ResponseWriter, r *http.Request) error {
 // editor's Preview button targets the frame, no JavaScript needed). The
 // lint's findings and the text part are shown in a box after the mail.
 func (s *Server) uiLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) error {
-	var l list.Layout
-	if r.Method == http.MethodPost {
-		if err := uiForm(w, r); err != nil {
-			return err
-		}
-		l = postedLayout(r)
-	} else {
-		info, err := s.svc.CampaignLayout(r.Context())
-		if err != nil {
-			return err
-		}
-		l = info.Layout
+	l, err := previewedLayout(w, r, s.svc.CampaignLayout)
+	if err != nil {
+		return err
 	}
 	raw, fs, err := s.svc.PreviewLayout(r.Context(), l)
 	return s.writeLayoutPreview(w, r, raw, fs, err)
+}
+
+// previewedLayout is the layout a preview frame shows: the posted, unsaved
+// one (POST) or the stored one.
+func previewedLayout(w http.ResponseWriter, r *http.Request, stored func(context.Context) (list.LayoutInfo, error)) (list.Layout, error) {
+	if r.Method == http.MethodPost {
+		if err := uiForm(w, r); err != nil {
+			return list.Layout{}, err
+		}
+		return postedLayout(r), nil
+	}
+	info, err := stored(r.Context())
+	return info.Layout, err
 }
 
 // writeLayoutPreview answers a layout preview frame: the mail's HTML part
@@ -168,19 +172,13 @@ func (s *Server) uiResetSystemLayout(w http.ResponseWriter, r *http.Request) err
 // in the posted, unsaved one (POST: html, text, kind). The findings of
 // the check on every system mail and the text part follow the mail.
 func (s *Server) uiSystemLayoutPreviewHTML(w http.ResponseWriter, r *http.Request) error {
-	var l list.Layout
+	l, err := previewedLayout(w, r, s.svc.SystemLayout)
+	if err != nil {
+		return err
+	}
 	kind := previewKind(r.URL.Query().Get("kind"))
 	if r.Method == http.MethodPost {
-		if err := uiForm(w, r); err != nil {
-			return err
-		}
-		l, kind = postedLayout(r), previewKind(r.PostForm.Get("kind"))
-	} else {
-		info, err := s.svc.SystemLayout(r.Context())
-		if err != nil {
-			return err
-		}
-		l = info.Layout
+		kind = previewKind(r.PostForm.Get("kind"))
 	}
 	raw, fs, err := s.svc.PreviewSystemLayout(r.Context(), l, kind)
 	return s.writeLayoutPreview(w, r, raw, fs, err)
