@@ -232,28 +232,7 @@ func TestUISystemLayoutAuthAndCSRF(t *testing.T) {
 			t.Errorf("GET %s logged out = %d, want the login form", p, res.StatusCode)
 		}
 	}
-	form := url.Values{"html": {sysLayoutHTML}}
-	for _, p := range []string{"/admin/layout/system", "/admin/layout/system/reset", "/admin/layout/system/preview.html"} {
-		if res, _ := b.do(formReq(p, form)); res.StatusCode != http.StatusForbidden {
-			t.Errorf("POST %s logged out = %d, want 403", p, res.StatusCode)
-		}
-	}
-	s := u.login("ed")
-	for _, p := range []string{"/admin/layout/system", "/admin/layout/system/reset"} {
-		if res, _ := s.do(formReq(p, form)); res.StatusCode != http.StatusForbidden {
-			t.Errorf("POST %s without CSRF token = %d, want 403", p, res.StatusCode)
-		}
-		bad := url.Values{"html": {sysLayoutHTML}, "csrf": {"forged"}}
-		if res, _ := s.do(formReq(p, bad)); res.StatusCode != http.StatusForbidden {
-			t.Errorf("POST %s with a forged token = %d, want 403", p, res.StatusCode)
-		}
-		req := formReq(p, url.Values{"html": {sysLayoutHTML}, "csrf": {s.token}})
-		req.Header.Set("Origin", "https://evil.example")
-		req.Header.Set("Sec-Fetch-Site", "cross-site")
-		if res, _ := s.do(req); res.StatusCode != http.StatusForbidden {
-			t.Errorf("cross-site POST %s = %d, want 403", p, res.StatusCode)
-		}
-	}
+	checkLayoutPostsRefused(t, u, b, "/admin/layout/system", sysLayoutHTML)
 	if info := storedSystemLayout(t, u); info.Custom {
 		t.Errorf("a refused request stored a layout: %+v", info)
 	}

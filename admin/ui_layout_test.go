@@ -187,29 +187,38 @@ func TestUILayoutAuthAndCSRF(t *testing.T) {
 	if res, body := b.do(httptest.NewRequest("GET", "/admin/layout/preview.html", nil)); strings.Contains(body, "Sample campaign") || strings.Contains(body, "sample campaign") {
 		t.Errorf("preview logged out = %d, shows the preview", res.StatusCode)
 	}
-	form := url.Values{"html": {customLayoutHTML}}
-	for _, p := range []string{"/admin/layout", "/admin/layout/reset", "/admin/layout/preview.html"} {
+	checkLayoutPostsRefused(t, u, b, "/admin/layout", customLayoutHTML)
+	if info := storedLayout(t, u); info.Custom {
+		t.Errorf("a refused request stored a layout: %+v", info)
+	}
+}
+
+// checkLayoutPostsRefused posts html to the layout editor at base, its
+// reset and its preview logged out (b), and to the editor and its reset
+// logged in without a CSRF token, with a forged one and cross-site: every
+// request must be refused with 403.
+func checkLayoutPostsRefused(t *testing.T, u *uiEnv, b *browser, base, html string) {
+	t.Helper()
+	form := url.Values{"html": {html}}
+	for _, p := range []string{base, base + "/reset", base + "/preview.html"} {
 		if res, _ := b.do(formReq(p, form)); res.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s logged out = %d, want 403", p, res.StatusCode)
 		}
 	}
 	s := u.login("ed")
-	for _, p := range []string{"/admin/layout", "/admin/layout/reset"} {
+	for _, p := range []string{base, base + "/reset"} {
 		if res, _ := s.do(formReq(p, form)); res.StatusCode != http.StatusForbidden { // no csrf field
 			t.Errorf("POST %s without CSRF token = %d, want 403", p, res.StatusCode)
 		}
-		bad := url.Values{"html": {customLayoutHTML}, "csrf": {"forged"}}
+		bad := url.Values{"html": {html}, "csrf": {"forged"}}
 		if res, _ := s.do(formReq(p, bad)); res.StatusCode != http.StatusForbidden {
 			t.Errorf("POST %s with a forged token = %d, want 403", p, res.StatusCode)
 		}
-		req := formReq(p, url.Values{"html": {customLayoutHTML}, "csrf": {s.token}})
+		req := formReq(p, url.Values{"html": {html}, "csrf": {s.token}})
 		req.Header.Set("Origin", "https://evil.example")
 		req.Header.Set("Sec-Fetch-Site", "cross-site")
 		if res, _ := s.do(req); res.StatusCode != http.StatusForbidden {
 			t.Errorf("cross-site POST %s = %d, want 403", p, res.StatusCode)
 		}
-	}
-	if info := storedLayout(t, u); info.Custom {
-		t.Errorf("a refused request stored a layout: %+v", info)
 	}
 }
