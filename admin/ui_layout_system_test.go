@@ -63,16 +63,6 @@ func subscribe(t *testing.T, u *uiEnv, email string) {
 	}
 }
 
-// confirmLink finds the confirmation URL in a text part.
-func confirmLink(t *testing.T, s string) string {
-	t.Helper()
-	i := strings.Index(s, testBaseURL+"/confirm/")
-	if i < 0 {
-		t.Fatalf("no confirmation link in:\n%s", s)
-	}
-	return strings.Fields(s[i:])[0]
-}
-
 func TestUISystemLayoutSaveUsedByMails(t *testing.T) {
 	t.Parallel()
 	u := newUIEnv(t)
@@ -126,7 +116,7 @@ func TestUISystemLayoutSaveUsedByMails(t *testing.T) {
 	// in both parts and the footer.
 	subscribe(t, u, "sam@example.org")
 	m := outboxMail(t, u, "sam@example.org", "confirm")
-	link := confirmLink(t, m.Text)
+	link := mailLink(t, m.Text, "/confirm/")
 	if !strings.Contains(m.HTML, "SYS-LAYOUT-9") || !strings.Contains(m.Text, "SYS-TEXT-9") || !strings.Contains(m.HTML, link) ||
 		!strings.Contains(m.HTML, "1 Main St, Springfield") || !strings.Contains(m.Text, "1 Main St, Springfield") {
 		t.Errorf("confirmation not in the system layout with its link %s:\n%s\n%s", link, m.HTML, m.Text)
@@ -196,7 +186,7 @@ func TestUISystemLayoutRefused(t *testing.T) {
 	}
 	subscribe(t, u, "ann@example.org")
 	m := outboxMail(t, u, "ann@example.org", "confirm")
-	link := confirmLink(t, m.Text)
+	link := mailLink(t, m.Text, "/confirm/")
 	for part, text := range map[string]string{"html": m.HTML, "text": m.Text} {
 		if !strings.Contains(text, "BARE-9") || !strings.Contains(text, "1 Main St, Springfield") || !strings.Contains(text, link) {
 			t.Errorf("%s part lacks the layout, the postal address or the link:\n%s", part, text)
@@ -217,7 +207,7 @@ func TestUISystemLayoutFallback(t *testing.T) {
 	}
 	subscribe(t, u, "lee@example.org")
 	m := outboxMail(t, u, "lee@example.org", "confirm")
-	link := confirmLink(t, m.Text)
+	link := mailLink(t, m.Text, "/confirm/")
 	if strings.Contains(m.HTML, "TRICKY-9") || !strings.Contains(m.HTML, "max-width:640px") || !strings.Contains(m.HTML, link) {
 		t.Errorf("confirmation not in the built-in layout:\n%s", m.HTML)
 	}

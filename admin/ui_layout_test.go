@@ -137,7 +137,7 @@ func TestUILayoutWithoutFooter(t *testing.T) {
 		t.Fatalf("save a layout without footer = %d", res.StatusCode)
 	}
 	pv := campaignPreview(t, s)
-	unsub := unsubscribeLink(t, pv.Text)
+	unsub := mailLink(t, pv.Text, "/unsubscribe/")
 	for part, text := range map[string]string{"html": pv.HTML, "text": pv.Text} {
 		if !strings.Contains(text, "BARE-7") || !strings.Contains(text, "1 Main St, Springfield") || !strings.Contains(text, unsub) {
 			t.Errorf("%s part lacks the layout, the postal address or the unsubscribe link %s:\n%s", part, unsub, text)
@@ -145,12 +145,13 @@ func TestUILayoutWithoutFooter(t *testing.T) {
 	}
 }
 
-// unsubscribeLink finds the unsubscribe URL in a text part.
-func unsubscribeLink(t *testing.T, s string) string {
+// mailLink finds the first link to testBaseURL+path (/unsubscribe/,
+// /confirm/) in a text part.
+func mailLink(t *testing.T, s, path string) string {
 	t.Helper()
-	i := strings.Index(s, testBaseURL+"/unsubscribe/")
+	i := strings.Index(s, testBaseURL+path)
 	if i < 0 {
-		t.Fatalf("no unsubscribe link in:\n%s", s)
+		t.Fatalf("no %s link in:\n%s", path, s)
 	}
 	return strings.Fields(s[i:])[0]
 }
