@@ -80,11 +80,11 @@ func TestRetention(t *testing.T) {
 		}
 		return rep
 	}
-	f.advance(3*24*time.Hour - time.Minute)
+	f.add(3*24*time.Hour - time.Minute)
 	if rep := run(); rep.Reminded != 0 || rep.Purged != 0 {
 		t.Fatalf("before 3 days: %+v", rep)
 	}
-	f.advance(time.Minute)
+	f.add(time.Minute)
 	if rep := run(); rep.Reminded != 2 {
 		t.Fatalf("at 3 days: %+v, want 2 reminders (ann, dee on newsletter)", rep)
 	}
@@ -97,16 +97,16 @@ func TestRetention(t *testing.T) {
 			t.Errorf("reminder to %s on %s", m.To, m.List.Slug)
 		}
 	}
-	f.advance(24 * time.Hour)
+	f.add(24 * time.Hour)
 	if rep := run(); rep.Reminded != 0 {
 		t.Fatalf("second run: %+v, want no second reminder", rep)
 	}
 	// Dee signs up again to the newsletter: the new sign-up restarts its count.
-	f.advance(10 * 24 * time.Hour)
+	f.add(10 * 24 * time.Hour)
 	sub("dee@example.com", "newsletter", "198.51.100.10")
 	f.drain(t)
 
-	f.advance(30*24*time.Hour - 14*24*time.Hour)
+	f.add(30*24*time.Hour - 14*24*time.Hour)
 	rep := run()
 	if rep.Purged != 3 || rep.SubscribersDeleted != 2 {
 		t.Fatalf("at 30 days: %+v, want 3 purged (ann, cid, dee on quiet), 2 subscribers deleted", rep)
@@ -127,7 +127,7 @@ func TestRetention(t *testing.T) {
 	}
 
 	// IPs: events older than 90 days are cut; the consent record keeps its own.
-	f.advance(91*24*time.Hour - 30*24*time.Hour)
+	f.add(91*24*time.Hour - 30*24*time.Hour)
 	rep = run()
 	if rep.IPsTruncated == 0 {
 		t.Fatalf("at 91 days: %+v, want IPs truncated", rep)

@@ -24,20 +24,25 @@ type privFixture struct {
 	svc  *list.Service
 	db   *store.DB
 	mail *recorder
-	mu   sync.Mutex
-	now  time.Time
+	manualClock
 }
 
-func (f *privFixture) clock() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
+// manualClock is a clock that moves only when told.
+type manualClock struct {
+	mu sync.Mutex
+	t  time.Time
 }
 
-func (f *privFixture) advance(d time.Duration) {
-	f.mu.Lock()
-	f.now = f.now.Add(d)
-	f.mu.Unlock()
+func (c *manualClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *manualClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
 }
 
 func newPrivFixture(t *testing.T, lookup func(context.Context, string) (bool, error)) *privFixture {
@@ -47,9 +52,9 @@ func newPrivFixture(t *testing.T, lookup func(context.Context, string) (bool, er
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	f := &privFixture{db: db, mail: &recorder{}, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
+	f := &privFixture{db: db, mail: &recorder{}, manualClock: manualClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}}
 	f.svc, err = list.New(list.Options{Store: db, Mailer: f.mail, Secret: []byte("0123456789abcdef0123456789abcdef"),
-		Now: f.clock, LookupMX: lookup, Config: list.Config{BaseURL: "https://news.example.com", Domain: "news.example.com",
+		Now: f.now, LookupMX: lookup, Config: list.Config{BaseURL: "https://news.example.com", Domain: "news.example.com",
 			PostalAddress: "1 Main St, Springfield", PrivacyURL: "https://news.example.com/privacy"}})
 	if err != nil {
 		t.Fatal(err)
@@ -270,7 +275,7 @@ func TestFormMXCheck(t *testing.T) {
 		t.Errorf("API add was refused by the MX check: %v", err)
 	}
 	// After the TTL the domain is asked again.
-	f.advance(2 * time.Hour)
+	f.add(2 * time.Hour)
 	if err := sub("j@mx.example"); err != nil {
 		t.Fatal(err)
 	}
