@@ -28,12 +28,11 @@ type run struct {
 	window []windowEntry // main-stream recipients in dispatch order
 	retry  map[SubscriberID]bool
 
-	// uncommitted counts dispatched jobs whose outcome is not committed yet;
-	// inflight holds a token for each and bounds them (acquire).
-	uncommitted atomic.Int64
-	inflight    chan struct{}
-	connFails   atomic.Int32
-	policy      policyRing
+	// inflight holds a token for each dispatched job whose outcome is not
+	// committed yet, and bounds them (acquire).
+	inflight  chan struct{}
+	connFails atomic.Int32
+	policy    policyRing
 }
 
 type windowEntry struct {
@@ -208,7 +207,6 @@ func (r *run) dispatchMain(ctx context.Context, jobs chan<- job, id SubscriberID
 func (r *run) acquire(ctx context.Context) error {
 	select {
 	case r.inflight <- struct{}{}:
-		r.uncommitted.Add(1)
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -218,7 +216,6 @@ func (r *run) acquire(ctx context.Context) error {
 // release ends n dispatched messages' time in flight: committed, or
 // abandoned unsent.
 func (r *run) release(n int) {
-	r.uncommitted.Add(-int64(n))
 	for range n {
 		<-r.inflight
 	}
@@ -270,7 +267,7 @@ func (r *run) dispatchRetries(ctx context.Context, jobs chan<- job) error {
 // drained reports whether nothing is in flight and no deferral is left;
 // otherwise it waits a little before the caller looks again.
 func (r *run) drained(ctx context.Context) (bool, error) {
-	if r.uncommitted.Load() == 0 {
+	if len(r.inflight) == 0 {
 		n, err := r.s.store.CountDeferrals(ctx, r.id)
 		if err != nil || n == 0 {
 			return true, err
