@@ -110,20 +110,24 @@ func (db *DB) Record(ctx context.Context, k list.Key) (list.Record, error) {
 // campaign reads. Decoding only it skips the consent proofs and the
 // timestamps, which are most of the work of decoding a whole record.
 type recipientValue struct {
-	ID            list.SubscriberID `json:"id"`
-	Email         string            `json:"email"`
-	Identity      string            `json:"identity"`
-	Name          string            `json:"name"`
-	Attributes    map[string]string `json:"attributes"`
-	Blocklisted   bool              `json:"blocklisted"`
-	NoTracking    bool              `json:"no_tracking"`
-	TrackOpens    bool              `json:"track_opens"`
-	Nonce         uint32            `json:"nonce"`
-	Subscriptions []struct {
-		List  list.ListID `json:"list_id"`
-		State list.State  `json:"state"`
-		Nonce uint32      `json:"nonce"`
-	} `json:"subscriptions"`
+	ID            list.SubscriberID       `json:"id"`
+	Email         string                  `json:"email"`
+	Identity      string                  `json:"identity"`
+	Name          string                  `json:"name"`
+	Attributes    map[string]string       `json:"attributes"`
+	Blocklisted   bool                    `json:"blocklisted"`
+	NoTracking    bool                    `json:"no_tracking"`
+	TrackOpens    bool                    `json:"track_opens"`
+	Nonce         uint32                  `json:"nonce"`
+	Subscriptions []recipientSubscription `json:"subscriptions"`
+}
+
+// recipientSubscription is the part of a stored subscription that sending
+// reads.
+type recipientSubscription struct {
+	List  list.ListID `json:"list_id"`
+	State list.State  `json:"state"`
+	Nonce uint32      `json:"nonce"`
 }
 
 // Recipient reads what sending a campaign needs of a subscriber: the
@@ -133,11 +137,15 @@ type recipientValue struct {
 func (db *DB) Recipient(ctx context.Context, id list.SubscriberID) (list.Record, error) {
 	var v recipientValue
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		ok, err := getJSON(bucket(tx, bSubscribers), u64(uint64(id)), &v)
-		if err == nil && !ok {
-			err = list.ErrNotFound
+		k := u64(uint64(id))
+		data := bucket(tx, bSubscribers).Get(k)
+		if data == nil {
+			return list.ErrNotFound
 		}
-		return err
+		if err := decodeRecipient(data, &v); err != nil {
+			return fmt.Errorf("decode value of key %x: %w", k, err)
+		}
+		return nil
 	})
 	if err != nil {
 		return list.Record{}, fmt.Errorf("store: recipient %d: %w", id, err)
