@@ -96,3 +96,39 @@ func TestEventJSON(t *testing.T) {
 		}
 	}
 }
+
+func TestSendRecordJSON(t *testing.T) {
+	t.Parallel()
+	var full list.SendRecord
+	fillAll(t, reflect.ValueOf(&full).Elem(), "x")
+	at := time.Date(2026, 11, 29, 12, 0, 0, 123456789, time.UTC)
+	cases := map[string]list.SendRecord{
+		"zero": {},
+		"full": full,
+		"sent": {Campaign: 3, Subscriber: 42, Outcome: list.OutcomeSent, MessageID: "<01KB2M3N4P5Q6R7S8T9V@news.example.com>",
+			Attempts: 1, FirstTry: at, At: at},
+		"deferred": {Campaign: 3, Subscriber: 43, Outcome: list.OutcomeDeferred, Code: 451, Status: "4.7.1",
+			Detail: "try again later & \"soon\"", Attempts: 2, FirstTry: at, NextTry: &at, At: at},
+		"far-year": {At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for name, r := range cases {
+		want, wantErr := json.Marshal(&r)
+		got, err := appendSendRecord(nil, &r)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Errorf("%s: appendSendRecord =\n%s, %v\nwant (json.Marshal)\n%s, %v", name, got, err, want, wantErr)
+		}
+	}
+}
+
+// FuzzAppendJSONString holds appendJSONString to json.Marshal.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "<a@b>", "a&b", "q\"", "\\", "é", "\x00", "\u2028", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString([]byte("x"), s); !bytes.Equal(got, append([]byte("x"), want...)) {
+			t.Fatalf("appendJSONString(%q) = %s, want x%s", s, got, want)
+		}
+	})
+}

@@ -186,7 +186,11 @@ func putSend(tx *bolt.Tx, id list.CampaignID, r *list.SendRecord) error {
 	if err := indexSend(tx, r); err != nil {
 		return err
 	}
-	return putJSON(sends, k, r)
+	data, err := appendSendRecord(nil, r)
+	if err != nil {
+		return err
+	}
+	return sends.Put(k, data)
 }
 
 // deferKey is the deferral index key of a deferred record.
