@@ -132,7 +132,8 @@ type CampaignStore interface {
 	// DeleteCampaign deletes a campaign and its records.
 	DeleteCampaign(ctx context.Context, id CampaignID) error
 	// CommitSends writes a commit group: records (indexed by Message-ID and,
-	// when deferred, by next try), cursor and stats, in one transaction.
+	// when deferred, by next try), cursor and stats, in one transaction. The
+	// campaign it returns may lack its body and text.
 	CommitSends(ctx context.Context, id CampaignID, b SendBatch) (Campaign, error)
 	// SendRecord returns the record of one recipient, or ErrNotFound.
 	SendRecord(ctx context.Context, id CampaignID, sub SubscriberID) (SendRecord, error)

@@ -25,7 +25,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *list.Campaign) error {
 		if n.UpdatedAt.IsZero() {
 			n.UpdatedAt = n.CreatedAt
 		}
-		if err := putJSON(b, u64(id), &n); err != nil {
+		if err := putCampaign(tx, &n, true); err != nil {
 			return err
 		}
 		*c = n
@@ -41,7 +41,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *list.Campaign) error {
 func (db *DB) Campaign(ctx context.Context, id list.CampaignID) (list.Campaign, error) {
 	var c list.Campaign
 	err := db.view(ctx, func(tx *bolt.Tx) error {
-		return mustGet(bucket(tx, bCampaigns), u64(uint64(id)), &c, "campaign", uint64(id))
+		return getCampaign(tx, id, &c)
 	})
 	if err != nil {
 		return list.Campaign{}, fmt.Errorf("store: campaign %d: %w", id, err)
@@ -60,6 +60,9 @@ func (db *DB) Campaigns(ctx context.Context, after list.CampaignID, limit int) (
 			if err := decode(k, v, &cp); err != nil {
 				return err
 			}
+			if err := getContent(tx, k, &cp); err != nil {
+				return err
+			}
 			out = append(out, cp)
 		}
 		return nil
@@ -76,11 +79,10 @@ func (db *DB) UpdateCampaign(ctx context.Context, id list.CampaignID, fn func(*l
 	var c list.Campaign
 	var fnErr error
 	err := db.update(ctx, func(tx *bolt.Tx) error {
-		b := bucket(tx, bCampaigns)
-		if err := mustGet(b, u64(uint64(id)), &c, "campaign", uint64(id)); err != nil {
+		if err := getCampaign(tx, id, &c); err != nil {
 			return err
 		}
-		updated := c.UpdatedAt
+		updated, body, text := c.UpdatedAt, c.Body, c.Text
 		if fnErr = fn(&c); fnErr != nil {
 			return fnErr
 		}
@@ -88,7 +90,7 @@ func (db *DB) UpdateCampaign(ctx context.Context, id list.CampaignID, fn func(*l
 		if c.UpdatedAt.Equal(updated) {
 			c.UpdatedAt = db.now()
 		}
-		return putJSON(b, u64(uint64(id)), &c)
+		return putCampaign(tx, &c, c.Body != body || c.Text != text)
 	})
 	if fnErr != nil {
 		return list.Campaign{}, fnErr
@@ -114,6 +116,9 @@ func (db *DB) DeleteCampaign(ctx context.Context, id list.CampaignID) error {
 		if _, err := deletePrefix(bucket(tx, bSendDefer), prefix); err != nil {
 			return err
 		}
+		if err := bucket(tx, bCampaignBody).Delete(prefix); err != nil {
+			return err
+		}
 		return b.Delete(prefix)
 	})
 	if err != nil {
@@ -125,6 +130,7 @@ func (db *DB) DeleteCampaign(ctx context.Context, id list.CampaignID) error {
 // CommitSends writes a commit group in one transaction: each record with its
 // Message-ID and deferral index entries (a record no longer deferred leaves
 // the deferral index), the cursor (moved forward only) and the stats delta.
+// It returns the campaign without its body and text, which it never reads.
 func (db *DB) CommitSends(ctx context.Context, id list.CampaignID, batch list.SendBatch) (list.Campaign, error) {
 	var c list.Campaign
 	err := db.update(ctx, func(tx *bolt.Tx) error {
@@ -141,12 +147,82 @@ func (db *DB) CommitSends(ctx context.Context, id list.CampaignID, batch list.Se
 			c.Cursor = batch.Cursor
 		}
 		addStats(&c.Stats, &batch.Delta)
-		return putJSON(b, u64(uint64(id)), &c)
+		return putCampaign(tx, &c, false)
 	})
 	if err != nil {
 		return list.Campaign{}, fmt.Errorf("store: commit sends of campaign %d: %w", id, err)
 	}
 	return c, nil
+}
+
+// campaignContent is what the campaign_body bucket keeps of a campaign.
+type campaignContent struct {
+	Body string `json:"body"`
+	Text string `json:"text"`
+}
+
+// getCampaign reads a whole campaign: its record and its content.
+func getCampaign(tx *bolt.Tx, id list.CampaignID, c *list.Campaign) error {
+	k := u64(uint64(id))
+	if err := mustGet(bucket(tx, bCampaigns), k, c, "campaign", uint64(id)); err != nil {
+		return err
+	}
+	return getContent(tx, k, c)
+}
+
+// getContent fills in the body and text of campaign c stored under k.
+func getContent(tx *bolt.Tx, k []byte, c *list.Campaign) error {
+	var cc campaignContent
+	ok, err := getJSON(bucket(tx, bCampaignBody), k, &cc)
+	if ok {
+		c.Body, c.Text = cc.Body, cc.Text
+	}
+	return err
+}
+
+// putCampaign writes the campaign's record without its body and text, and
+// with content also writes those apart.
+func putCampaign(tx *bolt.Tx, c *list.Campaign, content bool) error {
+	k := u64(uint64(c.ID))
+	if content {
+		if err := putJSON(bucket(tx, bCampaignBody), k, campaignContent{Body: c.Body, Text: c.Text}); err != nil {
+			return err
+		}
+	}
+	rec := *c
+	rec.Body, rec.Text = "", ""
+	return putJSON(bucket(tx, bCampaigns), k, &rec)
+}
+
+// migrateV2 moves each campaign's body and text out of its record into
+// campaign_body: the runner rewrites the record with every commit group,
+// and a 20 KB body made that a 20 KB write each time.
+func migrateV2(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists([]byte(bCampaignBody)); err != nil {
+		return err
+	}
+	var camps []list.Campaign
+	err := bucket(tx, bCampaigns).ForEach(func(k, v []byte) error {
+		if len(k) != 8 {
+			return nil
+		}
+		var c list.Campaign
+		if err := decode(k, v, &c); err != nil {
+			return err
+		}
+		c.ID = list.CampaignID(readU64(k, 0))
+		camps = append(camps, c)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range camps {
+		if err := putCampaign(tx, &camps[i], true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func addStats(s, d *list.Stats) {

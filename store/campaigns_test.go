@@ -2,10 +2,12 @@ package store
 
 import (
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestCampaignsCRUD(t *testing.T) {
@@ -147,4 +149,113 @@ func TestLastSend(t *testing.T) {
 			t.Errorf("LastSend(%d) = %d, %v; want %d", id, got, err, want)
 		}
 	}
+}
+
+// TestCampaignContentApart checks that a campaign's body and text, kept
+// apart from its record, come back whole through every read, survive the
+// runner's commit groups and go with the campaign.
+func TestCampaignContentApart(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	c := list.Campaign{Name: "c", Body: "<p>Hello {{.Name}}</p>", Text: "Hello", Status: list.StatusRunning}
+	if err := db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when, body, text string) {
+		t.Helper()
+		got, err := db.Campaign(ctx, c.ID)
+		if err != nil || got.Body != body || got.Text != text {
+			t.Errorf("%s: Campaign = body %q text %q, %v; want %q, %q", when, got.Body, got.Text, err, body, text)
+		}
+		page, err := db.Campaigns(ctx, 0, 10)
+		if err != nil || len(page) != 1 || page[0].Body != body || page[0].Text != text {
+			t.Errorf("%s: Campaigns = %+v, %v", when, page, err)
+		}
+	}
+	check("created", c.Body, c.Text)
+	if _, err := db.CommitSends(ctx, c.ID, list.SendBatch{Records: []list.SendRecord{{Subscriber: 1, Outcome: list.OutcomeSent, At: testTime}},
+		Cursor: 1, Delta: list.Stats{Sent: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	check("after a commit group", c.Body, c.Text)
+	if _, err := db.UpdateCampaign(ctx, c.ID, func(c *list.Campaign) error { c.Status = list.StatusPaused; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("after a status change", c.Body, c.Text)
+	got, err := db.UpdateCampaign(ctx, c.ID, func(c *list.Campaign) error { c.Body, c.Text = "<p>Bye</p>", ""; return nil })
+	if err != nil || got.Body != "<p>Bye</p>" || got.Stats.Sent != 1 || got.Cursor != 1 {
+		t.Fatalf("UpdateCampaign = %+v, %v", got, err)
+	}
+	check("after an edit", "<p>Bye</p>", "")
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		var rec list.Campaign
+		if _, err := getJSON(bucket(tx, bCampaigns), u64(uint64(c.ID)), &rec); err != nil || rec.Body != "" {
+			t.Errorf("the record holds the body %q (%v): every commit group would rewrite it", rec.Body, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteCampaign(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		if v := bucket(tx, bCampaignBody).Get(u64(uint64(c.ID))); v != nil {
+			t.Errorf("the body of a deleted campaign is left: %s", v)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestMigrateV2MovesContent opens a schema-1 store whose campaign record
+// holds its body, as every store did before version 2.
+func TestMigrateV2MovesContent(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bulletin.db")
+	db, err := Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := list.Campaign{ID: 7, Name: "old", Body: "<p>old body</p>", Text: "old text", Status: list.StatusFinished, Stats: list.Stats{Sent: 3}}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte(bCampaignBody)); err != nil {
+			return err
+		}
+		if err := putJSON(bucket(tx, bCampaigns), u64(7), &old); err != nil {
+			return err
+		}
+		return bucket(tx, bMeta).Put([]byte(metaSchema), u64(1))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatalf("Open of a schema-1 store = %v", err)
+	}
+	defer db.Close()
+	got, err := db.Campaign(t.Context(), 7)
+	if err != nil || got.Body != old.Body || got.Text != old.Text || got.Stats.Sent != 3 {
+		t.Errorf("Campaign after migration = %+v, %v", got, err)
+	}
+	err = db.bolt.View(func(tx *bolt.Tx) error {
+		var rec list.Campaign
+		if _, err := getJSON(bucket(tx, bCampaigns), u64(7), &rec); err != nil || rec.Body != "" || rec.Text != "" {
+			t.Errorf("migrated record still holds body %q text %q (%v)", rec.Body, rec.Text, err)
+		}
+		if v := readSchema(tx); v != schemaVersion {
+			t.Errorf("schema %d after Open, want %d", v, schemaVersion)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkDB(t, db)
 }

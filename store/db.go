@@ -61,6 +61,7 @@ const (
 	bMailDue      = "mail_due"
 	bSubMails     = "sub_mails"
 	bCampaigns    = "campaigns"
+	bCampaignBody = "campaign_body"
 	bSends        = "sends"
 	bSendMsgID    = "send_msgid"
 	bSendDefer    = "send_defer"
@@ -95,6 +96,7 @@ const (
 // a released migration never changes, since stores in the field ran it.
 var migrations = [...]func(tx *bolt.Tx) error{
 	migrateV1,
+	migrateV2,
 }
 
 // schemaVersion is the newest schema this code knows.
@@ -185,7 +187,7 @@ func (db *DB) migrate(readOnly bool) error {
 			}
 			db.log.Info("store schema migrated", "version", v+1)
 		}
-		for _, name := range bucketsV1 {
+		for _, name := range append(bucketsV1[:], bCampaignBody) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -29,7 +29,9 @@
 //	mails            mailID → QueuedMail
 //	mail_due         due | mailID → nil
 //	sub_mails        subID | mailID → nil
-//	campaigns        campaignID → Campaign
+//	campaigns        campaignID → Campaign, without its body and text
+//	campaign_body    campaignID → {body, text}: apart, so that a commit
+//	                 group rewrites a small record, not the message (v2)
 //	sends            campaignID | subID → SendRecord
 //	send_msgid       Message-ID → campaignID | subID
 //	send_defer       campaignID | nextTry | subID → nil, deferred records only
