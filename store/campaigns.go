@@ -201,6 +201,8 @@ func migrateV2(tx *bolt.Tx) error {
 	if _, err := tx.CreateBucketIfNotExists([]byte(bCampaignBody)); err != nil {
 		return err
 	}
+	// Read first, then rewrite: bbolt forbids writing a bucket during its
+	// ForEach, and campaigns are few.
 	var camps []list.Campaign
 	err := bucket(tx, bCampaigns).ForEach(func(k, v []byte) error {
 		if len(k) != 8 {
