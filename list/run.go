@@ -62,6 +62,8 @@ func (r *run) run(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dctx, stopDelivery := r.deliveryContext(ctx, rctx)
+	defer stopDelivery()
 	r.inflight = make(chan struct{}, r.opts.InFlight)
 	jobs := make(chan job)
 	results := make(chan result, r.opts.Workers)
@@ -69,7 +71,7 @@ func (r *run) run(ctx context.Context) error {
 	for range r.opts.Workers {
 		wg.Go(func() {
 			for j := range jobs {
-				results <- r.process(rctx, j)
+				results <- r.process(rctx, dctx, j)
 			}
 		})
 	}
@@ -92,6 +94,17 @@ func (r *run) run(ctx context.Context) error {
 		return derr
 	}
 	return r.finish(ctx)
+}
+
+// deliveryContext is the context of the SMTP transactions: a stopped run
+// (paused, cancelled, shutting down: rctx done) starts no new one, but lets
+// those under way finish for up to Drain, since a relay that already has a
+// message may only be waiting to say so, and a reply lost to cancelling
+// would send that message again on resume.
+func (r *run) deliveryContext(ctx, rctx context.Context) (context.Context, context.CancelFunc) {
+	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(rctx, func() { time.AfterFunc(r.opts.Drain, cancel) })
+	return dctx, func() { stop(); cancel() }
 }
 
 // prepare loads the campaign, its lists, and counts the recipients once.

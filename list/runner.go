@@ -27,6 +27,9 @@ type RunnerOptions struct {
 	// PolicyShare pauses a campaign when this share of the last 50 attempts
 	// were refused for sender-side policy (0.5).
 	PolicyShare float64
+	// Drain is how long a stopped run waits for SMTP transactions under
+	// way before it abandons them (5 s).
+	Drain time.Duration
 }
 
 func (o *RunnerOptions) defaults() {
@@ -52,6 +55,9 @@ func (o *RunnerOptions) defaults() {
 	}
 	if o.PolicyShare <= 0 {
 		o.PolicyShare = 0.5
+	}
+	if o.Drain <= 0 {
+		o.Drain = 5 * time.Second
 	}
 }
 

@@ -248,6 +248,53 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 	}
 }
 
+// TestCampaignPauseLetsInFlightFinish pauses a campaign while messages
+// are with the relay and their replies on the way: those replies are
+// awaited and recorded, so that the resumed run sends nobody a second
+// message.
+func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 90)
+	f.mail.lateReply = 40 * time.Millisecond
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 6, Poll: 10 * time.Millisecond})
+	ctx := t.Context()
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	for len(f.mail.sent()) < 10 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionPause, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	paused, err := f.svc.GetCampaign(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.mail.sent()); paused.Stats.Sent != n {
+		t.Errorf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
+	}
+	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionResume, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	got := map[string]int{}
+	for _, m := range f.mail.sent() {
+		got[m.To]++
+	}
+	for email := range onAny {
+		if got[email] != 1 {
+			t.Errorf("%s got %d messages across pause/resume, want 1", email, got[email])
+		}
+	}
+	if done.Stats.Sent != len(onAny) {
+		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
+	}
+}
+
 func TestSendRefusedByLint(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

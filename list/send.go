@@ -9,8 +9,9 @@ import (
 
 // process sends one recipient their message and says what happened. It
 // re-checks the subscriber at send time: an unsubscribe or suppression
-// during the run takes effect for the rest of it.
-func (r *run) process(ctx context.Context, j job) result {
+// during the run takes effect for the rest of it. Once stop is done it
+// starts no delivery; ctx is the delivery's own (see deliveryContext).
+func (r *run) process(stop, ctx context.Context, j job) result {
 	now := r.s.Now()
 	res := result{job: j, rec: SendRecord{Campaign: r.id, Subscriber: j.id, At: now, FirstTry: now}}
 	if j.retry != nil {
@@ -33,6 +34,10 @@ func (r *run) process(ctx context.Context, j job) result {
 		return r.outcome(res, OutcomeSkipped, nil)
 	}
 	m := r.s.campaignMessage(&r.c, &rec.Subscriber, l, r.cfg)
+	if stop.Err() != nil {
+		res.abandoned = true
+		return res
+	}
 	start := time.Now()
 	msgID, err := r.s.mailer.Send(ctx, m)
 	if r.s.observe != nil {

@@ -14,12 +14,16 @@ import (
 )
 
 // recorder is a Mailer that records messages; answer, when set, decides
-// each delivery's outcome.
+// each delivery's outcome. delay passes before a message is taken;
+// lateReply passes after, as when a relay has the message and its reply is
+// still on the way: a context cancelled then loses the reply, not the
+// message.
 type recorder struct {
-	mu     sync.Mutex
-	msgs   []*list.Message
-	answer func(m *list.Message) error
-	delay  time.Duration
+	mu        sync.Mutex
+	msgs      []*list.Message
+	answer    func(m *list.Message) error
+	delay     time.Duration
+	lateReply time.Duration
 }
 
 func (r *recorder) Send(ctx context.Context, m *list.Message) (string, error) {
@@ -39,9 +43,17 @@ func (r *recorder) Send(ctx context.Context, m *list.Message) (string, error) {
 		}
 	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	cp := *m
 	r.msgs = append(r.msgs, &cp)
+	late := r.lateReply
+	r.mu.Unlock()
+	if late > 0 {
+		select {
+		case <-time.After(late):
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
+	}
 	return "<" + m.To + "@test>", nil
 }
 
