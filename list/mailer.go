@@ -58,7 +58,8 @@ type Finding struct {
 // Mailer renders and delivers mail. It is implemented by the smtp package.
 type Mailer interface {
 	// Send renders, builds, signs and delivers one message and returns its
-	// Message-ID. A refusal by the relay is a *DeliveryError.
+	// Message-ID. A refusal by the relay, or of a recipient address that
+	// cannot be sent to, is a *DeliveryError.
 	Send(ctx context.Context, m *Message) (messageID string, err error)
 	// Preview renders m without sending it and returns the raw RFC 5322
 	// message as it would be sent.
@@ -83,8 +84,18 @@ type DeliveryError struct {
 	// Kind classifies a permanent failure by what it says about the address
 	// (hard, soft or policy), as inbound bounces are classified.
 	Kind BounceKind
+	// Unsendable marks a recipient address that this sender cannot put in
+	// an envelope (a non-ASCII local part without SMTPUTF8, say): refused
+	// before any relay saw it, a failure of that recipient alone, and no
+	// bounce, since it says nothing about the mailbox.
+	Unsendable bool
+	// Err is the refusal behind an Unsendable error.
+	Err error
 }
 
 func (e *DeliveryError) Error() string {
 	return fmt.Sprintf("delivery: %d %s %s", e.Code, e.Status, e.Text)
 }
+
+// Unwrap returns the refusal behind an Unsendable error, if any.
+func (e *DeliveryError) Unwrap() error { return e.Err }

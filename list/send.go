@@ -74,6 +74,8 @@ func (r *run) classify(ctx context.Context, res result, err error) result {
 		// rendered or signed, and every other recipient would fail alike.
 		res.abandoned, res.pause = true, "cannot build the message: "+err.Error()
 		return res
+	case de.Unsendable:
+		return r.outcome(res, OutcomeFailed, de)
 	}
 	if de.Code == 0 {
 		r.connFails.Add(1)

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"errors"
 	"fmt"
 	"mime"
 	"net/mail"
@@ -21,6 +22,10 @@ const (
 // errHeader is wrapped by every refusal of a header value; it is a
 // list.ErrInvalid.
 var errHeader = fmt.Errorf("smtp: header value %w", list.ErrInvalid)
+
+// errSMTPUTF8 is wrapped by the refusal of an address with a non-ASCII
+// local part: this sender does not speak SMTPUTF8 (RFC 6531).
+var errSMTPUTF8 = errors.New("SMTPUTF8 is not supported")
 
 // field is one header field; value is already encoded (RFC 2047) but not
 // folded.
@@ -219,7 +224,7 @@ func newAddress(what, name, addr string) (address, error) {
 	local, domain := addr[:at], addr[at+1:]
 	for i := 0; i < len(local); i++ {
 		if local[i] >= utf8.RuneSelf {
-			return address{}, fmt.Errorf("%w: %s %q has a non-ASCII local part (SMTPUTF8 is not supported)", errHeader, what, addr)
+			return address{}, fmt.Errorf("%w: %s %q has a non-ASCII local part (%w)", errHeader, what, addr, errSMTPUTF8)
 		}
 	}
 	d, err := idna.Lookup.ToASCII(domain)

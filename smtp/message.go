@@ -3,6 +3,7 @@ package smtp
 import (
 	"encoding/base32"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -88,6 +89,18 @@ func appendPart(raw []byte, boundary, ctype string, body []byte) []byte {
 	return raw
 }
 
+// unsendable turns the refusal of a recipient's address or name into a
+// failure of that recipient alone, with the status a relay would give
+// (RFC 6531 section 3.7.4.2 for a non-ASCII local part, RFC 3463 5.1.3
+// otherwise): every other recipient can still be sent to.
+func unsendable(err error) error {
+	status := "5.1.3"
+	if errors.Is(err, errSMTPUTF8) {
+		status = "5.6.7"
+	}
+	return &list.DeliveryError{Code: 553, Status: status, Text: err.Error(), Unsendable: true, Err: err}
+}
+
 // headers makes the header fields of m but Message-ID, MIME-Version and
 // Content-Type: From, To, Subject, Date first, then the list headers.
 func (s *Sender) headers(m *list.Message, r *rendered) (header, *built, error) {
@@ -97,7 +110,7 @@ func (s *Sender) headers(m *list.Message, r *rendered) (header, *built, error) {
 	}
 	to, err := newAddress("To", m.ToName, m.To)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, unsendable(err)
 	}
 	subject := r.subject
 	if m.Test {

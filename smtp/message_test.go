@@ -232,6 +232,27 @@ func TestRefusesBulkWithout(t *testing.T) {
 	}
 }
 
+// TestUnsendableRecipient: a recipient whose address or name cannot go
+// into the envelope or header fails alone, as a relay's 553 would, so
+// that the runner fails that recipient and not the whole campaign.
+func TestUnsendableRecipient(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ to, name, status string }{
+		{"jörg@bücher.example", "", "5.6.7"},
+		{"ann@example.org\r\nX-Evil: 1", "", "5.1.3"},
+		{"ann@example.org", "Ann\nBcc: evil@example.net", "5.1.3"},
+	} {
+		s := newTestSender(t, nil)
+		m := testMessage()
+		m.To, m.ToName = tc.to, tc.name
+		_, err := s.Send(t.Context(), m)
+		var de *list.DeliveryError
+		if !errors.As(err, &de) || !de.Unsendable || de.Code != 553 || de.Status != tc.status || !errors.Is(err, list.ErrInvalid) {
+			t.Errorf("Send to %q (name %q) = %v, want an Unsendable 553 %s that is ErrInvalid", tc.to, tc.name, err, tc.status)
+		}
+	}
+}
+
 func TestHeaderInjection(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
