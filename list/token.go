@@ -85,8 +85,11 @@ func (k *Tokens) Open(p Purpose, s string, now time.Time) (Token, error) {
 	if len(s) > 128 {
 		return Token{}, fmt.Errorf("%w: token too long", ErrInvalidToken)
 	}
-	raw, err := tokenEncoding.DecodeString(strings.ToLower(strings.TrimSpace(s)))
-	if err != nil || len(raw) <= macLen {
+	s = strings.ToLower(strings.TrimSpace(s))
+	raw, err := tokenEncoding.DecodeString(s)
+	// The last character may carry bits that decoding drops; a token is
+	// its one canonical spelling, so that no altered link still opens.
+	if err != nil || len(raw) <= macLen || tokenEncoding.EncodeToString(raw) != s {
 		return Token{}, fmt.Errorf("%w: malformed token", ErrInvalidToken)
 	}
 	body, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
