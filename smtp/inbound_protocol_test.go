@@ -75,6 +75,13 @@ func TestInboundRcpt(t *testing.T) {
 		{"unsubscribe+" + goodToken + "@example.org", 0, list.RcptUnsubscribe},
 		{"feedback@example.org", 0, list.RcptFeedback},
 		{"bounces@example.org.", 0, list.RcptBounce},
+		// A token mangled on the way: taken as plain bounces@, so that
+		// the report is recorded (a bad MAC is the list package's call).
+		{"bounces+short@example.org", 0, list.RcptBounce},
+		{"bounces+" + goodToken + "1@example.org", 0, list.RcptBounce},
+		{"Bounces+SRS0=x-y.Z@bounce.example.org", 0, list.RcptBounce},
+		{"bounces+@example.org", 0, list.RcptBounce},
+		{"bounces+" + strings.Repeat("a", 128) + "9@example.org", 550, ""},
 		// Relay attempts and other locals.
 		{"someone@example.com", 550, ""},
 		{"bounces@example.com", 550, ""},
@@ -82,9 +89,14 @@ func TestInboundRcpt(t *testing.T) {
 		{"bounces@example.org.evil.com", 550, ""},
 		{"postmaster@example.org", 550, ""},
 		{"news@example.org", 550, ""},
-		{"bounces+short@example.org", 550, ""},
-		{"bounces+" + goodToken + "1@example.org", 550, ""},
 		{"bounces+" + strings.Repeat("a", 200) + "@example.org", 550, ""},
+		{"bounces+x%evil.example.com@example.org", 550, ""},
+		{"bounces+garbage@example.com", 550, ""},
+		{"bounces+garbage@evil.example.org", 550, ""},
+		{"bounces+" + goodToken + "@example.org.evil.com", 550, ""},
+		{"unsubscribe+short@example.org", 550, ""},
+		{"unsubscribe+" + goodToken + "1@example.org", 550, ""},
+		{"unsubscribe+@example.org", 550, ""},
 		{"feedback+" + goodToken + "@example.org", 550, ""},
 		{"unsubscribe@example.org", 550, ""},
 		{"bounces%example.com@example.org", 550, ""},
@@ -111,6 +123,8 @@ func TestInboundRcpt(t *testing.T) {
 			if r.Token != goodToken {
 				t.Errorf("token = %q, want %q (lower-cased)", r.Token, goodToken)
 			}
+		} else if r.Token != "" {
+			t.Errorf("%s report has token %q, want none", r.Rcpt, r.Token)
 		}
 	}
 	var want []list.RcptKind
@@ -128,8 +142,10 @@ func TestInboundOversize(t *testing.T) {
 	t.Parallel()
 	rec, addr := startRecorder(t, func(o *smtp.InboundOptions) { o.MaxMessageBytes = 4096 })
 	big := "Subject: big\r\n\r\n" + strings.Repeat(strings.Repeat("x", 70)+"\r\n", 200)
-	if err := deliver(t, addr, "bounces@example.org", big); smtpCode(err) != 552 {
-		t.Errorf("oversized DATA = %v, want 552", err)
+	for _, to := range []string{"bounces@example.org", "bounces+mangled@example.org"} {
+		if err := deliver(t, addr, to, big); smtpCode(err) != 552 {
+			t.Errorf("oversized DATA to %s = %v, want 552", to, err)
+		}
 	}
 	// SIZE announced at MAIL (RFC 1870).
 	c, err := gosmtp.Dial(addr)
@@ -163,7 +179,8 @@ func TestInboundTooManyRecipients(t *testing.T) {
 	if err := c.Mail("", nil); err != nil {
 		t.Fatal(err)
 	}
-	for i, to := range []string{"bounces@example.org", "feedback@example.org", "bounces@bounce.example.org"} {
+	// Mangled-token addresses count like any other.
+	for i, to := range []string{"bounces@example.org", "bounces+mangled@example.org", "bounces+other@bounce.example.org"} {
 		err := c.Rcpt(to, nil)
 		if want := map[bool]int{true: 452, false: 0}[i == 2]; smtpCode(err) != want {
 			t.Errorf("RCPT %d = %v, want %d", i+1, err, want)

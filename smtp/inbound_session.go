@@ -76,6 +76,12 @@ func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 // parseRcpt recognises bounces+TOKEN@, bounces@, unsubscribe+TOKEN@ and
 // feedback@ at a configured domain, without regard to case. The token is
 // only checked for its shape here; the list package checks its MAC.
+//
+// bounces+ with anything that is not token-shaped (a token mangled by a
+// forwarding MTA) is still taken, as a report to bounces@ without a token:
+// it is recorded and may act through a quoted Message-ID, as DESIGN
+// "Receiving" says. unsubscribe+ needs a token-shaped one: without a token
+// there is nothing to do with the mail.
 func (in *Inbound) parseRcpt(to string) (inboundRcpt, bool) {
 	at := strings.LastIndexByte(to, '@')
 	if at <= 0 || !in.domains[normalizeDomain(to[at+1:])] {
@@ -89,22 +95,46 @@ func (in *Inbound) parseRcpt(to string) (inboundRcpt, bool) {
 		return inboundRcpt{kind: list.RcptFeedback}, true
 	}
 	tag, tok, ok := strings.Cut(local, "+")
-	if !ok || !tokenShaped(tok) {
+	if !ok {
 		return inboundRcpt{}, false
 	}
-	switch tag {
-	case "bounces":
+	switch {
+	case tag == "bounces" && tokenShaped(tok):
 		return inboundRcpt{kind: list.RcptBounceToken, token: tok}, true
-	case "unsubscribe":
+	case tag == "bounces" && mangledToken(tok):
+		return inboundRcpt{kind: list.RcptBounce}, true
+	case tag == "unsubscribe" && tokenShaped(tok):
 		return inboundRcpt{kind: list.RcptUnsubscribe, token: tok}, true
 	}
 	return inboundRcpt{}, false
 }
 
-// tokenShaped reports whether s looks like a token: 20 to 128 lower-case
-// base32 letters.
+// mangledToken reports whether s may be a VERP token rewritten on the way:
+// at most as long as a token (so the local part stays within the limits a
+// real one has) and made of dot-atom characters (RFC 5322 section 3.2.3),
+// without the '%' and '!' of old source routing, so that nothing accepted
+// even looks like an address to relay to.
+func mangledToken(s string) bool {
+	if len(s) > maxTokenLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || strings.IndexByte(".#$&'*+-/=?^_`{|}~", c) >= 0 {
+			continue
+		}
+		return false
+	}
+	return true
+}
+
+// maxTokenLen is the longest token taken in an address.
+const maxTokenLen = 128
+
+// tokenShaped reports whether s looks like a token: 20 to maxTokenLen
+// lower-case base32 letters.
 func tokenShaped(s string) bool {
-	if len(s) < 20 || len(s) > 128 {
+	if len(s) < 20 || len(s) > maxTokenLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
