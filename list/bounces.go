@@ -138,7 +138,10 @@ func (s *Service) BounceRules(ctx context.Context) (BounceRules, error) {
 // it proves that Bulletin sent the original: a valid VERP token, an
 // unsubscribe token of the quoted original, or a quoted Message-ID of a
 // sent message; anything else could be forged to blocklist anyone, so it is
-// recorded with Counted false and changes nothing. Auto-replies are ignored.
+// recorded with Counted false and changes nothing. Evidence quoted in a
+// bounce (anything but the VERP address) travels with every copy of the
+// message, so it acts only on failed recipients that are the proven
+// subscriber's own address. Auto-replies are ignored.
 // An unsubscribe+TOKEN@ mail unsubscribes whatever its body says. Only store
 // failures are returned: the sender may try again later.
 func (s *Service) HandleInbound(ctx context.Context, r InboundReport) error {
@@ -256,31 +259,37 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	return err
 }
 
-// handleBounces stores one record per failed recipient and, for a proven
-// report, adds the events and applies the limits.
+// handleBounces stores one record per failed recipient and, for the
+// recipients the proof applies to (proof.forRecipient: each is judged on
+// its own), adds the events and applies the limits.
 func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, rules BounceRules, o Origin) error {
 	bs := r.Bounces
 	if len(bs) == 0 {
 		bs = []Bounce{{Kind: BounceUnknown, Action: "unknown"}}
 	}
 	now := s.Now()
-	stored := make([]Bounce, 0, len(bs))
+	proven := make([]Bounce, 0, len(bs))
 	for i := range bs {
 		b := bs[i]
 		if b.Kind == "" {
 			b.Kind = BounceUnknown
 		}
-		b.Counted = p.ok && b.Action != "delayed" && b.Kind != BounceUnknown
-		if err := s.addReportBounce(ctx, &b, i == 0, r, p, rules, now); err != nil {
+		bp := p.forRecipient(b.Email)
+		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown
+		if err := s.addReportBounce(ctx, &b, i == 0, r, bp, rules, now); err != nil {
 			return err
 		}
-		stored = append(stored, b)
+		if bp.ok {
+			proven = append(proven, b)
+		}
 	}
-	if !p.ok {
-		s.log.Info("unproven bounce report recorded, not counted", "rcpt", string(r.Rcpt), "recipients", len(bs))
+	if n := len(bs) - len(proven); n > 0 {
+		s.log.Info("unproven bounces recorded, not counted", "rcpt", string(r.Rcpt), "via", p.via, "recipients", n)
+	}
+	if len(proven) == 0 {
 		return nil
 	}
-	bounced, err := s.applyBounces(ctx, p.rec, stored, rules, o)
+	bounced, err := s.applyBounces(ctx, p.rec, proven, rules, o)
 	if err != nil || !bounced || p.campaign == 0 {
 		return err
 	}

@@ -15,6 +15,44 @@ type proof struct {
 	via      string
 	rec      Record
 	campaign CampaignID
+	// quoted marks evidence found inside the report (a Message-ID, a
+	// Return-Path, a List-Unsubscribe) rather than the VERP address it came
+	// to. Anyone holding a copy of the message has that evidence, so it
+	// proves only a failure of the address the message was sent to: see
+	// forRecipient.
+	quoted bool
+}
+
+// viaVERP is the via of the only proof that is not quoted: the report came
+// to the VERP address of one message, which stays valid when that message
+// was forwarded to another address (that is what VERP is for).
+const viaVERP = "verp"
+
+// forRecipient returns the proof as it applies to one failed recipient of
+// the report. A quoted proof applies only when the recipient is the proven
+// subscriber's own address (same identity): otherwise a report naming
+// user5@ but quoting Ann's Message-ID would blocklist Ann. A recipient that
+// does not apply gets the zero proof: recorded, acting on no one.
+func (p proof) forRecipient(email string) proof {
+	if !p.ok || !p.quoted {
+		return p
+	}
+	a, err := ParseAddress(email)
+	if err != nil {
+		return proof{}
+	}
+	id := p.rec.Subscriber.Identity
+	if id == "" {
+		sa, err := ParseAddress(p.rec.Subscriber.Email)
+		if err != nil {
+			return proof{}
+		}
+		id = sa.Identity
+	}
+	if a.Identity != id {
+		return proof{}
+	}
+	return p
 }
 
 // Limits on the work spent authenticating one report.
@@ -29,8 +67,8 @@ const (
 // Bulletin sent, strongest first: the VERP token of the address it came to,
 // a quoted Message-ID of a sent message, a VERP token quoted in the report
 // (the original's Return-Path), an unsubscribe token of the original's
-// List-Unsubscribe. Without any, the zero proof. Only store failures are
-// errors.
+// List-Unsubscribe. Without any, the zero proof. All but the first are
+// quoted (see proof.quoted). Only store failures are errors.
 func (s *Service) proveReport(ctx context.Context, r *InboundReport) (proof, error) {
 	now := s.Now()
 	var toks []Token
@@ -39,7 +77,7 @@ func (s *Service) proveReport(ctx context.Context, r *InboundReport) (proof, err
 			toks = append(toks, t)
 		}
 	}
-	if p, err := s.proveTokens(ctx, toks, "verp"); p.ok || err != nil {
+	if p, err := s.proveTokens(ctx, toks, viaVERP); p.ok || err != nil {
 		return p, err
 	}
 	if p, err := s.proveMessageIDs(ctx, r.MessageIDs); p.ok || err != nil {
@@ -74,7 +112,7 @@ func (s *Service) proveTokens(ctx context.Context, toks []Token, via string) (pr
 		if err != nil {
 			return proof{}, err
 		}
-		return proof{ok: true, via: via, rec: rec, campaign: t.Campaign}, nil
+		return proof{ok: true, via: via, rec: rec, campaign: t.Campaign, quoted: via != viaVERP}, nil
 	}
 	return proof{}, nil
 }

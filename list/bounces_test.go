@@ -204,3 +204,44 @@ func TestRawBouncesPruned(t *testing.T) {
 		t.Errorf("newest raw message lost")
 	}
 }
+
+// A quoted Message-ID proves only a failure of the address it was sent to:
+// a report naming no recipient, or another one, acts on no one.
+func TestQuotedMessageIDNeedsItsRecipient(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "ann@example.com")
+	c := list.Campaign{Name: "c", Lists: []list.ListID{1}, Status: list.StatusRunning}
+	if err := f.db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	sr := list.SendRecord{Campaign: c.ID, Subscriber: sb.ID, Outcome: list.OutcomeSent, MessageID: "m1@example.org", Attempts: 1, At: f.now()}
+	if _, err := f.db.CommitSends(ctx, c.ID, list.SendBatch{Records: []list.SendRecord{sr}, Delta: list.Stats{Sent: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, email := range []string{"", "not an address", "user5@example.net", "ann@example.com.evil.example"} {
+		r := list.InboundReport{Rcpt: list.RcptBounce, MessageIDs: []string{"m1@example.org"},
+			Bounces: []list.Bounce{{Email: email, Kind: list.BounceHard, Action: "failed", Status: "5.1.1"}}}
+		if err := f.svc.HandleInbound(ctx, r); err != nil {
+			t.Fatalf("HandleInbound(%q): %v", email, err)
+		}
+		if f.blocklisted(t, sb.ID) {
+			t.Fatalf("HandleInbound(%q) blocklisted the subscriber the Message-ID was sent to", email)
+		}
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{})
+	if err != nil || len(bs) != 4 {
+		t.Fatalf("records = %+v, %v; want 4", bs, err)
+	}
+	for _, b := range bs {
+		if b.Counted || b.Subscriber != 0 || b.Campaign != 0 {
+			t.Errorf("record %+v, want uncounted and tied to no one", b)
+		}
+	}
+	r := list.InboundReport{Rcpt: list.RcptBounce, MessageIDs: []string{"<m1@example.org>"},
+		Bounces: []list.Bounce{{Email: "Ann@EXAMPLE.com", Kind: list.BounceHard, Action: "failed", Status: "5.1.1"}}}
+	if err := f.svc.HandleInbound(ctx, r); err != nil || !f.blocklisted(t, sb.ID) {
+		t.Errorf("report naming the address the Message-ID was sent to: err %v, blocklisted %v; want blocklisted", err, f.blocklisted(t, sb.ID))
+	}
+}

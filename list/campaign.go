@@ -138,7 +138,9 @@ type Bounce struct {
 	Diagnostic string       `json:"diagnostic"`
 	Campaign   CampaignID   `json:"campaign,omitempty"`
 	// Counted is false for reports that could not be authenticated (no valid
-	// token, no known Message-ID) and for delays: recorded, but acting on no one.
+	// token, no known Message-ID, or a quoted Message-ID of a message sent to
+	// another address than Email) and for delays: recorded, but acting on no
+	// one.
 	Counted bool      `json:"counted"`
 	At      time.Time `json:"at"`
 	// Raw is the report as received, kept up to a size cap.
