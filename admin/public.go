@@ -5,6 +5,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/gorilla/mux"
@@ -170,6 +171,7 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 	if ok, wait := s.subscribeLimit.allow(clientKey(s.clientIP(r)), s.now()); !ok {
 		return &limitedError{after: wait}
 	}
+	start := time.Now()
 	if err := parseForm(w, r); err != nil {
 		return err
 	}
@@ -178,6 +180,11 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	done := func() error {
+		if wait := s.subscribeFloor - time.Since(start); wait > 0 {
+			if err := s.sleep(r, wait); err != nil {
+				return err
+			}
+		}
 		return s.pub.render(w, http.StatusOK, "check_inbox", view{Title: "Check your inbox", Data: l})
 	}
 	if r.PostForm.Get(honeypotName) != "" {

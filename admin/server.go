@@ -45,6 +45,10 @@ type Options struct {
 	// 10 per 10 minutes.
 	SubscribeRate  int
 	SubscribeEvery time.Duration
+	// SubscribeFloor is the least time a sign-up takes to answer (300 ms;
+	// negative: none). A new address costs more store work than one
+	// already confirmed, and the answer's timing must not tell them apart.
+	SubscribeFloor time.Duration
 }
 
 // Server serves Bulletin's HTTP routes.
@@ -66,6 +70,7 @@ type Server struct {
 	adm *pages
 
 	subscribeLimit *limiter
+	subscribeFloor time.Duration
 	logins         *throttle
 	basicCache     *authCache
 	sessions       *sessions
@@ -96,6 +101,9 @@ func New(opts Options) (*Server, error) {
 	if opts.SubscribeEvery <= 0 {
 		opts.SubscribeEvery = 10 * time.Minute
 	}
+	if opts.SubscribeFloor == 0 {
+		opts.SubscribeFloor = 300 * time.Millisecond
+	}
 	public, err := parsePages(opts.FS, "public")
 	if err != nil {
 		return nil, err
@@ -114,6 +122,7 @@ func New(opts Options) (*Server, error) {
 		metrics: opts.Metrics, observe: opts.ObserveHTTP, ready: opts.Ready, static: static,
 		pub: public, adm: ui,
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
+		subscribeFloor: opts.SubscribeFloor,
 		logins:         newThrottle(),
 		basicCache:     newAuthCache(basicCacheTTL, maxAuthCache),
 		sessions:       newSessions(),
