@@ -42,6 +42,14 @@ func (c relayConfig) requireTLS() bool {
 	return c.mode == tlsStartTLS && !isLoopbackHost(c.host)
 }
 
+// CheckRelay reports whether raw is a relay URL the sender accepts, so
+// that a bad one is refused at startup with the other bad settings rather
+// than once the store is open.
+func CheckRelay(raw string) error {
+	_, err := parseRelay(raw)
+	return err
+}
+
 // parseRelay parses smtp://[user:pass@]host[:port] (port 587),
 // smtps://… (465) and smtp+plain://… (25).
 func parseRelay(raw string) (relayConfig, error) {

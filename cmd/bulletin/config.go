@@ -7,12 +7,16 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/smtp"
 )
 
 // config is every setting of the serve command and the subcommands that
@@ -99,6 +103,15 @@ func parse(fs *flag.FlagSet, args []string, getenv func(string) string, c *confi
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	return fromEnv(fs, getenv, c)
+}
+
+// fromEnv fills every flag not given on the command line from its
+// environment variable and records which settings were set. A bad value is
+// reported with its variable, the value and what the flag wants, and does
+// not stop the others from being read: serve reports them with the
+// validation errors.
+func fromEnv(fs *flag.FlagSet, getenv func(string) string, c *config) error {
 	c.set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	var errs []error
@@ -108,12 +121,32 @@ func parse(fs *flag.FlagSet, args []string, getenv func(string) string, c *confi
 		}
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", envName(f.Name), err))
+				errs = append(errs, fmt.Errorf("%s %q: %w%s", envName(f.Name), v, err, flagWant(f)))
 			}
 			c.set[f.Name] = true
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// flagWant says what kind of value a flag takes, for errors whose own text
+// (the flag package's "parse error") does not.
+func flagWant(f *flag.Flag) string {
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	switch g.Get().(type) {
+	case bool:
+		return ": want true or false"
+	case int, int64, uint, uint64:
+		return ": want a whole number"
+	case float64:
+		return ": want a number"
+	case time.Duration:
+		return ": want a duration such as 90m, 36h or 30d"
+	}
+	return ""
 }
 
 // validate checks the serve settings and derives the defaults that follow
@@ -122,6 +155,10 @@ func (c *config) validate() error {
 	var errs []error
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("--log-format must be text or json, not %q", c.LogFormat))
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level must be debug, info, warn or error, not %q", c.LogLevel))
 	}
 	if _, err := net.ResolveTCPAddr("tcp", c.HTTP); err != nil {
 		errs = append(errs, fmt.Errorf("--http %q: %w", c.HTTP, err))
@@ -143,11 +180,14 @@ func (c *config) validate() error {
 	errs = append(errs, c.Privacy.errors(c.Resolver)...)
 	errs = append(errs, c.Inbound.errors()...)
 	errs = append(errs, c.opsErrors()...)
+	errs = append(errs, c.mailErrors()...)
 	if c.BaseURL == "" {
 		c.BaseURL = "http://" + c.HTTP
 	}
 	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q must start with http:// or https://", c.BaseURL))
+	} else if !webURL(c.BaseURL) {
+		errs = append(errs, fmt.Errorf("--base-url %q must be an http:// or https:// URL with a host", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.BounceDomain == "" {
@@ -157,6 +197,66 @@ func (c *config) validate() error {
 		c.From = "Bulletin <newsletter@" + c.Domain + ">"
 	}
 	return errors.Join(errs...)
+}
+
+// mailErrors checks the domains, the sender, the privacy policy URL and the
+// relay: the sender and the service refuse them too, but only once the
+// store is open and, on a fresh folder, the first admin's password shown.
+func (c *config) mailErrors() []error {
+	var errs []error
+	for _, d := range []struct{ flag, v string }{{"--domain", c.Domain}, {"--bounce-domain", c.BounceDomain}} {
+		if d.v != "" && !validDomain(d.v) {
+			errs = append(errs, fmt.Errorf("%s %q is not a valid domain", d.flag, d.v))
+		}
+	}
+	if c.From != "" && !validFrom(c.From) {
+		errs = append(errs, fmt.Errorf("--from %q must be \"Name <address>\" or an address", c.From))
+	}
+	if c.PrivacyURL != "" && !webURL(c.PrivacyURL) {
+		errs = append(errs, fmt.Errorf("--privacy-url %q must be an http:// or https:// URL", c.PrivacyURL))
+	}
+	// The relay URL may hold its password: errors show it redacted, or
+	// not at all when it does not even parse.
+	if _, err := url.Parse(c.Relay); err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		errs = append(errs, fmt.Errorf("--relay is not a URL: %w", err))
+	} else if c.Relay != "" {
+		if err := smtp.CheckRelay(c.Relay); err != nil {
+			errs = append(errs, fmt.Errorf("--relay %s: %w", list.RedactRelay(c.Relay), err))
+		}
+	}
+	return errs
+}
+
+// validDomain reports whether d can be the domain of an address. Unlike
+// list.ParseAddress it takes a name without a dot: the default domain is
+// localhost.
+func validDomain(d string) bool {
+	if strings.ContainsAny(d, "@<> ,;\t\r\n\x00") || strings.HasPrefix(d, ".") || strings.Contains(d, "..") {
+		return false
+	}
+	_, err := mail.ParseAddress("postmaster@" + d)
+	return err == nil
+}
+
+// validFrom reports whether from is an address with a domain, with or
+// without a display name.
+func validFrom(from string) bool {
+	a, err := mail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n\x00") {
+		return false
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	return at > 0 && validDomain(a.Address[at+1:])
+}
+
+// webURL reports whether s is an absolute http(s) URL with a host.
+func webURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \r\n\t")
 }
 
 // proxies parses --trusted-proxy.

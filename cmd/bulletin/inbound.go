@@ -14,6 +14,10 @@ import (
 
 // inboundSettings are the inbound SMTP limits and the bounce rules.
 type inboundSettings struct {
+	// registered is true when the flags were registered (serve and the
+	// subcommands sharing its flags), so that a zero value is a bad value
+	// rather than "not given".
+	registered     bool
 	MaxSize        int64
 	MaxRcpts       int
 	MaxConns       int
@@ -29,30 +33,46 @@ type inboundSettings struct {
 // inboundFlags registers the inbound server's and the bounce rules' flags.
 func inboundFlags(fs *flag.FlagSet, c *config) {
 	s := &c.Inbound
+	s.registered = true
+	// The durations take whole days too ("30d"), as every duration flag does.
+	s.Timeout, s.SessionTimeout, s.SoftWindow = time.Minute, 10*time.Minute, 30*24*time.Hour
 	fs.Int64Var(&s.MaxSize, "smtp-in-max-size", 10<<20, "largest inbound message in bytes")
 	fs.IntVar(&s.MaxRcpts, "smtp-in-max-rcpts", 10, "recipients per inbound message at most")
 	fs.IntVar(&s.MaxConns, "smtp-in-max-conns", 100, "concurrent inbound connections at most")
-	fs.DurationVar(&s.Timeout, "smtp-in-timeout", time.Minute, "inbound per-command timeout")
-	fs.DurationVar(&s.SessionTimeout, "smtp-in-session-timeout", 10*time.Minute, "inbound whole-session timeout")
+	fs.Var((*dayDuration)(&s.Timeout), "smtp-in-timeout", "inbound per-command timeout")
+	fs.Var((*dayDuration)(&s.SessionTimeout), "smtp-in-session-timeout", "inbound whole-session timeout")
 	fs.StringVar(&s.TLSCert, "smtp-in-tls-cert", "", "PEM certificate for inbound STARTTLS (none: no STARTTLS)")
 	fs.StringVar(&s.TLSKey, "smtp-in-tls-key", "", "PEM key for inbound STARTTLS")
 	fs.IntVar(&s.HardLimit, "hard-bounce-limit", 1, "hard bounces that blocklist an address")
 	fs.IntVar(&s.SoftLimit, "soft-bounce-limit", 3, "soft bounces within the window that blocklist an address")
-	fs.DurationVar(&s.SoftWindow, "soft-bounce-window", 30*24*time.Hour, "window in which soft bounces are counted")
+	fs.Var((*dayDuration)(&s.SoftWindow), "soft-bounce-window", "window in which soft bounces are counted, e.g. 720h or 30d")
 }
 
+// errors checks the inbound limits and the bounce rules.
 func (s *inboundSettings) errors() []error {
 	var errs []error
-	// Zero values come from subcommands that do not take these flags: the
-	// inbound server's own defaults apply then.
+	// Zero limits and timeouts come from subcommands that do not take these
+	// flags: the inbound server's own defaults apply then.
 	if s.MaxSize < 0 || s.MaxRcpts < 0 || s.MaxConns < 0 || s.Timeout < 0 || s.SessionTimeout < 0 {
 		errs = append(errs, errors.New("--smtp-in-max-size, -max-rcpts, -max-conns and the timeouts must be positive"))
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		errs = append(errs, errors.New("--smtp-in-tls-cert and --smtp-in-tls-key go together"))
 	}
-	if s.HardLimit < 0 || s.SoftLimit < 0 || s.SoftWindow < 0 {
-		errs = append(errs, errors.New("bounce limits must be at least 1 and the window positive"))
+	if !s.registered {
+		return errs
+	}
+	// The store refuses the same values (list.SetBounceRules), but only
+	// once the server is starting: refused here, they are reported with the
+	// rest before anything is created.
+	if s.HardLimit < 1 {
+		errs = append(errs, fmt.Errorf("--hard-bounce-limit must be at least 1, not %d", s.HardLimit))
+	}
+	if s.SoftLimit < 1 {
+		errs = append(errs, fmt.Errorf("--soft-bounce-limit must be at least 1, not %d", s.SoftLimit))
+	}
+	if s.SoftWindow < time.Minute {
+		errs = append(errs, fmt.Errorf("--soft-bounce-window must be at least 1m, not %s", s.SoftWindow))
 	}
 	return errs
 }

@@ -96,6 +96,10 @@ func (d *dayDuration) String() string {
 	return v.String()
 }
 
+// Get makes dayDuration a flag.Getter, so that a bad environment value is
+// explained like that of any other duration flag (config.go, flagWant).
+func (d *dayDuration) Get() any { return time.Duration(*d) }
+
 func (d *dayDuration) Set(s string) error {
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		v, err := strconv.Atoi(n)

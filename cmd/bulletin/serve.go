@@ -147,10 +147,12 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var cfg config
 	fs := newFlagSet("serve", stderr)
 	serveFlags(fs, &cfg)
-	if err := parse(fs, args, getenv, &cfg); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if err := cfg.validate(); err != nil {
+	// A bad environment value is reported with the other bad values, all
+	// before the store is created.
+	if err := errors.Join(fromEnv(fs, getenv, &cfg), cfg.validate()); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	log := cfg.logger(stderr)

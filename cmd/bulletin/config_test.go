@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runServeOnce runs a command line that must not start a server: a bad
+// value accepted would serve until the deadline and fail the test there.
+func runServeOnce(t *testing.T, env map[string]string, args ...string) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	err := run(ctx, args, func(k string) string { return env[k] }, &out, &out)
+	return exitCode(err, &out), out.String()
+}
+
+// TestServeRefusesBadValues checks that every bad serve value is refused
+// with exit code 2, all of them in one report, before the data folder or
+// the first admin's password exists.
+func TestServeRefusesBadValues(t *testing.T) {
+	t.Parallel()
+	base := []string{"serve", "--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "bogus"}, "--log-level"},
+		{[]string{"--from", "garbage"}, "--from"},
+		{[]string{"--privacy-url", "not a url"}, "--privacy-url"},
+		{[]string{"--base-url", "https://"}, "--base-url"},
+		{[]string{"--relay", "ftp://x"}, "--relay"},
+		{[]string{"--relay", "smtp://h:notaport"}, "--relay"},
+		{[]string{"--domain", "bad domain"}, "--domain"},
+		{[]string{"--bounce-domain", "bad domain"}, "--bounce-domain"},
+		{[]string{"--soft-bounce-window", "30s"}, "--soft-bounce-window"},
+		{[]string{"--hard-bounce-limit", "0"}, "--hard-bounce-limit"},
+		{[]string{"--soft-bounce-limit", "0"}, "--soft-bounce-limit"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		args := append(append(append([]string(nil), base...), "--data", data), tc.args...)
+		code, out := runServeOnce(t, nil, args...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("serve %s = exit %d, want 2 naming %s:\n%s", strings.Join(tc.args, " "), code, tc.want, out)
+		}
+		if strings.Contains(out, "password") {
+			t.Errorf("serve %s printed a password before refusing:\n%s", strings.Join(tc.args, " "), out)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("serve %s made the data folder before refusing", strings.Join(tc.args, " "))
+		}
+	}
+
+	// All at once, the environment's bad values with the flags'.
+	data := filepath.Join(t.TempDir(), "data")
+	code, out := runServeOnce(t, map[string]string{"BULLETIN_RATE": "fast", "BULLETIN_MAX_CONNS": "many"},
+		append(append([]string(nil), base...), "--data", data, "--log-level", "bogus", "--from", "garbage",
+			"--relay", "ftp://x", "--domain", "bad domain", "--hard-bounce-limit", "0")...)
+	if code != 2 {
+		t.Errorf("exit %d, want 2", code)
+	}
+	for _, want := range []string{`BULLETIN_RATE "fast"`, `BULLETIN_MAX_CONNS "many"`, "want a number", "want a whole number",
+		"--log-level", "--from", "--relay", "--domain", "--hard-bounce-limit"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the report does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestDurationFlagsTakeDays checks that every duration flag takes whole
+// days, as configure.md says.
+func TestDurationFlagsTakeDays(t *testing.T) {
+	t.Parallel()
+	var c config
+	fs := newFlagSet("serve", &bytes.Buffer{})
+	serveFlags(fs, &c)
+	err := parse(fs, []string{"--soft-bounce-window", "30d", "--smtp-in-timeout", "1d", "--reminder-after", "2d"},
+		envOf("BULLETIN_SMTP_IN_SESSION_TIMEOUT", "2d"), &c)
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := 24 * time.Hour
+	if in := c.Inbound; in.SoftWindow != 30*day || in.Timeout != day || in.SessionTimeout != 2*day {
+		t.Errorf("window %s, timeout %s, session timeout %s", in.SoftWindow, in.Timeout, in.SessionTimeout)
+	}
+	// The defaults are unchanged.
+	c = config{}
+	fs = newFlagSet("serve", &bytes.Buffer{})
+	serveFlags(fs, &c)
+	if err := parse(fs, nil, envOf(), &c); err != nil {
+		t.Fatal(err)
+	}
+	if in := c.Inbound; in.SoftWindow != 30*day || in.Timeout != time.Minute || in.SessionTimeout != 10*time.Minute {
+		t.Errorf("defaults: window %s, timeout %s, session timeout %s", in.SoftWindow, in.Timeout, in.SessionTimeout)
+	}
+}
