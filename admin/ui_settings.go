@@ -21,6 +21,9 @@ type settingsPage struct {
 	Fields []settingField
 	// SoftDays is the soft-bounce window field's value.
 	SoftDays string
+	// RuleLocked says which bounce rules a flag or variable set (by their
+	// BounceRules JSON names, as list.SettingsHooks.Locked): read-only.
+	RuleLocked map[string]string
 	// Checks are the doctor's verdicts once asked for (Checked).
 	Checks    []list.Check
 	Checked   bool
@@ -85,6 +88,7 @@ func (s *Server) settingsData(r *http.Request, form map[string]string) (settings
 		StoreSize: list.FormatBytes(s.svc.StoreSize())}
 	p.HasDoctor = s.svc.HasSettingsDoctor()
 	p.SoftDays = p.SoftWindowDays()
+	p.RuleLocked = locked
 	for _, k := range list.SettingFields {
 		f := settingField{Key: k, Label: list.SettingLabel(k), Help: settingHelp[k], Value: stored.Field(k),
 			Running: running.Field(k), Locked: locked[k], Restart: slices.Contains(list.RestartFields, k), Type: "text"}
@@ -200,7 +204,9 @@ func settingsFromForm(n list.Settings, form map[string]string) (list.Settings, e
 	return n, nil
 }
 
-// uiSaveBounceRules stores the bounce rules form.
+// uiSaveBounceRules stores the bounce rules form. A rule set by a flag or
+// variable is disabled on the form, so absent: it keeps its value, and a
+// different value for it is refused.
 func (s *Server) uiSaveBounceRules(w http.ResponseWriter, r *http.Request) error {
 	if err := uiForm(w, r); err != nil {
 		return err
@@ -210,25 +216,51 @@ func (s *Server) uiSaveBounceRules(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	hard, err1 := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("hard_limit")))
-	soft, err2 := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("soft_limit")))
-	days, err3 := strconv.Atoi(strings.TrimSpace(r.PostForm.Get("soft_days")))
-	if err1 == nil && err2 == nil && err3 == nil && hard >= 1 && soft >= 1 && days >= 1 && days <= 3650 {
-		rules.HardLimit, rules.SoftLimit, rules.SoftWindow = hard, soft, time.Duration(days)*24*time.Hour
+	locked := s.svc.SettingsLocked()
+	form := map[string]string{}
+	var errMsg string
+	for _, f := range []struct{ name, key, label, cur string }{
+		{"hard_limit", "hard_limit", "the hard bounce limit", strconv.Itoa(rules.HardLimit)},
+		{"soft_limit", "soft_limit", "the soft bounce limit", strconv.Itoa(rules.SoftLimit)},
+		{"soft_days", "soft_window", "the soft bounce window", settingsPage{Rules: rules}.SoftWindowDays()},
+	} {
+		v := strings.TrimSpace(r.PostForm.Get(f.name))
+		if where := locked[f.key]; where != "" {
+			if v != "" && v != f.cur && errMsg == "" {
+				errMsg = fmt.Sprintf("Bounce rules: %s is set by %s: change it there and restart.", f.label, where)
+			}
+			v = f.cur
+		}
+		form[f.name] = v
+	}
+	hard, err1 := strconv.Atoi(form["hard_limit"])
+	soft, err2 := strconv.Atoi(form["soft_limit"])
+	days, err3 := strconv.Atoi(form["soft_days"])
+	// A locked window may be no whole number of days (--soft-bounce-window
+	// 36h): it is kept as it is.
+	windowLocked := locked["soft_window"] != ""
+	validDays := windowLocked || err3 == nil && days >= 1 && days <= 3650
+	if errMsg == "" && err1 == nil && err2 == nil && validDays && hard >= 1 && soft >= 1 {
+		rules.HardLimit, rules.SoftLimit = hard, soft
+		if !windowLocked {
+			rules.SoftWindow = time.Duration(days) * 24 * time.Hour
+		}
 		if err = s.svc.SetBounceRules(ctx, rules); err != nil {
 			return err
 		}
 		s.svc.RecordAudit(ctx, s.origin(r), "settings.bounce_rules", fmt.Sprintf("hard=%d soft=%d days=%d", hard, soft, days))
 		return redirect(w, r, "/admin/settings", "bounces")
 	}
+	if errMsg == "" {
+		errMsg = "Bounce rules: the limits must be whole numbers of at least 1, and the soft bounce window 1 to 3650 days."
+	}
 	p, err := s.settingsData(r, nil)
 	if err != nil {
 		return err
 	}
-	p.SoftDays = r.PostForm.Get("soft_days")
+	p.SoftDays = form["soft_days"]
 	p.Rules.HardLimit, p.Rules.SoftLimit = hard, soft
-	return s.renderSettings(w, r, http.StatusUnprocessableEntity, p,
-		"Bounce rules: the limits must be whole numbers of at least 1, and the soft bounce window 1 to 3650 days.")
+	return s.renderSettings(w, r, http.StatusUnprocessableEntity, p, errMsg)
 }
 
 // uiCheckSettings runs the checks of the sending setup (DNS, relay

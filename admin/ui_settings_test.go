@@ -20,13 +20,19 @@ import (
 // locked as by --relay, and the doctor answers fixed verdicts.
 func newSettingsEnv(t *testing.T) (*uiEnv, *store.DB) {
 	t.Helper()
+	return newSettingsEnvLocked(t, map[string]string{"relay": "--relay / BULLETIN_RELAY"})
+}
+
+// newSettingsEnvLocked is newSettingsEnv with the given settings locked.
+func newSettingsEnvLocked(t *testing.T, locked map[string]string) (*uiEnv, *store.DB) {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	hooks := list.SettingsHooks{
-		Locked: map[string]string{"relay": "--relay / BULLETIN_RELAY"},
+		Locked: locked,
 		Doctor: func(ctx context.Context) []list.Check {
 			return []list.Check{
 				{Name: "DKIM bulletin._domainkey.news.example", Status: "pass", Detail: "the record matches the key"},
@@ -167,6 +173,40 @@ func TestUISettingsBounceRules(t *testing.T) {
 	}
 	if r, _ := u.svc.BounceRules(t.Context()); r.HardLimit != 2 || r.SoftLimit != 5 || r.SoftWindow.Hours() != 7*24 {
 		t.Errorf("rules = %+v", r)
+	}
+}
+
+// TestUISettingsBounceRulesLocked checks that a bounce rule set by a flag
+// or variable is read-only on the page, keeps its value when the others
+// are saved, and cannot be changed by a crafted form.
+func TestUISettingsBounceRulesLocked(t *testing.T) {
+	t.Parallel()
+	u, _ := newSettingsEnvLocked(t, map[string]string{"hard_limit": "--hard-bounce-limit / BULLETIN_HARD_BOUNCE_LIMIT"})
+	if err := u.svc.SetBounceRules(t.Context(), list.BounceRules{HardLimit: 4}); err != nil {
+		t.Fatal(err)
+	}
+	s := u.login("root")
+	_, body := s.get("/admin/settings")
+	if !strings.Contains(body, `name="hard_limit" min="1" value="4" disabled>`) ||
+		!strings.Contains(body, "Read-only: set by <code>--hard-bounce-limit / BULLETIN_HARD_BOUNCE_LIMIT</code>") {
+		t.Errorf("the locked hard bounce limit is not read-only:\n%s", body)
+	}
+	if strings.Contains(body, `name="soft_limit" min="1" value="3" disabled`) {
+		t.Error("the soft bounce limit, not locked, is read-only")
+	}
+	// The disabled field is not sent: the others are saved, it stays.
+	if res, _ := s.post("/admin/settings/bounces", url.Values{"soft_limit": {"5"}, "soft_days": {"10"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save the unlocked rules = %d", res.StatusCode)
+	}
+	if r, _ := u.svc.BounceRules(t.Context()); r.HardLimit != 4 || r.SoftLimit != 5 || r.SoftWindow != 10*24*time.Hour {
+		t.Errorf("rules = %+v", r)
+	}
+	res, body := s.post("/admin/settings/bounces", url.Values{"hard_limit": {"9"}, "soft_limit": {"5"}, "soft_days": {"10"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "set by --hard-bounce-limit") {
+		t.Errorf("changing the locked hard bounce limit = %d", res.StatusCode)
+	}
+	if r, _ := u.svc.BounceRules(t.Context()); r.HardLimit != 4 {
+		t.Errorf("the locked hard bounce limit changed: %+v", r)
 	}
 }
 

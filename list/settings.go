@@ -94,7 +94,8 @@ type SettingsHooks struct {
 	// Locked maps the key of each setting given by a flag or an
 	// environment variable to where it came from ("--relay /
 	// BULLETIN_RELAY"): the page shows those read-only and SaveSettings
-	// refuses to change them.
+	// refuses to change them. The bounce rules go by their BounceRules
+	// JSON names (hard_limit, soft_limit, soft_window).
 	Locked map[string]string
 	// Apply is told of saved settings, to put the ones the running server
 	// can take into force (Config); nil applies the non-empty Config

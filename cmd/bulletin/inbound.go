@@ -77,10 +77,12 @@ func (s *inboundSettings) errors() []error {
 	return errs
 }
 
-// applyBounceRules stores the bounce rules when a flag or variable sets
-// them, so that rules saved from the UI are not overwritten by defaults.
+// applyBounceRules stores the bounce rules that a flag or variable sets,
+// each on its own: the rules not given keep what was saved from the
+// settings page rather than going back to their defaults.
 func (in *instance) applyBounceRules(ctx context.Context) error {
-	if !in.cfg.set["hard-bounce-limit"] && !in.cfg.set["soft-bounce-limit"] && !in.cfg.set["soft-bounce-window"] {
+	set := in.cfg.set
+	if !set["hard-bounce-limit"] && !set["soft-bounce-limit"] && !set["soft-bounce-window"] {
 		return nil
 	}
 	r, err := in.svc.BounceRules(ctx)
@@ -88,7 +90,15 @@ func (in *instance) applyBounceRules(ctx context.Context) error {
 		return err
 	}
 	s := in.cfg.Inbound
-	r.HardLimit, r.SoftLimit, r.SoftWindow = s.HardLimit, s.SoftLimit, s.SoftWindow
+	if set["hard-bounce-limit"] {
+		r.HardLimit = s.HardLimit
+	}
+	if set["soft-bounce-limit"] {
+		r.SoftLimit = s.SoftLimit
+	}
+	if set["soft-bounce-window"] {
+		r.SoftWindow = s.SoftWindow
+	}
 	return in.svc.SetBounceRules(ctx, r)
 }
 

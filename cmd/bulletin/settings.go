@@ -9,10 +9,12 @@ import (
 	"github.com/bulletin/bulletin/smtp"
 )
 
-// settingFlags maps each setting of the settings page to its serve flag.
+// settingFlags maps each setting of the settings page to its serve flag;
+// the bounce rules go by their list.BounceRules JSON names.
 var settingFlags = map[string]string{
 	"domain": "domain", "bounce_domain": "bounce-domain", "from": "from", "postal_address": "postal-address",
 	"privacy_url": "privacy-url", "base_url": "base-url", "relay": "relay", "rate": "rate", "max_conns": "max-conns",
+	"hard_limit": "hard-bounce-limit", "soft_limit": "soft-bounce-limit", "soft_window": "soft-bounce-window",
 }
 
 // settingsWiring is what the settings page needs of the startup: the

@@ -127,3 +127,38 @@ func TestSettingsSurviveRestart(t *testing.T) {
 		t.Errorf("changing a flag's setting = %d, want 422", res.StatusCode)
 	}
 }
+
+// TestBounceFlagsKeepSavedRules checks that a bounce-rule flag overrides
+// only its own rule: the others keep what was saved on the settings page,
+// and the flag's rule shows read-only there.
+func TestBounceFlagsKeepSavedRules(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	s := startServer(t, data)
+	ui := loginUI(t, s.base)
+	res, _ := ui.post("/admin/settings/bounces", url.Values{"hard_limit": {"2"}, "soft_limit": {"5"}, "soft_days": {"10"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("save the bounce rules = %d", res.StatusCode)
+	}
+	s.shutdown(t)
+
+	s = startServer(t, data, "--hard-bounce-limit", "4")
+	ui = loginUI(t, s.base)
+	_, body := ui.get("/admin/settings")
+	if !strings.Contains(body, "blocklist after 4 hard bounce(s), or 5 soft bounces within 10 days") {
+		t.Errorf("rules with --hard-bounce-limit 4 over 2/5/10:\n%s", body)
+	}
+	if !strings.Contains(body, `name="hard_limit" min="1" value="4" disabled>`) ||
+		!strings.Contains(body, "set by <code>--hard-bounce-limit / BULLETIN_HARD_BOUNCE_LIMIT</code>") {
+		t.Errorf("the hard bounce limit set by flag is not read-only:\n%s", body)
+	}
+	s.shutdown(t)
+
+	// Stored as given (DESIGN.md), the other rules untouched.
+	s = startServer(t, data)
+	ui = loginUI(t, s.base)
+	if _, body := ui.get("/admin/settings"); !strings.Contains(body, "blocklist after 4 hard bounce(s), or 5 soft bounces within 10 days") ||
+		strings.Contains(body, `value="4" disabled`) {
+		t.Errorf("rules after a restart without flags:\n%s", body)
+	}
+}
