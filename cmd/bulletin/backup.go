@@ -91,11 +91,17 @@ func writeBackup(path string, fn func(*os.File) (int64, error)) (int64, error) {
 	return n, nil
 }
 
+// needsToken is the usage error of a command run with --server but
+// without BULLETIN_TOKEN: the server would only answer 401.
+func needsToken(cmd string) error {
+	return usageError("%s --server needs credentials in BULLETIN_TOKEN (user:password or an API token)", cmd)
+}
+
 // fetchBackup streams GET /api/v1/backup of a running server into w. The
 // token is "user:password" (HTTP Basic) or an API token (Bearer).
 func fetchBackup(ctx context.Context, server, token string, w io.Writer) (int64, error) {
 	if token == "" {
-		return 0, usageError("backup --server needs credentials in BULLETIN_TOKEN (user:password or an API token)")
+		return 0, needsToken("backup")
 	}
 	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(server, "/")+"/api/v1/backup", nil)
 	if err != nil {

@@ -163,7 +163,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		}
 	}
 	code, out = runCmd(t, nil, "restore", "--data", restored, backup)
-	if code != 1 || !strings.Contains(out, "is not empty") {
+	if code != 2 || !strings.Contains(out, "is not empty") {
 		t.Errorf("restore into a non-empty folder: exit %d, %q", code, out)
 	}
 

@@ -38,6 +38,9 @@ func runCampaign(ctx context.Context, args []string, getenv func(string) string,
 		return usageError("campaign send: %q is not a campaign id", fs.Arg(0))
 	}
 	if cfg.Server != "" {
+		if getenv("BULLETIN_TOKEN") == "" {
+			return needsToken("campaign send")
+		}
 		return sendRemote(ctx, strings.TrimRight(cfg.Server, "/"), id, getenv("BULLETIN_TOKEN"), stdout)
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
@@ -80,9 +83,7 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 		}
 		printProgress(w, p)
 		if end, err := progressEnded(p); end {
-			d := time.Since(start)
-			fmt.Fprintf(w, "done in %s: %d sent (%.0f msg/s), Go heap peak %.1f MiB\n", d.Round(time.Millisecond),
-				p.Stats.Sent, float64(p.Stats.Sent)/d.Seconds(), float64(heap)/(1<<20))
+			printDone(w, time.Since(start), p.Stats.Sent, fmt.Sprintf(", Go heap peak %.1f MiB", float64(heap)/(1<<20)))
 			return err
 		}
 		select {
@@ -92,6 +93,12 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 		case <-t.C:
 		}
 	}
+}
+
+// printDone prints the summary line of a campaign send that ended; extra
+// is appended to it (the local send's heap peak).
+func printDone(w io.Writer, d time.Duration, sent int, extra string) {
+	fmt.Fprintf(w, "done in %s: %d sent (%.0f msg/s)%s\n", d.Round(time.Millisecond), sent, float64(sent)/d.Seconds(), extra)
 }
 
 // progressEnded says whether a campaign stopped, and with what error.
@@ -136,12 +143,16 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
 		return fmt.Errorf("send: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
+	start := time.Now()
 	for ctx.Err() == nil {
 		p, err := followProgress(ctx, path+"/progress", token, w)
 		if err != nil {
 			return err
 		}
 		if end, err := progressEnded(p); end {
+			// The heap that matters is the server's: this process only
+			// reads a stream, so its own is not shown.
+			printDone(w, time.Since(start), p.Stats.Sent, "")
 			return err
 		}
 		select {

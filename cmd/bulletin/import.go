@@ -46,6 +46,9 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if f.mode == string(list.ImportConfirmed) && strings.TrimSpace(f.reason) == "" {
 		return usageError("import: --mode confirmed needs --reason (where the consent was given)")
 	}
+	if cfg.Server != "" && getenv("BULLETIN_TOKEN") == "" {
+		return needsToken("import")
+	}
 	in, size, err := openInput(fs.Arg(0))
 	if err != nil {
 		return err

@@ -128,7 +128,8 @@ Commands:
                                 import subscribers from CSV
   export [--list S]             write subscribers as CSV to stdout
   user add --role admin|editor NAME
-                                add an admin user (password from stdin or BULLETIN_PASSWORD)
+                                add a user, an editor unless --role admin
+                                (password from stdin or BULLETIN_PASSWORD)
   user passwd NAME              set a user's password
   dkim keygen [--type rsa|ed25519]
                                 make a new DKIM key

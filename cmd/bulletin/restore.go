@@ -56,7 +56,8 @@ func checkEmptyDir(dir string) error {
 	case err != nil:
 		return fmt.Errorf("restore: %w", err)
 	case len(ents) > 0:
-		return fmt.Errorf("restore: %s is not empty: restore only into a new or empty data folder (move the old one away first)", dir)
+		// A command line mistake, not a failure: exit code 2.
+		return usageError("restore: %s is not empty: restore only into a new or empty data folder (move the old one away first)", dir)
 	}
 	return nil
 }

@@ -17,7 +17,7 @@ import (
 
 // runUser manages admin users on a stopped store: "user add" and "user passwd".
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
+	if len(args) == 0 || (args[0] != "add" && args[0] != "passwd") {
 		return usageError("user: want add or passwd")
 	}
 	var cfg config
@@ -34,13 +34,22 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if fs.NArg() != 1 {
 		return usageError("user %s: want exactly one user NAME", args[0])
 	}
+	// Every mistake of the command line is refused before the password is
+	// asked for.
+	if args[0] == "add" && role != string(list.RoleAdmin) && role != string(list.RoleEditor) {
+		return usageError("user add: --role must be admin or editor, not %q", role)
+	}
+	token := getenv("BULLETIN_TOKEN")
+	if cfg.Server != "" && token == "" {
+		return needsToken("user " + args[0])
+	}
 	name := fs.Arg(0)
 	pw, err := readPassword(getenv, stdout)
 	if err != nil {
 		return err
 	}
 	if cfg.Server != "" {
-		return userRemote(ctx, cfg.Server, getenv("BULLETIN_TOKEN"), args[0], name, role, pw, stdout)
+		return userRemote(ctx, cfg.Server, token, args[0], name, role, pw, stdout)
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		o := list.Origin{User: "cli"}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -81,11 +84,70 @@ func TestCampaignSendThroughServer(t *testing.T) {
 		t.Fatalf("campaign send --server: %v\n%s", err, out.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	last := lines[len(lines)-1]
-	if len(lines) < 2 || !strings.Contains(last, "finished") || !strings.Contains(last, "100.0%") || !strings.Contains(last, fmt.Sprintf("sent %d", len(want))) {
+	if len(lines) < 3 || !strings.HasPrefix(lines[len(lines)-1], "done in ") ||
+		!strings.Contains(lines[len(lines)-1], fmt.Sprintf(": %d sent (", len(want))) {
+		t.Fatalf("no summary line, as the local send prints:\n%s", out.String())
+	}
+	last := lines[len(lines)-2]
+	if !strings.Contains(last, "finished") || !strings.Contains(last, "100.0%") || !strings.Contains(last, fmt.Sprintf("sent %d", len(want))) {
 		t.Fatalf("progress lines:\n%s", out.String())
 	}
 	if got := waitCampaign(t, s, id, list.StatusFinished, 5*time.Second); got.Stats.Sent != len(want) {
 		t.Fatalf("stats %+v", got.Stats)
+	}
+}
+
+// TestUserCommandLineMistakes checks that a bad subcommand or role is a
+// usage error found before the password is read or the store made.
+func TestUserCommandLineMistakes(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"user", "bogus", "NAME"},
+		{"user", "add", "--role", "boss", "NAME"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		args = append(append(args[:2:2], "--data", data), args[2:]...)
+		code, out := runCmd(t, map[string]string{"BULLETIN_PASSWORD": "long enough password"}, args...)
+		if code != 2 {
+			t.Errorf("%s = exit %d, want 2:\n%s", strings.Join(args, " "), code, out)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("%s made the store", strings.Join(args, " "))
+		}
+	}
+	var help bytes.Buffer
+	if err := run(t.Context(), []string{"help"}, envOf(), &help, io.Discard); err != nil || !strings.Contains(help.String(), "an editor unless --role admin") {
+		t.Errorf("help does not say the default role:\n%s", help.String())
+	}
+}
+
+// TestServerWithoutToken checks that every command run with --server says
+// that BULLETIN_TOKEN is missing, with exit code 2, before any request.
+func TestServerWithoutToken(t *testing.T) {
+	t.Parallel()
+	var requests atomic.Int64
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "unauthorized", http.StatusUnauthorized)
+	}))
+	defer api.Close()
+	csv := filepath.Join(t.TempDir(), "in.csv")
+	if err := os.WriteFile(csv, []byte("email\na@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"user", "add", "--server", api.URL, "NAME"},
+		{"user", "passwd", "--server", api.URL, "NAME"},
+		{"import", "--server", api.URL, "--list", "news", csv},
+		{"campaign", "send", "--server", api.URL, "1"},
+		{"backup", "--server", api.URL, filepath.Join(t.TempDir(), "b.db")},
+	} {
+		code, out := runCmd(t, map[string]string{"BULLETIN_PASSWORD": "long enough password"}, args...)
+		if code != 2 || !strings.Contains(out, "needs credentials in BULLETIN_TOKEN") {
+			t.Errorf("%s = exit %d, want 2 asking for BULLETIN_TOKEN:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests without credentials", n)
 	}
 }
