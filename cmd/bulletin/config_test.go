@@ -103,3 +103,31 @@ func TestDurationFlagsTakeDays(t *testing.T) {
 		t.Errorf("defaults: window %s, timeout %s, session timeout %s", in.SoftWindow, in.Timeout, in.SessionTimeout)
 	}
 }
+
+// TestExtraArguments checks that commands without arguments refuse extra
+// ones as a usage error rather than ignoring them.
+func TestExtraArguments(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"serve", "--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0", "extra"},
+		{"dkim", "dns", "extra"},
+		{"dkim", "keygen", "--type", "ed25519", "extra"},
+		{"version", "extra"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		args = append(append([]string{args[0]}, "--data", data), args[1:]...)
+		if args[0] == "dkim" {
+			args[1], args[2], args[3] = args[3], args[1], args[2] // dkim SUB --data D
+		}
+		code, out := runServeOnce(t, nil, args...)
+		if code != 2 || !strings.Contains(out, "extra") {
+			t.Errorf("%s = exit %d, want 2:\n%s", strings.Join(args, " "), code, out)
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Errorf("%s made the data folder", strings.Join(args, " "))
+		}
+	}
+	if code, out := runServeOnce(t, nil, "version", "--data", t.TempDir()); code != 0 || !strings.HasPrefix(out, "bulletin ") {
+		t.Errorf("version --data = exit %d:\n%s", code, out)
+	}
+}

@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "doctor":
 		return runDoctor(ctx, rest, getenv, stdout, stderr)
 	case "version", "--version", "-version":
-		return runVersion(stdout)
+		return runVersion(rest, getenv, stdout, stderr)
 	case "help", "-h", "--help", "-help":
 		printHelp(stdout)
 		return nil
@@ -152,7 +152,18 @@ Run "bulletin COMMAND -h" for a command's flags.
 `)
 }
 
-func runVersion(w io.Writer) error {
+// runVersion prints the version. It takes --data as every command does,
+// and no arguments.
+func runVersion(args []string, getenv func(string) string, w, stderr io.Writer) error {
+	var cfg config
+	fs := newFlagSet("version", stderr)
+	dataFlag(fs, &cfg)
+	if err := parse(fs, args, getenv, &cfg); err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return usageError("version: takes no arguments, got %q", fs.Args())
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		fmt.Fprintln(w, "bulletin (no build info)")

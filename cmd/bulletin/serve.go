@@ -118,12 +118,17 @@ func loadOrCreate(ctx context.Context, db *store.DB, key string, make func() ([]
 	return v, db.PutSetting(ctx, key, v)
 }
 
+// signKinds are the key kinds --dkim-sign signs with, in signing order
+// (the first takes the selector itself); none for "off".
+func signKinds(sign string) []string {
+	return map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[sign]
+}
+
 // dkimKeys loads the signing keys --dkim-sign asks for; each is made on
 // first use and kept in the store.
 func dkimKeys(ctx context.Context, db *store.DB, sign string) ([]crypto.Signer, error) {
-	kinds := map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[sign]
 	var keys []crypto.Signer
-	for _, kind := range kinds {
+	for _, kind := range signKinds(sign) {
 		pem, err := loadOrCreate(ctx, db, "dkim."+kind, func() ([]byte, error) {
 			k, err := smtp.GenerateKey(kind)
 			if err != nil {
@@ -149,6 +154,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	serveFlags(fs, &cfg)
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if fs.NArg() > 0 {
+		return usageError("serve: takes no arguments, got %q", fs.Args())
 	}
 	// A bad environment value is reported with the other bad values, all
 	// before the store is created.
