@@ -57,10 +57,11 @@ func (s *Server) clientIP(r *http.Request) netip.Addr {
 	return ip
 }
 
-// secure reports whether the client reached us over TLS, directly or
-// through a trusted proxy that says so.
+// secure reports whether the client reached us over TLS: directly,
+// through a trusted proxy that says so, or as the HTTPS base URL says the
+// site is served (a proxy not listed in --trusted-proxy still ends TLS).
 func (s *Server) secure(r *http.Request) bool {
-	if r.TLS != nil {
+	if r.TLS != nil || strings.HasPrefix(strings.ToLower(s.svc.Config().BaseURL), "https://") {
 		return true
 	}
 	if s.trusted(remoteAddr(r)) {

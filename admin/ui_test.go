@@ -108,8 +108,8 @@ func TestAdminLogin(t *testing.T) {
 			sc = c
 		}
 	}
-	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/admin" || sc.Secure {
-		t.Errorf("session cookie = %+v (want HttpOnly, SameSite=Lax, Path=/admin, not Secure over plain HTTP)", sc)
+	if sc == nil || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/admin" || !sc.Secure {
+		t.Errorf("session cookie = %+v (want HttpOnly, SameSite=Lax, Path=/admin, Secure under an HTTPS base URL)", sc)
 	}
 
 	res, body = b.do(httptest.NewRequest("GET", "/admin/", nil))
@@ -152,15 +152,21 @@ func TestAdminSecureCookie(t *testing.T) {
 	e := newEnv(t, func(o *Options) { o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} })
 	e.addUser("root", list.RoleAdmin)
 	cases := []struct {
-		name   string
-		mod    func(*http.Request)
-		secure bool
+		name    string
+		baseURL string
+		mod     func(*http.Request)
+		secure  bool
 	}{
-		{"tls", func(r *http.Request) { r.TLS = &tls.ConnectionState{} }, true},
-		{"trusted proxy https", func(r *http.Request) { r.RemoteAddr = "10.0.0.1:1"; r.Header.Set("X-Forwarded-Proto", "https") }, true},
-		{"untrusted proxy https", func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") }, false},
+		{"https base URL, plain request", testBaseURL, func(*http.Request) {}, true},
+		{"plain", "http://news.example", func(*http.Request) {}, false},
+		{"tls", "http://news.example", func(r *http.Request) { r.TLS = &tls.ConnectionState{} }, true},
+		{"trusted proxy https", "http://news.example", func(r *http.Request) { r.RemoteAddr = "10.0.0.1:1"; r.Header.Set("X-Forwarded-Proto", "https") }, true},
+		{"untrusted proxy https", "http://news.example", func(r *http.Request) { r.Header.Set("X-Forwarded-Proto", "https") }, false},
 	}
 	for _, c := range cases {
+		cfg := e.svc.Config()
+		cfg.BaseURL = c.baseURL
+		e.svc.SetConfig(cfg)
 		b := e.browser()
 		b.mod = c.mod
 		res, _ := b.login(t, "root", "root-password")
