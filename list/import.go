@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"container/heap"
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -506,16 +505,6 @@ func sniffDelimiter(br *bufio.Reader) rune {
 		}
 	}
 	return best
-}
-
-// newCSVReader returns a csv.Reader over r with the sniffed delimiter.
-func newCSVReader(r io.Reader) *csv.Reader {
-	br := bufio.NewReaderSize(r, 64<<10)
-	cr := csv.NewReader(br)
-	cr.Comma = sniffDelimiter(br)
-	cr.FieldsPerRecord = -1
-	cr.ReuseRecord = true
-	return cr
 }
 
 // address is the row's parsed address, for the list's address rules.

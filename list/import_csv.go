@@ -1,6 +1,7 @@
 package list
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -95,56 +96,87 @@ func parseHeader(rec []string) (importColumns, error) {
 	return c, nil
 }
 
-// importReader turns CSV records into rows.
+// importReader turns CSV records into rows. It cuts the input into
+// records itself (recordSplitter) and parses each with encoding/csv, so
+// that an unclosed quote costs the record it opens, not the rest of the
+// file: encoding/csv alone reads everything after it as one field.
 type importReader struct {
-	cr   *csv.Reader
+	sp   *recordSplitter
+	ps   *recordParser
 	cols importColumns
 }
 
 func newImportReader(r io.Reader) (*importReader, error) {
-	cr := newCSVReader(r)
-	rec, err := cr.Read()
+	br := bufio.NewReaderSize(r, 64<<10)
+	comma := sniffDelimiter(br)
+	ir := &importReader{sp: newRecordSplitter(br, comma), ps: newRecordParser(comma)}
+	rec, err := ir.sp.next()
 	if errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: the file is empty: the first line must be a header row with an email column", ErrInvalid)
 	}
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return nil, fmt.Errorf("%w: the header row is not valid CSV: %v", ErrInvalid, pe.Err)
-	}
 	if err != nil {
 		return nil, err
 	}
-	cols, err := parseHeader(rec)
+	if rec.tooLong != "" {
+		return nil, fmt.Errorf("%w: the header row is not valid CSV: %s", ErrInvalid, rec.tooLong)
+	}
+	fields, err := ir.ps.parse(rec.data)
 	if err != nil {
+		return nil, fmt.Errorf("%w: the header row is not valid CSV: %s", ErrInvalid, csvErrorText(err))
+	}
+	if ir.cols, err = parseHeader(fields); err != nil {
 		return nil, err
 	}
-	return &importReader{cr: cr, cols: cols}, nil
+	ir.sp.consume(rec.lines)
+	return ir, nil
 }
 
 // line is the line the reader is on, for an error in the input itself.
 func (ir *importReader) line() int {
-	l, _ := ir.cr.FieldPos(0)
-	return l
+	return ir.sp.line
 }
 
 // next reads one data row: a parsed row, or a refusal of it, or io.EOF, or
-// a read error of the input.
+// a read error of the input. A refused record is reported at its first
+// line and reading goes on at its second: the lines a stray quote joined
+// to it are read again as rows of their own, so that every line of the
+// file is either imported or reported.
 func (ir *importReader) next() (importRow, *ImportError, error) {
-	rec, err := ir.cr.Read()
-	var pe *csv.ParseError
-	if errors.As(err, &pe) {
-		return importRow{}, &ImportError{Line: pe.StartLine, Error: "not valid CSV: " + pe.Err.Error()}, nil
-	}
+	rec, err := ir.sp.next()
 	if err != nil {
 		return importRow{}, nil, err
 	}
-	line, _ := ir.cr.FieldPos(0)
-	row, msg := ir.cols.row(rec)
-	if msg != "" {
-		return importRow{}, &ImportError{Line: line, Error: msg}, nil
+	var row importRow
+	var msg string
+	if rec.tooLong != "" {
+		msg = "not valid CSV: " + rec.tooLong
+	} else if fields, err := ir.ps.parse(rec.data); err != nil {
+		msg = "not valid CSV: " + csvErrorText(err)
+	} else {
+		row, msg = ir.cols.row(fields)
 	}
-	row.line = line
-	return row, nil, nil
+	if msg == "" {
+		row.line = rec.line
+		ir.sp.consume(rec.lines)
+		return row, nil, nil
+	}
+	ir.sp.consume(1)
+	switch last := rec.line + rec.lines - 1; {
+	case rec.lines == 2:
+		msg += fmt.Sprintf(" (a record of lines %d-%d: line %d is read again as a row of its own)", rec.line, last, last)
+	case rec.lines > 2:
+		msg += fmt.Sprintf(" (a record of lines %d-%d: lines %d-%d are read again as rows of their own)", rec.line, last, rec.line+1, last)
+	}
+	return importRow{}, &ImportError{Line: rec.line, Error: msg}, nil
+}
+
+// csvErrorText is encoding/csv's complaint without its position: the
+// import reports the record's first line itself.
+func csvErrorText(err error) string {
+	if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+		return pe.Err.Error()
+	}
+	return err.Error()
 }
 
 // row maps one record to a row, or says why it is refused.

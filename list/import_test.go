@@ -44,11 +44,13 @@ func TestImportBadRowsByLine(t *testing.T) {
 		"dee@example.com,\"Dee \"\"the\"\" Quoted\",Oslo\n" + // 6
 		"\"eve@example.com,Eve,Lyon\n" // 7: unterminated quote
 	res := importCSV(t, f, csv, list.ImportOptions{})
-	if res.Imported != 2 || res.Skipped != 3 || res.Updated != 0 {
-		t.Fatalf("result = %+v, want 2 imported, 3 skipped", res)
+	// Line 5 is read again on its own once the record of lines 4-5 is
+	// refused (what a stray quote joined must not be lost), and refused.
+	if res.Imported != 2 || res.Skipped != 4 || res.Updated != 0 {
+		t.Fatalf("result = %+v, want 2 imported, 4 skipped", res)
 	}
 	lines := errLines(res)
-	for _, l := range []int{3, 4, 7} {
+	for _, l := range []int{3, 4, 5, 7} {
 		if lines[l] == "" {
 			t.Errorf("no error for line %d; errors: %v", l, res.Errors)
 		}
@@ -80,7 +82,9 @@ func TestImportMultilineCountsLines(t *testing.T) {
 		"c@example.com,ok\n" + // 8
 		"d@\n" // 9
 	res := importCSV(t, f, csv, list.ImportOptions{List: "l"})
-	want := map[int]bool{2: true, 6: true, 9: true}
+	// A refused record's later lines are read again as rows of their own
+	// (3, 4 and 7 here), and refused in turn.
+	want := map[int]bool{2: true, 3: true, 4: true, 6: true, 7: true, 9: true}
 	got := map[int]bool{}
 	for _, e := range res.Errors {
 		got[e.Line] = true
@@ -88,7 +92,7 @@ func TestImportMultilineCountsLines(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("error lines = %v, want %v (%v)", got, want, res.Errors)
 	}
-	if res.Imported != 2 || res.Skipped != 3 {
+	if res.Imported != 2 || res.Skipped != 6 {
 		t.Fatalf("result = %+v", res)
 	}
 }
