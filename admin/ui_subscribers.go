@@ -84,7 +84,8 @@ func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 		return s.svc.ExportCSV(r.Context(), cw, req.List, req.State)
 	}
 	out := csv.NewWriter(cw)
-	if err := out.Write([]string{"email", "name", "lists", "blocklisted", "created_at"}); err != nil {
+	// attributes last: the columns before it are read by position.
+	if err := out.Write([]string{"email", "name", "lists", "blocklisted", "created_at", "attributes"}); err != nil {
 		return err
 	}
 	for {
@@ -97,7 +98,11 @@ func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 			for _, sub := range v.Subscriptions {
 				slugs = append(slugs, sub.Slug+":"+string(sub.State))
 			}
-			row := []string{csvCell(v.Email), csvCell(v.Name), strings.Join(slugs, " "), fmt.Sprint(v.Blocklisted), v.CreatedAt.UTC().Format(time.RFC3339)}
+			attrs, err := list.AttributesJSON(v.Attributes)
+			if err != nil {
+				return err
+			}
+			row := []string{csvCell(v.Email), csvCell(v.Name), strings.Join(slugs, " "), fmt.Sprint(v.Blocklisted), v.CreatedAt.UTC().Format(time.RFC3339), attrs}
 			if err := out.Write(row); err != nil {
 				return err
 			}

@@ -3,15 +3,18 @@ package list
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
-// ExportCSV streams subscribers as CSV (email, name, list, state, created,
-// confirmed, unsubscribed, blocklisted): one row per subscription, or one
-// row per subscriber without lists when no list is given. It pages through
-// the store, so memory stays flat however large the list.
+// ExportCSV streams subscribers as CSV (exportHeader): one row per
+// subscription, or one row per subscriber without lists when no list is
+// given. It pages through the store, so memory stays flat however large the
+// list. Import reads the file back: the attributes column is the JSON
+// object it understands, and it ignores the bookkeeping columns.
 func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state State) error {
 	if state != "" && !state.Valid() {
 		return fmt.Errorf("%w: unknown state %q", ErrInvalid, state)
@@ -25,7 +28,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state
 		q.List = l.ID
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"email", "name", "list", "state", "created_at", "confirmed_at", "unsubscribed_at", "blocklisted"}); err != nil {
+	if err := cw.Write(exportHeader); err != nil {
 		return err
 	}
 	cache := map[ListID]List{}
@@ -50,28 +53,57 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state
 	}
 }
 
+// exportHeader are the columns of ExportCSV. New columns go at the end:
+// scripts read the file by position.
+var exportHeader = []string{"email", "name", "list", "state", "created_at", "confirmed_at", "unsubscribed_at", "blocklisted",
+	"attributes", "consent_source", "consent_reason", "consent_at"}
+
 func (s *Service) writeCSVRows(ctx context.Context, cw *csv.Writer, r Record, q SubscriberQuery, cache map[ListID]List) error {
 	v, err := s.view(ctx, r, cache)
 	if err != nil {
 		return err
 	}
 	bl := fmt.Sprint(v.Blocklisted)
+	attrs, err := AttributesJSON(v.Attributes)
+	if err != nil {
+		return err
+	}
 	wrote := false
 	for _, sub := range v.Subscriptions {
 		if q.List != 0 && sub.List != q.List || q.State != "" && sub.State != q.State {
 			continue
 		}
 		row := []string{csvSafe(v.Email), csvSafe(v.Name), sub.Slug, string(sub.State), stamp(&sub.CreatedAt),
-			stamp(sub.ConfirmedAt), stamp(sub.UnsubscribedAt), bl}
+			stamp(sub.ConfirmedAt), stamp(sub.UnsubscribedAt), bl, attrs, "", "", ""}
+		if c := sub.Consent; c != nil {
+			row[9], row[10], row[11] = c.Source, csvSafe(c.Reason), stamp(&c.At)
+		}
 		if err := cw.Write(row); err != nil {
 			return err
 		}
 		wrote = true
 	}
 	if !wrote && q.List == 0 && q.State == "" {
-		return cw.Write([]string{csvSafe(v.Email), csvSafe(v.Name), "", "", stamp(&v.CreatedAt), "", "", bl})
+		return cw.Write([]string{csvSafe(v.Email), csvSafe(v.Name), "", "", stamp(&v.CreatedAt), "", "", bl, attrs, "", "", ""})
 	}
 	return nil
+}
+
+// AttributesJSON is a subscriber's attributes as the attributes column of
+// an export holds them (listmonk's form, which Import reads back): a JSON
+// object, "" when there are none. HTML characters stay as they are, for
+// people reading the file in a spreadsheet.
+func AttributesJSON(attrs map[string]string) (string, error) {
+	if len(attrs) == 0 {
+		return "", nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(attrs); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
 }
 
 func stamp(t *time.Time) string {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -17,14 +18,17 @@ import (
 // Mailchimp ("Email Address", "First Name", "Last Name"), and any file with
 // an email column: other columns become attributes.
 type importColumns struct {
-	n      int
-	email  int
-	name   int
-	first  int
-	last   int
-	json   int   // listmonk's attributes column
-	attrs  []int // column index of each attribute
-	anames []string
+	n     int
+	email int
+	name  int
+	first int
+	last  int
+	json  int // listmonk's attributes column
+	// state and blocked are the state and blocklisted columns of a file
+	// Bulletin exported, or -1.
+	state, blocked int
+	attrs          []int // column index of each attribute
+	anames         []string
 }
 
 // normHeader folds a header cell for matching: lower case, no BOM, spaces
@@ -61,15 +65,27 @@ var (
 		"unsub_reason": true, "unsub_reason_other": true, "clean_time": true, "clean_campaign_title": true,
 		"clean_campaign_id": true,
 	}
+	// bulletinHeaders are the bookkeeping columns of Bulletin's own exports
+	// (ExportCSV, the admin UI's search export). They are taken as such only
+	// in a file with a blocklisted column, which only those exports write:
+	// elsewhere a "state" or "list" column is as likely the subscriber's.
+	bulletinHeaders = map[string]bool{"list": true, "state": true, "confirmed_at": true, "unsubscribed_at": true,
+		"blocklisted": true, "consent_source": true, "consent_reason": true, "consent_at": true}
 )
 
 // parseHeader reads the header row.
 func parseHeader(rec []string) (importColumns, error) {
-	c := importColumns{n: len(rec), email: -1, name: -1, first: -1, last: -1, json: -1}
+	c := importColumns{n: len(rec), email: -1, name: -1, first: -1, last: -1, json: -1, state: -1, blocked: -1}
+	ours := slices.ContainsFunc(rec, func(h string) bool { return normHeader(h) == "blocklisted" })
 	seen := map[string]bool{}
 	for i, raw := range rec {
 		h := normHeader(raw)
 		switch {
+		case ours && h == "state" && c.state < 0:
+			c.state = i
+		case ours && h == "blocklisted" && c.blocked < 0:
+			c.blocked = i
+		case ours && bulletinHeaders[h]:
 		case emailHeaders[h] && c.email < 0:
 			c.email = i
 		case nameHeaders[h] && c.name < 0:
@@ -189,6 +205,14 @@ func (c *importColumns) row(rec []string) (importRow, string) {
 			return ""
 		}
 		return strings.TrimSpace(rec[i])
+	}
+	// What an export says of unsubscribing and complaints holds in the
+	// store it is imported into, as the store's own records would.
+	switch {
+	case cell(c.state) == string(StateUnsubscribed):
+		return importRow{}, "unsubscribed in the exported file; an import does not subscribe them again"
+	case cell(c.blocked) == "true":
+		return importRow{}, "blocklisted in the exported file; an import does not subscribe them"
 	}
 	a, err := ParseAddress(cell(c.email))
 	if err != nil {
