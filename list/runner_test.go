@@ -269,13 +269,19 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionPause, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	paused, err := f.svc.GetCampaign(ctx, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := len(f.mail.sent()); paused.Stats.Sent != n {
-		t.Errorf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
+	// Every message the relay took is recorded, once the run has drained;
+	// cut off, the lost replies would never be.
+	var paused list.CampaignView
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if paused, err = f.svc.GetCampaign(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.mail.sent()); paused.Stats.Sent == n {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
+		}
 	}
 	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionResume, list.Origin{}); err != nil {
 		t.Fatal(err)
