@@ -25,6 +25,8 @@ type managePage struct {
 type manageList struct {
 	Slug, Name, Description string
 	On                      bool
+	// Pending: joined, waiting for the confirmation link.
+	Pending bool
 }
 
 func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePage {
@@ -54,7 +56,7 @@ func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePa
 		if typed {
 			on = want[l.Slug]
 		}
-		p.Lists = append(p.Lists, manageList{Slug: l.Slug, Name: l.Name, Description: l.Description, On: on})
+		p.Lists = append(p.Lists, manageList{Slug: l.Slug, Name: l.Name, Description: l.Description, On: on, Pending: mv.Pending(l.ID)})
 	}
 	return p
 }

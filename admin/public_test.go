@@ -388,6 +388,39 @@ func TestSubscribeUnknownAndPrivateLists(t *testing.T) {
 	}
 }
 
+// TestManageSuppressedJoinConfirms: a suppressed person who joins a list
+// from the preference page is not silently left pending: they are told,
+// and get a fresh confirmation mail whose link lifts the suppression.
+func TestManageSuppressedJoinConfirms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	if _, err := e.svc.CreateList(ctx, list.List{Slug: "events", Name: "Events", Public: true}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	w := e.confirmed("sam@example.com")
+	if _, err := e.svc.Suppress(ctx, "sam@example.com", "test", list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	res, body := e.post(pathOf(w.ManageURL), url.Values{"action": {"save"}, "name": {"Sam"}, "list": {"newsletter", "events"}})
+	if res.StatusCode != 200 || !strings.Contains(body, "waiting for your confirmation") {
+		t.Fatalf("save = %d, without saying that the join waits for a confirmation:\n%s", res.StatusCode, body)
+	}
+	if st := e.state("sam@example.com", "events"); st != list.StateUnconfirmed {
+		t.Fatalf("events = %s, want unconfirmed until the link is followed", st)
+	}
+	msgs := e.drain()
+	if len(msgs) != 1 || msgs[0].Kind != list.MailConfirm || msgs[0].ConfirmURL == "" {
+		t.Fatalf("mails after the join = %+v, want one confirmation", msgs)
+	}
+	if res, _ := e.post(pathOf(msgs[0].ConfirmURL), nil); res.StatusCode != 200 {
+		t.Fatalf("confirm = %d", res.StatusCode)
+	}
+	if v := e.subscriber("sam@example.com"); v.Blocklisted || e.state("sam@example.com", "events") != list.StateConfirmed {
+		t.Errorf("after confirming: blocklisted %v, events %s; want lifted and confirmed", v.Blocklisted, e.state("sam@example.com", "events"))
+	}
+}
+
 func TestManage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

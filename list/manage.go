@@ -30,6 +30,17 @@ func (v ManageView) Subscribed(id ListID) bool {
 	return false
 }
 
+// Pending reports whether the view's subscriber joined the list and has not
+// confirmed yet.
+func (v ManageView) Pending(id ListID) bool {
+	for _, s := range v.Subscriptions {
+		if s.List == id && s.State == StateUnconfirmed {
+			return true
+		}
+	}
+	return false
+}
+
 // ManageUpdate is a save from the preference page.
 type ManageUpdate struct {
 	Name       string
@@ -89,8 +100,11 @@ func (s *Service) manageView(ctx context.Context, r Record) (ManageView, error) 
 
 // ManageSave applies the preference page: name, attributes the person's
 // lists ask for, joining public lists and leaving any. The token proves the
-// person reads mail at the address, so joining needs no second confirmation;
-// the consent record says it came from the preference page.
+// person read mail at the address, so joining needs no second confirmation
+// (the consent record says it came from the preference page), unless the
+// address is suppressed: a link from an old mail does not prove that the
+// mailbox works today, so a suppressed person gets a fresh confirmation
+// mail, whose link lifts the suppression as a sign-up's does.
 func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, o Origin) error {
 	mv, err := s.ManageInfo(ctx, token)
 	if err != nil {
@@ -119,7 +133,11 @@ func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, 
 			case want[l.Slug] && !on:
 				consent := &Consent{Source: "manage page", Text: l.ConsentText, TextVersion: l.ConsentVersion,
 					PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
-				if err := s.addToList(r, fx, l, StateConfirmed, consent, HowForm, o, now, nonce); err != nil {
+				join := func() error { return s.addToList(r, fx, l, StateConfirmed, consent, HowForm, o, now, nonce) }
+				if r.Suppression != nil {
+					join = func() error { return s.signUp(r, fx, l, consent, HowForm, o, now, nonce) }
+				}
+				if err := join(); err != nil {
 					return err
 				}
 			case !want[l.Slug] && on:
