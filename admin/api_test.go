@@ -78,6 +78,9 @@ func TestAPIAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := e.svc.CreateAPIToken(t.Context(), u.ID, "  ", list.Origin{}); !errors.Is(err, list.ErrInvalid) {
+		t.Errorf("a token without a name: %v, want ErrInvalid", err)
+	}
 	req := httptest.NewRequest("GET", "/api/v1/lists", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if res, body := e.do(req); res.StatusCode != 200 {

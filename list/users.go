@@ -159,8 +159,12 @@ const apiTokenPrefix = "blt_"
 // CreateAPIToken makes a bearer token for user; the clear token is returned
 // once and only its hash is stored.
 func (s *Service) CreateAPIToken(ctx context.Context, user UserID, name string, o Origin) (string, APIToken, error) {
+	name = strings.TrimSpace(name)
 	if err := checkText("token name", name, 100); err != nil {
 		return "", APIToken{}, err
+	}
+	if name == "" {
+		return "", APIToken{}, fmt.Errorf("%w: give the token a name, to know later what uses it", ErrInvalid)
 	}
 	clear := apiTokenPrefix + RandomSecret(24)
 	sum := sha256.Sum256([]byte(clear))
