@@ -61,6 +61,9 @@ func classify(err error) errorInfo {
 		return errorInfo{status: http.StatusRequestEntityTooLarge, msg: "request body too large"}
 	case errors.Is(err, list.ErrInvalidToken):
 		return errorInfo{status: http.StatusBadRequest, msg: "This link is invalid or has expired."}
+	case errors.As(err, new(*list.LintError)):
+		// Its text says which findings block the send; "invalid" would not.
+		return errorInfo{status: http.StatusUnprocessableEntity, msg: err.Error()}
 	case errors.Is(err, list.ErrInvalid):
 		return errorInfo{status: http.StatusUnprocessableEntity, msg: detail(err, list.ErrInvalid, true)}
 	case errors.Is(err, list.ErrNotFound):

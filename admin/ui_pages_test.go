@@ -583,6 +583,15 @@ func TestUICampaignFlow(t *testing.T) {
 	if res, _ := s.post(page+"/pause", nil); res.StatusCode != 409 {
 		t.Errorf("pause a draft = %d, want 409", res.StatusCode)
 	}
+	// A send the lint refuses says why in its message, not just "invalid".
+	cfg := u.svc.Config()
+	noPostal := cfg
+	noPostal.PostalAddress = ""
+	u.svc.SetConfig(noPostal)
+	if res, body := s.post(page+"/send", nil); res.StatusCode != 422 || !strings.Contains(body, "cannot be sent") {
+		t.Errorf("send without a postal address = %d, without saying why:\n%s", res.StatusCode, body)
+	}
+	u.svc.SetConfig(cfg)
 	if res, _ := s.post(page+"/send", nil); res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("send = %d", res.StatusCode)
 	}
