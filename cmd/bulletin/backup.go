@@ -103,15 +103,17 @@ func fetchBackup(ctx context.Context, server, token string, w io.Writer) (int64,
 	if token == "" {
 		return 0, needsToken("backup")
 	}
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimRight(server, "/")+"/api/v1/backup", nil)
+	return apiDownload(ctx, "backup", strings.TrimRight(server, "/")+"/api/v1/backup", token, w)
+}
+
+// apiDownload streams the answer to a GET of a running server's API into
+// w; an answer other than 200 is an error with the server's message.
+func apiDownload(ctx context.Context, cmd, url, token string, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
-		return 0, usageError("backup: --server %q: %v", server, err)
+		return 0, usageError("%s: --server: %v", cmd, err)
 	}
-	if user, pass, ok := strings.Cut(token, ":"); ok {
-		req.SetBasicAuth(user, pass)
-	} else {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
+	authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, err

@@ -234,6 +234,18 @@ func TestExportAndStoreInUse(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Fatalf("store in use took %v to say so", d)
 	}
+	// What the message suggests: the same export through the server.
+	out.Reset()
+	env := func(k string) string { return map[string]string{"BULLETIN_TOKEN": "admin:" + testPassword}[k] }
+	if err := run(context.Background(), []string{"export", "--server", s.base, "--list", "newsletter", "--state", "unconfirmed"}, env, &out, &errb); err != nil {
+		t.Fatalf("export --server: %v\n%s", err, errb.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "exp@example.org,Ex Port,newsletter,unconfirmed") {
+		t.Fatalf("export --server:\n%s", out.String())
+	}
+	if err := run(context.Background(), []string{"export", "--server", s.base}, func(string) string { return "" }, &out, &errb); exitCode(err, io.Discard) != 2 {
+		t.Errorf("export --server without BULLETIN_TOKEN: %v, want a usage error", err)
+	}
 	s.shutdown(t)
 	out.Reset()
 	if err := run(context.Background(), []string{"export", "--data", data, "--list", "newsletter"}, func(string) string { return "" }, &out, &errb); err != nil {

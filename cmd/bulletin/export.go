@@ -3,11 +3,14 @@ package main
 import (
 	"context"
 	"io"
+	"net/url"
+	"strings"
 
 	"github.com/bulletin/bulletin/list"
 )
 
-// runExport writes subscribers as CSV to stdout from a stopped store.
+// runExport writes subscribers as CSV to stdout, from a stopped store or
+// through a running server's API.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
 	var slug, state string
@@ -15,11 +18,31 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 	dataFlag(fs, &cfg)
 	fs.StringVar(&slug, "list", "", "only this list (slug)")
 	fs.StringVar(&state, "state", "", "only this state: unconfirmed, confirmed or unsubscribed")
+	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to export through its API (credentials from BULLETIN_TOKEN)")
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	if fs.NArg() != 0 {
 		return usageError("export takes no arguments")
+	}
+	if cfg.Server != "" {
+		token := getenv("BULLETIN_TOKEN")
+		if token == "" {
+			return needsToken("export")
+		}
+		q := url.Values{}
+		if slug != "" {
+			q.Set("list", slug)
+		}
+		if state != "" {
+			q.Set("state", state)
+		}
+		u := strings.TrimRight(cfg.Server, "/") + "/api/v1/export"
+		if len(q) > 0 {
+			u += "?" + q.Encode()
+		}
+		_, err := apiDownload(ctx, "export", u, token, stdout)
+		return err
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		return in.svc.ExportCSV(ctx, stdout, slug, list.State(state))

@@ -126,7 +126,8 @@ Commands:
   serve                         run the server (HTTP, inbound SMTP, sender)
   import --list S [--mode confirmed|optin] FILE
                                 import subscribers from CSV
-  export [--list S]             write subscribers as CSV to stdout
+  export [--list S] [--server URL]
+                                write subscribers as CSV to stdout
   user add --role admin|editor NAME
                                 add a user, an editor unless --role admin
                                 (password from stdin or BULLETIN_PASSWORD)
