@@ -135,12 +135,18 @@ func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, error) {
 	return append(fs, s.mailer.Lint(ctx, m)...), nil
 }
 
-// sampleMessage is the campaign's message to a sample recipient: the first
-// confirmed member of its first list, or a made-up one.
+// sampleMessage is the campaign's message to a sample recipient: its first
+// recipient as a run would find them now (confirmed, not suppressed, with
+// the first of the campaign's lists they are on), or a made-up one.
 func (s *Service) sampleMessage(ctx context.Context, c Campaign) (*Message, error) {
-	sb := Subscriber{ID: 0, Email: "subscriber@example.com", Name: "Sample Subscriber", Attributes: map[string]string{}}
-	var l *List
-	if len(c.Lists) > 0 {
+	sb, l, err := s.firstRecipient(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	if sb == nil {
+		sb = &Subscriber{ID: 0, Email: "subscriber@example.com", Name: "Sample Subscriber", Attributes: map[string]string{}}
+	}
+	if l == nil && len(c.Lists) > 0 {
 		ll, err := s.store.List(ctx, c.Lists[0])
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
@@ -148,16 +154,52 @@ func (s *Service) sampleMessage(ctx context.Context, c Campaign) (*Message, erro
 		if err == nil {
 			l = &ll
 		}
-		if ms, err := s.store.Members(ctx, c.Lists[0], 0, 1); err == nil && len(ms) == 1 {
-			if r, err := s.store.Record(ctx, Key{ID: ms[0].Subscriber}); err == nil {
-				sb = r.Subscriber
-			}
-		}
 	}
 	if l == nil {
 		l = &List{Slug: "sample", Name: "Sample list"}
 	}
-	return s.campaignMessage(&c, &sb, l, s.Config()), nil
+	return s.campaignMessage(&c, sb, l, s.Config()), nil
+}
+
+// sampleScan bounds how many leading members a preview looks through for
+// one that would really be sent to.
+const sampleScan = 50
+
+// firstRecipient finds the campaign's first recipient and their list, the
+// way the runner picks them, or nil when none shows up among the first
+// sampleScan members.
+func (s *Service) firstRecipient(ctx context.Context, c Campaign) (*Subscriber, *List, error) {
+	rs := NewRecipients(s.store, c.Lists, 0, s.Now())
+	for range sampleScan {
+		id, err := rs.Next(ctx)
+		if err != nil || id == 0 {
+			return nil, nil, err
+		}
+		rec, err := s.store.Recipient(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		if rec.Subscriber.Blocklisted {
+			continue
+		}
+		for _, lid := range c.Lists {
+			if sub := rec.Subscription(lid); sub == nil || sub.State != StateConfirmed {
+				continue
+			}
+			l, err := s.store.List(ctx, lid)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			return &rec.Subscriber, &l, nil
+		}
+	}
+	return nil, nil, nil
 }
 
 // campaignMessage assembles one campaign message for one subscriber, with

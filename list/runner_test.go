@@ -301,6 +301,43 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 	}
 }
 
+// TestPreviewShowsFirstRealRecipient: the preview is the message the
+// campaign's first recipient gets, so it skips members a run would skip
+// (left, or suppressed) and never shows their links.
+func TestPreviewShowsFirstRealRecipient(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	population(t, f, 12) // list a holds every second person: user0002, user0004, …
+	for _, email := range []string{"user0002@example.com"} {
+		if _, err := f.svc.Suppress(ctx, email, "test", list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	la, err := f.svc.ListBySlug(ctx, "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, _, _ := f.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "user0004@example.com"})
+	tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID, List: la.ID})
+	if err := f.svc.Unsubscribe(ctx, tok, false, list.HowOneClick, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _, _ := f.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "user0004@example.com"}); got[0].Blocklisted {
+		t.Fatal("leaving one list suppressed the address: the test would not tell the two skips apart")
+	}
+	c := newCampaign(t, f, "a")
+	if _, _, err := f.svc.PreviewCampaign(ctx, c.ID, list.CampaignInput{}); err != nil {
+		t.Fatal(err)
+	}
+	f.mail.mu.Lock()
+	m := f.mail.previewed
+	f.mail.mu.Unlock()
+	if m == nil || m.To != "user0006@example.com" || m.List == nil || m.List.Slug != "a" {
+		t.Fatalf("preview rendered for %+v, want user0006@example.com on list a (0002 is suppressed, 0004 left)", m)
+	}
+}
+
 func TestSendRefusedByLint(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -24,6 +24,7 @@ type recorder struct {
 	answer    func(m *list.Message) error
 	delay     time.Duration
 	lateReply time.Duration
+	previewed *list.Message
 }
 
 func (r *recorder) Send(ctx context.Context, m *list.Message) (string, error) {
@@ -57,7 +58,14 @@ func (r *recorder) Send(ctx context.Context, m *list.Message) (string, error) {
 	return "<" + m.To + "@test>", nil
 }
 
-func (r *recorder) Preview(ctx context.Context, m *list.Message) ([]byte, error) { return nil, nil }
+// Preview keeps the last message it was asked to render.
+func (r *recorder) Preview(ctx context.Context, m *list.Message) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	cp := *m
+	r.previewed = &cp
+	return nil, nil
+}
 
 func (r *recorder) Lint(ctx context.Context, m *list.Message) []list.Finding {
 	if m.PostalAddress == "" {
