@@ -97,7 +97,8 @@ type SubscriberStore interface {
 
 	// Suppression returns the entry under hash, or ErrNotFound.
 	Suppression(ctx context.Context, hash []byte) (Suppression, error)
-	// PutSuppression stores an entry for an address that has no subscriber.
+	// PutSuppression adds an entry for an address that has no subscriber;
+	// ErrExists when one is already there (it is left unchanged).
 	PutSuppression(ctx context.Context, s Suppression) error
 	// DeleteSuppression removes an entry for an address with no subscriber.
 	DeleteSuppression(ctx context.Context, hash []byte) error

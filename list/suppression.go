@@ -71,7 +71,9 @@ func (s *Service) Suppressions(ctx context.Context, after string, limit int) ([]
 
 // Suppress puts an address on the suppression list: it is never mailed
 // again, whatever list it joins later, until an admin or the person's own
-// fresh double opt-in lifts it.
+// fresh double opt-in lifts it. An address already there is ErrExists and
+// its entry stays as it was: its time and reason say why it was first
+// suppressed, which a second admin click must not rewrite.
 func (s *Service) Suppress(ctx context.Context, email, reason string, o Origin) (Suppression, error) {
 	a, err := ParseAddress(email)
 	if err != nil {
@@ -87,10 +89,11 @@ func (s *Service) Suppress(ctx context.Context, email, reason string, o Origin) 
 	now, hash := s.Now(), s.tokens.AddressHash(a.Identity)
 	entry := Suppression{Hash: hash, Email: a.Display, Reason: reason, How: HowAdmin, At: now}
 	r, err := s.store.UpdateSubscriber(ctx, Key{Identity: a.Identity, Hash: hash}, false, func(r *Record, fx *Effects) error {
-		if r.Suppression == nil {
-			r.Suppression = &entry
-			fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, HowAdmin, o, now, reason))
+		if r.Suppression != nil {
+			return ErrExists
 		}
+		r.Suppression = &entry
+		fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, HowAdmin, o, now, reason))
 		return nil
 	})
 	switch {
@@ -98,6 +101,9 @@ func (s *Service) Suppress(ctx context.Context, email, reason string, o Origin) 
 		err = s.store.PutSuppression(ctx, entry)
 	case err == nil:
 		entry = *r.Suppression
+	}
+	if errors.Is(err, ErrExists) {
+		return Suppression{}, fmt.Errorf("%w: %s is already suppressed", ErrExists, a.Display)
 	}
 	if err != nil {
 		return Suppression{}, err

@@ -50,10 +50,14 @@ func (db *DB) Suppression(ctx context.Context, hash []byte) (list.Suppression, e
 	return *s, nil
 }
 
-// PutSuppression stores an entry for an address that has no subscriber (a
-// subscriber's entry is written by UpdateSubscriber, with Blocklisted).
+// PutSuppression adds an entry for an address that has no subscriber (a
+// subscriber's entry is written by UpdateSubscriber, with Blocklisted); an
+// entry already under the hash is list.ErrExists and stays as it was.
 func (db *DB) PutSuppression(ctx context.Context, s list.Suppression) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
+		if len(s.Hash) > 0 && bucket(tx, bSuppression).Get(s.Hash) != nil {
+			return list.ErrExists
+		}
 		return putSuppression(tx, &s, db.now())
 	})
 	if err != nil {
