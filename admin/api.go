@@ -47,7 +47,11 @@ func (s *Server) apiError(w http.ResponseWriter, r *http.Request, err error) {
 	if ei.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Basic realm="bulletin", charset="UTF-8"`)
 	}
-	if werr := writeJSON(w, ei.status, map[string]string{"error": ei.msg}); werr != nil {
+	body := map[string]any{"error": ei.msg}
+	if ei.findings != nil {
+		body["findings"] = ei.findings
+	}
+	if werr := writeJSON(w, ei.status, body); werr != nil {
 		s.logger(r).Debug("write error answer", "err", werr)
 	}
 }

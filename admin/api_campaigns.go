@@ -2,7 +2,6 @@ package admin
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -163,10 +162,6 @@ func (s *Server) apiCampaignAction(w http.ResponseWriter, r *http.Request) error
 		return writeJSON(w, http.StatusCreated, c)
 	case list.ActionSend, list.ActionPause, list.ActionResume, list.ActionCancel, list.ActionUnschedule:
 		c, err := s.svc.CampaignAction(ctx, id, action, o)
-		var le *list.LintError
-		if errors.As(err, &le) {
-			return writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": le.Error(), "findings": le.Findings})
-		}
 		if err != nil {
 			return err
 		}

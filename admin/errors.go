@@ -43,6 +43,9 @@ type errorInfo struct {
 	msg    string
 	// retryAfter is the Retry-After value of a 429, in seconds.
 	retryAfter int
+	// findings are the lint findings of a refused send or test, answered
+	// beside the error by the API.
+	findings []list.Finding
 	// internal marks errors whose text must not reach the client; they are
 	// logged instead.
 	internal bool
@@ -54,11 +57,14 @@ func classify(err error) errorInfo {
 	var he *httpError
 	var mbe *http.MaxBytesError
 	var ra interface{ RetryAfter() time.Duration }
+	var le *list.LintError
 	switch {
 	case errors.As(err, &he):
 		return errorInfo{status: he.status, msg: he.msg}
 	case errors.As(err, &mbe):
 		return errorInfo{status: http.StatusRequestEntityTooLarge, msg: "request body too large"}
+	case errors.As(err, &le):
+		return errorInfo{status: http.StatusUnprocessableEntity, msg: le.Error(), findings: le.Findings}
 	case errors.Is(err, list.ErrInvalidToken):
 		return errorInfo{status: http.StatusBadRequest, msg: "This link is invalid or has expired."}
 	case errors.As(err, new(*list.LintError)):

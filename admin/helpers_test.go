@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
@@ -25,6 +26,9 @@ const testBaseURL = "https://news.example"
 type recMailer struct {
 	mu   sync.Mutex
 	msgs []*list.Message
+	// lintTemplates makes Lint report a campaign subject or body that does
+	// not parse, as the real lint does.
+	lintTemplates bool
 }
 
 func (m *recMailer) Send(ctx context.Context, msg *list.Message) (string, error) {
@@ -39,7 +43,20 @@ func (m *recMailer) Preview(ctx context.Context, msg *list.Message) ([]byte, err
 	return []byte("preview"), nil
 }
 
-func (m *recMailer) Lint(ctx context.Context, sample *list.Message) []list.Finding { return nil }
+func (m *recMailer) Lint(ctx context.Context, sample *list.Message) []list.Finding {
+	m.mu.Lock()
+	on := m.lintTemplates
+	m.mu.Unlock()
+	if !on || sample == nil || sample.Campaign == nil {
+		return nil
+	}
+	for _, src := range []string{sample.Campaign.Subject, sample.Campaign.Body} {
+		if _, err := template.New("t").Parse(src); err != nil {
+			return []list.Finding{{Severity: "error", Code: "template", Message: err.Error(), Fix: "Fix the template."}}
+		}
+	}
+	return nil
+}
 
 func (m *recMailer) all() []*list.Message {
 	m.mu.Lock()

@@ -37,6 +37,9 @@ func NextStatus(cur Status, action string, future bool) (Status, error) {
 	return "", fmt.Errorf("%w: cannot %s a %s campaign", ErrBadTransition, action, cur)
 }
 
+// codeNoLists is the lint finding of a campaign with no lists.
+const codeNoLists = "no-lists"
+
 // LintError is a send refused by the pre-send lint; it carries every finding.
 type LintError struct {
 	Findings []Finding
@@ -125,7 +128,7 @@ func (s *Service) LintCampaign(ctx context.Context, id CampaignID) ([]Finding, e
 func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, error) {
 	var fs []Finding
 	if len(c.Lists) == 0 {
-		fs = append(fs, Finding{Severity: "error", Code: "no-lists", Message: "the campaign has no lists",
+		fs = append(fs, Finding{Severity: "error", Code: codeNoLists, Message: "the campaign has no lists",
 			Fix: "choose at least one list to send to"})
 	}
 	m, err := s.sampleMessage(ctx, c)
@@ -224,13 +227,28 @@ func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Conf
 const maxTestRecipients = 20
 
 // TestSend sends the campaign to the given addresses, subscribers or not,
-// without touching the campaign's state.
+// without touching the campaign's state. Every address is checked, and the
+// campaign linted, before the first mail goes: an error answer then means
+// nothing was sent, so a caller can fix and retry without mailing twice.
+// A lint error is a *LintError, as for send, except that a test needs no
+// lists (it goes out with a sample list).
 func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, o Origin) error {
 	if len(emails) == 0 || len(emails) > maxTestRecipients {
 		return fmt.Errorf("%w: give 1 to %d addresses for a test", ErrInvalid, maxTestRecipients)
 	}
+	addrs := make([]Address, len(emails))
+	for i, e := range emails {
+		a, err := ParseAddress(e)
+		if err != nil {
+			return err
+		}
+		addrs[i] = a
+	}
 	c, err := s.store.Campaign(ctx, id)
 	if err != nil {
+		return err
+	}
+	if err := s.testLintBlocks(ctx, c); err != nil {
 		return err
 	}
 	sample, err := s.sampleMessage(ctx, c)
@@ -238,11 +256,7 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 		return err
 	}
 	var errs []error
-	for _, e := range emails {
-		a, err := ParseAddress(e)
-		if err != nil {
-			return err
-		}
+	for _, a := range addrs {
 		sb := Subscriber{Email: a.Display, Identity: a.Identity, Attributes: map[string]string{}}
 		if r, err := s.store.Record(ctx, Key{Identity: a.Identity}); err == nil {
 			sb = r.Subscriber
@@ -258,6 +272,22 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	}
 	s.audit(ctx, o, "campaign.test", fmt.Sprint(id))
 	return errors.Join(errs...)
+}
+
+// testLintBlocks is lintBlocks for a test send: the findings that would make
+// every test mail fail (a broken template, no postal address…) refuse it,
+// the campaign's missing lists do not.
+func (s *Service) testLintBlocks(ctx context.Context, c Campaign) error {
+	fs, err := s.lint(ctx, c)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.Severity == "error" && f.Code != codeNoLists {
+			return &LintError{Findings: fs}
+		}
+	}
+	return nil
 }
 
 // KickRunner wakes the campaign scheduler.

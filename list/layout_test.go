@@ -39,7 +39,10 @@ func TestCampaignLayoutInMessages(t *testing.T) {
 		t.Fatalf("saved Layout = %+v", m.Layout)
 	}
 	// A new service over the same store (a restart) reads the stored layout.
-	svc2, err := list.New(list.Options{Store: f.db, Mailer: f.mail, Secret: []byte("0123456789abcdef0123456789abcdef")})
+	// It has a postal address: a test send, like a send, refuses a campaign
+	// that could not go out without one.
+	svc2, err := list.New(list.Options{Store: f.db, Mailer: f.mail, Secret: []byte("0123456789abcdef0123456789abcdef"),
+		Config: list.Config{PostalAddress: "1 Main St, Springfield"}})
 	if err != nil {
 		t.Fatal(err)
 	}
