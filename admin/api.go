@@ -112,16 +112,24 @@ type page[T any] struct {
 	Next *uint64 `json:"next"`
 }
 
-// paging reads ?limit= and ?after=.
+// pageLimit reads ?limit=: 100 when absent, at most 1000.
+func pageLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return defaultLimit, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, newHTTPError(http.StatusUnprocessableEntity, "limit must be a positive integer")
+	}
+	return min(n, maxLimit), nil
+}
+
+// paging reads ?limit= and ?after= (a numeric id cursor).
 func paging(r *http.Request) (limit int, after uint64, err error) {
 	q := r.URL.Query()
-	limit = defaultLimit
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return 0, 0, newHTTPError(http.StatusUnprocessableEntity, "limit must be a positive integer")
-		}
-		limit = min(n, maxLimit)
+	if limit, err = pageLimit(r); err != nil {
+		return 0, 0, err
 	}
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

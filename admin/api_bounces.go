@@ -80,32 +80,27 @@ type suppressionJSON struct {
 }
 
 // suppressionPage is a page of the suppression list: its cursor is an
-// opaque string (the entry's hash), not an id.
+// opaque string, not an id.
 type suppressionPage struct {
 	Items []suppressionJSON `json:"items"`
 	Total int               `json:"total"`
 	Next  *string           `json:"next"`
 }
 
+// apiSuppressions answers the suppression list, oldest first, paged by an
+// opaque cursor, with the real total.
 func (s *Server) apiSuppressions(w http.ResponseWriter, r *http.Request) error {
-	limit := defaultLimit
-	if v := r.URL.Query().Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 {
-			return newHTTPError(http.StatusUnprocessableEntity, "limit must be a positive integer")
-		}
-		limit = min(n, maxLimit)
-	}
-	ss, next, err := s.svc.Suppressions(r.Context(), r.URL.Query().Get("after"), limit)
+	limit, err := pageLimit(r)
 	if err != nil {
 		return err
 	}
-	p := suppressionPage{Items: make([]suppressionJSON, 0, len(ss)), Total: -1, Next: next}
+	ss, next, total, err := s.svc.Suppressions(r.Context(), r.URL.Query().Get("after"), limit)
+	if err != nil {
+		return err
+	}
+	p := suppressionPage{Items: make([]suppressionJSON, 0, len(ss)), Total: total, Next: next}
 	for _, e := range ss {
 		p.Items = append(p.Items, suppressionJSON{Email: e.Email, Reason: e.Reason, How: e.How, At: rfcTime(e.At)})
-	}
-	if next == nil && r.URL.Query().Get("after") == "" {
-		p.Total = len(p.Items)
 	}
 	return writeJSON(w, http.StatusOK, p)
 }

@@ -149,7 +149,7 @@ func TestDataExportAndErasure(t *testing.T) {
 	if _, err := e.db.SendRecord(ctx, c.ID, zed.ID); err != nil {
 		t.Errorf("zed's send record went too: %v", err)
 	}
-	sup, err := e.db.Suppressions(ctx, nil, 100)
+	sup, _, err := e.db.Suppressions(ctx, nil, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

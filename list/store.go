@@ -102,8 +102,9 @@ type SubscriberStore interface {
 	PutSuppression(ctx context.Context, s Suppression) error
 	// DeleteSuppression removes an entry for an address with no subscriber.
 	DeleteSuppression(ctx context.Context, hash []byte) error
-	// Suppressions returns entries in hash order after the given hash.
-	Suppressions(ctx context.Context, after []byte, limit int) ([]Suppression, error)
+	// Suppressions returns entries oldest first after the given cursor (a
+	// Suppression.Cursor), and the number of entries in all.
+	Suppressions(ctx context.Context, after []byte, limit int) ([]Suppression, int, error)
 
 	// DueMails returns queued system mails due at now, oldest first.
 	DueMails(ctx context.Context, now time.Time, limit int) ([]QueuedMail, error)

@@ -38,35 +38,25 @@ func (s *Service) Bounces(ctx context.Context, f BounceFilter) ([]Bounce, *Bounc
 	return bs, next, nil
 }
 
-// SuppressionView is a suppression entry as the API shows it: the cursor
-// is the entry's hash in hex, the email empty for an erased person.
-type SuppressionView struct {
-	Suppression
-	Cursor string `json:"-"`
-}
-
-// Suppressions pages through the global suppression list in hash order.
-func (s *Service) Suppressions(ctx context.Context, after string, limit int) ([]SuppressionView, *string, error) {
+// Suppressions pages through the global suppression list, oldest first.
+// after is the next cursor of the previous page, opaque to the caller; next
+// is nil on the last page; total counts every entry.
+func (s *Service) Suppressions(ctx context.Context, after string, limit int) (items []Suppression, next *string, total int, err error) {
 	cur, err := hex.DecodeString(after)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: after must be a cursor from a previous page", ErrInvalid)
+		return nil, nil, 0, fmt.Errorf("%w: after must be a cursor from a previous page", ErrInvalid)
 	}
 	limit = max(1, min(limit, 1000))
-	ss, err := s.store.Suppressions(ctx, cur, limit+1)
+	ss, total, err := s.store.Suppressions(ctx, cur, limit+1)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, 0, err
 	}
-	var next *string
 	if len(ss) > limit {
 		ss = ss[:limit]
-		c := hex.EncodeToString(ss[limit-1].Hash)
+		c := hex.EncodeToString(ss[limit-1].Cursor)
 		next = &c
 	}
-	out := make([]SuppressionView, len(ss))
-	for i, e := range ss {
-		out[i] = SuppressionView{Suppression: e, Cursor: hex.EncodeToString(e.Hash)}
-	}
-	return out, next, nil
+	return ss, next, total, nil
 }
 
 // Suppress puts an address on the suppression list: it is never mailed

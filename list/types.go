@@ -223,6 +223,9 @@ type Suppression struct {
 	Reason string    `json:"reason"`
 	How    How       `json:"how"`
 	At     time.Time `json:"at"`
+	// Cursor is the entry's place in the oldest-first order, set by
+	// Store.Suppressions for the next page; opaque outside the store.
+	Cursor []byte `json:"-"`
 }
 
 // Role is a user's role.

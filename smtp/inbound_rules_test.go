@@ -52,7 +52,7 @@ func TestInboundHardBounceBlocklists(t *testing.T) {
 		t.Errorf("campaign stats = %+v, %v; want Bounced 1", camp.Stats, err)
 	}
 	// The suppression entry is there too (the never-mail list).
-	sups, err := e.db.Suppressions(t.Context(), nil, 10)
+	sups, _, err := e.db.Suppressions(t.Context(), nil, 10)
 	if err != nil || len(sups) != 1 || sups[0].How != list.HowBounce {
 		t.Errorf("suppressions = %+v, %v", sups, err)
 	}

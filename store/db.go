@@ -57,23 +57,25 @@ const (
 	bEvents       = "events"
 	bEventIP      = "event_ip"
 	bSuppression  = "suppression"
-	bMails        = "mails"
-	bMailDue      = "mail_due"
-	bSubMails     = "sub_mails"
-	bCampaigns    = "campaigns"
-	bCampaignBody = "campaign_body"
-	bSends        = "sends"
-	bSendMsgID    = "send_msgid"
-	bSendDefer    = "send_defer"
-	bBounces      = "bounces"
-	bBounceEmail  = "bounce_email"
-	bBounceCamp   = "bounce_campaign"
-	bUsers        = "users"
-	bUserName     = "user_name"
-	bTokens       = "tokens"
-	bTokenHash    = "token_hash"
-	bAudit        = "audit"
-	bSettings     = "settings"
+	// bSuppressionAt indexes suppression entries by time (schema 3).
+	bSuppressionAt = "suppression_at"
+	bMails         = "mails"
+	bMailDue       = "mail_due"
+	bSubMails      = "sub_mails"
+	bCampaigns     = "campaigns"
+	bCampaignBody  = "campaign_body"
+	bSends         = "sends"
+	bSendMsgID     = "send_msgid"
+	bSendDefer     = "send_defer"
+	bBounces       = "bounces"
+	bBounceEmail   = "bounce_email"
+	bBounceCamp    = "bounce_campaign"
+	bUsers         = "users"
+	bUserName      = "user_name"
+	bTokens        = "tokens"
+	bTokenHash     = "token_hash"
+	bAudit         = "audit"
+	bSettings      = "settings"
 )
 
 // bucketsV1 is the layout of schema version 1; see the package doc.
@@ -90,6 +92,8 @@ var bucketsV1 = [...]string{
 const (
 	metaSchema      = "schema_version"
 	metaSubscribers = "subscribers"
+	// metaSuppressions counts the suppression entries (schema 3).
+	metaSuppressions = "suppressions"
 )
 
 // migrations[v-1] brings a store from schema version v-1 to v. Append only:
@@ -97,6 +101,7 @@ const (
 var migrations = [...]func(tx *bolt.Tx) error{
 	migrateV1,
 	migrateV2,
+	migrateV3,
 }
 
 // schemaVersion is the newest schema this code knows.
@@ -187,7 +192,7 @@ func (db *DB) migrate(readOnly bool) error {
 			}
 			db.log.Info("store schema migrated", "version", v+1)
 		}
-		for _, name := range append(bucketsV1[:], bCampaignBody) {
+		for _, name := range append(bucketsV1[:], bCampaignBody, bSuppressionAt) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -13,6 +13,7 @@
 // except the name entries of an import's new subscribers (names.go).
 //
 //	meta             "schema_version" → uint64; "subscribers" → uint64 count;
+//	                 "suppressions" → uint64 count of suppression entries;
 //	                 "names_deferred", "names_touched"|0x00|subID: an import's
 //	                 name entries added at its end (names.go)
 //	lists            listID → List
@@ -26,6 +27,8 @@
 //	events           subID | eventID → Event (a subscriber's history is a range)
 //	event_ip         at | subID | eventID → nil, events whose IP is not yet truncated
 //	suppression      keyed hash → Suppression
+//	suppression_at   at | keyed hash → nil: the entries oldest first, for
+//	                 the API's pages (v3; meta "suppressions" counts them)
 //	mails            mailID → QueuedMail
 //	mail_due         due | mailID → nil
 //	sub_mails        subID | mailID → nil

@@ -91,7 +91,37 @@ func checkIndexes(tx *bolt.Tx) error {
 	if err := checkMembers(tx, want); err != nil {
 		return err
 	}
+	if err := checkSuppressionIndex(tx); err != nil {
+		return err
+	}
 	return checkCounts(tx, counts)
+}
+
+// checkSuppressionIndex verifies that suppression_at has exactly one key
+// per suppression entry, at the entry's time, and that the count agrees.
+func checkSuppressionIndex(tx *bolt.Tx) error {
+	n := 0
+	err := bucket(tx, bSuppression).ForEach(func(k, v []byte) error {
+		n++
+		var s list.Suppression
+		if err := decode(k, v, &s); err != nil {
+			return err
+		}
+		if bucket(tx, bSuppressionAt).Get(suppressionAtKey(s.At, k)) == nil {
+			return fmt.Errorf("suppression %x at %v has no suppression_at key", k, s.At)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if keys := bucket(tx, bSuppressionAt).Stats().KeyN; keys != n {
+		return fmt.Errorf("suppression_at has %d keys, want %d", keys, n)
+	}
+	if got := int(readU64(bucket(tx, bMeta).Get([]byte(metaSuppressions)), 0)); got != n {
+		return fmt.Errorf("suppression count = %d, want %d", got, n)
+	}
+	return nil
 }
 
 func checkMembers(tx *bolt.Tx, want map[string][]byte) error {

@@ -3,11 +3,13 @@ package store
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	bolt "go.etcd.io/bbolt"
 )
 
 func TestBounces(t *testing.T) {
@@ -193,17 +195,33 @@ func TestSuppressionList(t *testing.T) {
 	t.Parallel()
 	db := openTest(t)
 	ctx := t.Context()
-	for _, h := range []string{"c", "a", "b"} {
-		if err := db.PutSuppression(ctx, list.Suppression{Hash: []byte(h), Reason: "admin", How: list.HowAdmin}); err != nil {
+	// Hash order c, a, b is not time order: the list comes oldest first.
+	for i, h := range []string{"c", "a", "b"} {
+		at := testTime.Add(time.Duration([]int{0, 2, 1}[i]) * time.Hour)
+		if err := db.PutSuppression(ctx, list.Suppression{Hash: []byte(h), Reason: "admin", How: list.HowAdmin, At: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := db.PutSuppression(ctx, list.Suppression{}); !errors.Is(err, list.ErrInvalid) {
 		t.Errorf("PutSuppression(no hash) = %v, want ErrInvalid", err)
 	}
-	got, err := db.Suppressions(ctx, []byte("a"), 10)
-	if err != nil || len(got) != 2 || string(got[0].Hash) != "b" {
-		t.Errorf("Suppressions(after a) = %+v, %v", got, err)
+	if err := db.PutSuppression(ctx, list.Suppression{Hash: []byte("a"), Reason: "again"}); !errors.Is(err, list.ErrExists) {
+		t.Errorf("PutSuppression(a again) = %v, want ErrExists", err)
+	}
+	hashes := func(ss []list.Suppression) (out string) {
+		for _, s := range ss {
+			out += string(s.Hash)
+		}
+		return out
+	}
+	all, total, err := db.Suppressions(ctx, nil, 10)
+	if err != nil || hashes(all) != "cba" || total != 3 || all[2].Reason != "admin" {
+		t.Fatalf("Suppressions = %q total %d, %v; want c, b, a of 3, a's reason kept", hashes(all), total, err)
+	}
+	first, _, _ := db.Suppressions(ctx, nil, 1)
+	rest, total, err := db.Suppressions(ctx, first[0].Cursor, 10)
+	if err != nil || hashes(rest) != "ba" || total != 3 {
+		t.Errorf("Suppressions(after c) = %q total %d, %v; want b, a of 3", hashes(rest), total, err)
 	}
 	if err := db.DeleteSuppression(ctx, []byte("b")); err != nil {
 		t.Fatal(err)
@@ -211,7 +229,78 @@ func TestSuppressionList(t *testing.T) {
 	if err := db.DeleteSuppression(ctx, []byte("b")); !errors.Is(err, list.ErrNotFound) {
 		t.Errorf("second DeleteSuppression = %v, want ErrNotFound", err)
 	}
-	if got, _ := db.Suppressions(ctx, nil, 10); len(got) != 2 {
-		t.Errorf("Suppressions = %+v, want 2", got)
+	if got, total, _ := db.Suppressions(ctx, nil, 10); hashes(got) != "ca" || total != 2 {
+		t.Errorf("Suppressions = %q total %d, want c, a of 2", hashes(got), total)
 	}
+}
+
+// TestSuppressionIndexFollowsSubscriber: a subscriber's entry written,
+// rewritten with a new time (erasure) and lifted through UpdateSubscriber
+// keeps suppression_at and the count in step (checkDB at the end).
+func TestSuppressionIndexFollowsSubscriber(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	k := list.Key{Identity: "ann@example.org", Hash: []byte("hash-ann")}
+	set := func(sup *list.Suppression) {
+		t.Helper()
+		_, err := db.UpdateSubscriber(ctx, k, true, func(r *list.Record, fx *list.Effects) error {
+			r.Subscriber.Email, r.Subscriber.Identity = "ann@example.org", "ann@example.org"
+			r.Suppression = sup
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkDB(t, db)
+	}
+	set(&list.Suppression{Email: "ann@example.org", Reason: "complaint", How: list.HowComplaint, At: testTime})
+	set(&list.Suppression{Reason: "erased", How: list.HowAdmin, At: testTime.Add(time.Hour)})
+	if got, total, _ := db.Suppressions(ctx, nil, 10); len(got) != 1 || total != 1 || got[0].Reason != "erased" {
+		t.Errorf("after the rewrite: %+v total %d, want the one erased entry", got, total)
+	}
+	set(nil)
+	if got, total, _ := db.Suppressions(ctx, nil, 10); len(got) != 0 || total != 0 {
+		t.Errorf("after lifting: %+v total %d, want none", got, total)
+	}
+}
+
+// TestMigrateV3IndexesSuppressions opens a schema-2 store, which has
+// suppression entries but no suppression_at, as every store before 3.
+func TestMigrateV3IndexesSuppressions(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bulletin.db")
+	db, err := Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.bolt.Update(func(tx *bolt.Tx) error {
+		for i, h := range []string{"z", "y", "x"} {
+			s := list.Suppression{Reason: "old", How: list.HowBounce, At: testTime.Add(time.Duration(i) * time.Minute)}
+			if err := putJSON(bucket(tx, bSuppression), []byte(h), &s); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteBucket([]byte(bSuppressionAt)); err != nil {
+			return err
+		}
+		if err := bucket(tx, bMeta).Delete([]byte(metaSuppressions)); err != nil {
+			return err
+		}
+		return bucket(tx, bMeta).Put([]byte(metaSchema), u64(2))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatalf("Open of a schema-2 store = %v", err)
+	}
+	defer db.Close()
+	got, total, err := db.Suppressions(t.Context(), nil, 10)
+	if err != nil || total != 3 || len(got) != 3 || string(got[0].Hash) != "z" || string(got[2].Hash) != "x" {
+		t.Errorf("Suppressions after migration = %+v total %d, %v; want z, y, x of 3", got, total, err)
+	}
+	checkDB(t, db)
 }

@@ -218,7 +218,8 @@ func (w *writer) syncSuppression(r *list.Record, hash []byte) error {
 		if w.unsuppressed {
 			return nil // nothing was stored under the key's hash to delete
 		}
-		return bucket(w.tx, bSuppression).Delete(hash)
+		_, err := deleteSuppression(w.tx, hash)
+		return err
 	}
 	r.Suppression.Hash = clone(hash)
 	return putSuppression(w.tx, r.Suppression, w.now)
