@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 )
 
 // maxJSONBody bounds API request bodies.
@@ -97,11 +98,42 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &syn):
 		return newHTTPError(http.StatusBadRequest, fmt.Sprintf("malformed JSON at byte %d", syn.Offset))
 	case errors.As(err, &typ):
-		return newHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("field %s: %s is not a valid value", typ.Field, typ.Value))
+		return newHTTPError(http.StatusUnprocessableEntity, typeMessage(typ))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return newHTTPError(http.StatusBadRequest, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return newHTTPError(http.StatusBadRequest, "malformed JSON")
+}
+
+// typeMessage says which JSON field has a value of the wrong type and what
+// it takes, in the API's terms: "name: want a string, got a number". The
+// decoder's own text names Go types and embedded structs, which mean
+// nothing to a client.
+func typeMessage(typ *json.UnmarshalTypeError) string {
+	var path []string
+	for _, p := range strings.Split(typ.Field, ".") {
+		// Embedded structs show as their Go type name; JSON fields are
+		// snake_case, so a capital marks a segment that is no field.
+		if p != "" && !unicode.IsUpper(rune(p[0])) {
+			path = append(path, p)
+		}
+	}
+	msg := "want " + wantType(typ.Type)
+	if got := typ.Value; got != "" {
+		got, _, _ = strings.Cut(got, " ") // "number -1" → "number"
+		switch got {
+		case "array", "object":
+			msg += ", got an " + got
+		case "number", "string":
+			msg += ", got a " + got
+		case "bool":
+			msg += ", got true or false"
+		}
+	}
+	if len(path) == 0 {
+		return "the body: " + msg
+	}
+	return strings.Join(path, ".") + ": " + msg
 }
 
 // page is one page of a collection: {"items": […], "total": n, "next": cursor|null}.

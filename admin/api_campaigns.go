@@ -12,9 +12,21 @@ import (
 )
 
 // campaignBody is the body of POST and PUT: the editable fields, and the
-// read-only ones so that a GET answer can be sent back as is.
+// read-only ones so that a GET answer can be sent back as is. PUT is a
+// partial update: an absent field stays, a null one is cleared (send_at
+// unscheduled, a text field emptied, lists none, format the default).
 type campaignBody struct {
-	list.CampaignInput
+	Name          optional[string]      `json:"name"`
+	Subject       optional[string]      `json:"subject"`
+	Lists         optional[[]string]    `json:"lists"`
+	From          optional[string]      `json:"from"`
+	Body          optional[string]      `json:"body"`
+	Format        optional[list.Format] `json:"format"`
+	Text          optional[string]      `json:"text"`
+	Advertisement optional[bool]        `json:"advertisement"`
+	Tracking      optional[bool]        `json:"tracking"`
+	SendAt        optional[time.Time]   `json:"send_at"`
+
 	ID         json.RawMessage `json:"id"`
 	Status     json.RawMessage `json:"status"`
 	Reason     json.RawMessage `json:"reason"`
@@ -23,6 +35,18 @@ type campaignBody struct {
 	FinishedAt json.RawMessage `json:"finished_at"`
 	CreatedAt  json.RawMessage `json:"created_at"`
 	UpdatedAt  json.RawMessage `json:"updated_at"`
+}
+
+// input is the body as the list package takes it: nil for an absent field,
+// a zero value for a null one (a zero send_at means none).
+func (b *campaignBody) input() list.CampaignInput {
+	in := list.CampaignInput{Name: b.Name.ptr(), Subject: b.Subject.ptr(), Lists: b.Lists.ptr(),
+		From: b.From.ptr(), Body: b.Body.ptr(), Format: b.Format.ptr(), Text: b.Text.ptr(),
+		Advertisement: b.Advertisement.ptr(), Tracking: b.Tracking.ptr(), SendAt: b.SendAt.ptr()}
+	if in.Lists != nil && *in.Lists == nil {
+		*in.Lists = []string{}
+	}
+	return in
 }
 
 func campaignID(r *http.Request) (list.CampaignID, error) {
@@ -78,7 +102,7 @@ func (s *Server) apiCreateCampaign(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	c, err := s.svc.CreateCampaign(r.Context(), b.CampaignInput, s.origin(r))
+	c, err := s.svc.CreateCampaign(r.Context(), b.input(), s.origin(r))
 	if err != nil {
 		return err
 	}
@@ -106,7 +130,7 @@ func (s *Server) apiUpdateCampaign(w http.ResponseWriter, r *http.Request) error
 	if err := decodeJSON(w, r, &b); err != nil {
 		return err
 	}
-	c, err := s.svc.UpdateCampaign(r.Context(), id, b.CampaignInput, s.origin(r))
+	c, err := s.svc.UpdateCampaign(r.Context(), id, b.input(), s.origin(r))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -78,5 +79,78 @@ func TestAPICampaignTestBrokenTemplate(t *testing.T) {
 	}
 	if n := len(e.mail.all()); n != 0 {
 		t.Errorf("%d mails sent for a broken template, want 0", n)
+	}
+}
+
+// TestAPICampaignSendAt: send_at is set by an RFC 3339 time, cleared by
+// null, left alone when absent; a value that is no time is a 422 that
+// names the field.
+func TestAPICampaignSendAt(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	c := e.newAPICampaign(`{"name":"T","subject":"Hi","lists":["newsletter"],"body":"<p>Hi</p>"}`)
+	var got campaignJSON
+	e.call("PUT", campaignPath(c, ""), "ed", `{"send_at":"2026-04-01T08:00:00Z"}`, 200, &got)
+	if got.SendAt == nil || *got.SendAt != "2026-04-01T08:00:00Z" {
+		t.Fatalf("send_at after setting = %v", got.SendAt)
+	}
+	e.call("PUT", campaignPath(c, ""), "ed", `{"name":"Renamed"}`, 200, &got)
+	if got.SendAt == nil || got.Name != "Renamed" {
+		t.Errorf("send_at after a PUT without it = %v, want it kept", got.SendAt)
+	}
+	var ae apiErr
+	e.call("PUT", campaignPath(c, ""), "ed", `{"send_at":"tomorrow"}`, 422, &ae)
+	if !strings.HasPrefix(ae.Error, "send_at: want an RFC 3339 time") {
+		t.Errorf("send_at tomorrow: error %q", ae.Error)
+	}
+	e.call("PUT", campaignPath(c, ""), "ed", `{"send_at":null}`, 200, &got)
+	if got.SendAt != nil {
+		t.Errorf("send_at after null = %v, want null", *got.SendAt)
+	}
+	e.call("GET", campaignPath(c, ""), "ed", nil, 200, &got)
+	if got.SendAt != nil {
+		t.Errorf("stored send_at after null = %v, want null", *got.SendAt)
+	}
+}
+
+// TestAPICampaignNullClears: null empties the optional text fields and
+// the lists; absent fields stay.
+func TestAPICampaignNullClears(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	c := e.newAPICampaign(`{"name":"T","subject":"Hi","lists":["newsletter"],"body":"<p>Hi</p>","text":"Hi","from":"Ann <ann@news.example>"}`)
+	var got struct {
+		campaignJSON
+		From  string   `json:"from"`
+		Text  string   `json:"text"`
+		Lists []string `json:"lists"`
+	}
+	e.call("PUT", campaignPath(c, ""), "ed", `{"from":null,"text":null,"lists":null}`, 200, &got)
+	if got.From != "" || got.Text != "" || len(got.Lists) != 0 || got.Lists == nil || got.Body != "<p>Hi</p>" {
+		t.Errorf("after nulls: from %q text %q lists %v body %q; want them cleared, the body kept", got.From, got.Text, got.Lists, got.Body)
+	}
+}
+
+// TestAPITypeErrors: a value of the wrong type is a 422 naming the JSON
+// field and what it takes, never a Go type.
+func TestAPITypeErrors(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	c := e.newAPICampaign(`{"name":"T","subject":"Hi","lists":["newsletter"],"body":"<p>Hi</p>"}`)
+	for _, tc := range []struct{ method, path, body, want string }{
+		{"PUT", campaignPath(c, ""), `{"name":5}`, "name: want a string, got a number"},
+		{"POST", "/api/v1/campaigns", `{"lists":"weekly"}`, "lists: want an array of strings, got a string"},
+		{"PUT", campaignPath(c, ""), `{"tracking":"yes"}`, "tracking: want true or false, got a string"},
+		{"POST", campaignPath(c, "/test"), `{"emails":"a@example.org"}`, "emails: want an array of strings, got a string"},
+		{"POST", "/api/v1/suppression", `{"email":["a@example.org"]}`, "email: want a string, got an array"},
+		{"POST", "/api/v1/lists", `{"slug":"x","name":"X","public":"yes"}`, "public: want true or false, got a string"},
+		{"PUT", "/api/v1/lists/newsletter", `{"name":{}}`, "name: want a string, got an object"},
+		{"POST", "/api/v1/subscribers", `{"email":"a@example.org","attributes":{"a":1}}`, "attributes: want a string, got a number"},
+	} {
+		var ae apiErr
+		e.call(tc.method, tc.path, "root", tc.body, 422, &ae)
+		if ae.Error != tc.want {
+			t.Errorf("%s %s %s: error %q, want %q", tc.method, tc.path, tc.body, ae.Error, tc.want)
+		}
 	}
 }

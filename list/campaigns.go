@@ -31,7 +31,7 @@ type CampaignView struct {
 }
 
 // CampaignInput creates or (partially) updates a draft campaign; nil fields
-// stay as they are.
+// stay as they are, and a SendAt of the zero time clears send_at.
 type CampaignInput struct {
 	Name          *string    `json:"name"`
 	Subject       *string    `json:"subject"`
