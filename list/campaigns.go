@@ -22,12 +22,13 @@ type CampaignView struct {
 	Tracking      bool       `json:"tracking"`
 	SendAt        *time.Time `json:"send_at"`
 	Status        Status     `json:"status"`
-	Reason        string     `json:"reason,omitempty"`
-	Stats         Stats      `json:"stats"`
-	StartedAt     *time.Time `json:"started_at"`
-	FinishedAt    *time.Time `json:"finished_at"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
+	// Reason says why the system paused the campaign; "" when it did not.
+	Reason     string     `json:"reason"`
+	Stats      Stats      `json:"stats"`
+	StartedAt  *time.Time `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 }
 
 // CampaignInput creates or (partially) updates a draft campaign; nil fields

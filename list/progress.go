@@ -12,7 +12,7 @@ import (
 type Progress struct {
 	ID     CampaignID `json:"id"`
 	Status Status     `json:"status"`
-	Reason string     `json:"reason,omitempty"`
+	Reason string     `json:"reason"`
 	Stats  Stats      `json:"stats"`
 	// Rate is messages handled per second over the last seconds.
 	Rate float64 `json:"rate"`
