@@ -71,6 +71,10 @@ type Campaign struct {
 	// Cursor is the highest subscriber id whose outcome is committed: the
 	// runner resumes after it.
 	Cursor SubscriberID `json:"cursor"`
+	// Revision counts the edits of a draft. A Mailer caches parsed
+	// templates by id, UpdatedAt and Revision: UpdatedAt alone can repeat
+	// when two edits fall on the same clock reading.
+	Revision uint64 `json:"revision,omitempty"`
 }
 
 // Member is an entry of a list's id-ordered membership index.

@@ -49,11 +49,13 @@ type CampaignInput struct {
 // maxBody bounds a campaign body: 1 MiB is far beyond any sane newsletter.
 const maxBody = 1 << 20
 
+// campaignView shows c with its times in whole seconds, as every other
+// object of the API and UI: the store keeps them exact, for ordering.
 func (s *Service) campaignView(ctx context.Context, c Campaign) (CampaignView, error) {
 	v := CampaignView{ID: c.ID, Name: c.Name, Subject: c.Subject, Lists: []string{}, From: c.From, Body: c.Body,
-		Format: c.Format, Text: c.Text, Advertisement: c.Advertisement, Tracking: c.Tracking, SendAt: c.SendAt,
-		Status: c.Status, Reason: c.Reason, Stats: remaining(c.Stats), StartedAt: c.StartedAt, FinishedAt: c.FinishedAt,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt}
+		Format: c.Format, Text: c.Text, Advertisement: c.Advertisement, Tracking: c.Tracking, SendAt: seconds(c.SendAt),
+		Status: c.Status, Reason: c.Reason, Stats: remaining(c.Stats), StartedAt: seconds(c.StartedAt), FinishedAt: seconds(c.FinishedAt),
+		CreatedAt: c.CreatedAt.Truncate(time.Second), UpdatedAt: c.UpdatedAt.Truncate(time.Second)}
 	for _, id := range c.Lists {
 		l, err := s.store.List(ctx, id)
 		if errors.Is(err, ErrNotFound) {
@@ -65,6 +67,15 @@ func (s *Service) campaignView(ctx context.Context, c Campaign) (CampaignView, e
 		v.Lists = append(v.Lists, l.Slug)
 	}
 	return v, nil
+}
+
+// seconds is t truncated to whole seconds, nil for nil.
+func seconds(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := t.Truncate(time.Second)
+	return &v
 }
 
 // apply copies the set fields of in onto c, resolving list slugs.
@@ -204,9 +215,11 @@ func (s *Service) UpdateCampaign(ctx context.Context, id CampaignID, in Campaign
 		if c.Status != StatusDraft {
 			return fmt.Errorf("%w: only a draft can be edited", ErrBadTransition)
 		}
-		stats, created := c.Stats, c.CreatedAt
+		stats, created, rev := c.Stats, c.CreatedAt, c.Revision
 		*c = cur
-		c.Stats, c.CreatedAt, c.UpdatedAt = stats, created, now
+		// Every edit moves the revision, even two within one clock tick:
+		// a Mailer's template cache keys on it.
+		c.Stats, c.CreatedAt, c.UpdatedAt, c.Revision = stats, created, now, rev+1
 		return nil
 	})
 	if err != nil {

@@ -140,6 +140,8 @@ type campaignTemplates struct {
 type cacheKey struct {
 	id      list.CampaignID
 	updated time.Time
+	// revision changes with every edit, even within one clock reading.
+	revision uint64
 	// layout is the custom layout's version, "" for the default.
 	layout string
 }
@@ -195,7 +197,7 @@ var markdown = goldmark.New(
 // campaign returns the parsed templates of c, and of the custom layout l
 // (nil for the default), parsing them on first use.
 func (s *Sender) campaign(c *list.Campaign, l *list.Layout) (*campaignTemplates, error) {
-	k := cacheKey{c.ID, c.UpdatedAt, layoutVersion(l)}
+	k := cacheKey{c.ID, c.UpdatedAt, c.Revision, layoutVersion(l)}
 	if t, ok := s.cache.get(k); ok {
 		return t, nil
 	}
