@@ -64,12 +64,10 @@ func classify(err error) errorInfo {
 	case errors.As(err, &mbe):
 		return errorInfo{status: http.StatusRequestEntityTooLarge, msg: "request body too large"}
 	case errors.As(err, &le):
+		// Its text says which findings block the send; "invalid" would not.
 		return errorInfo{status: http.StatusUnprocessableEntity, msg: le.Error(), findings: le.Findings}
 	case errors.Is(err, list.ErrInvalidToken):
 		return errorInfo{status: http.StatusBadRequest, msg: "This link is invalid or has expired."}
-	case errors.As(err, new(*list.LintError)):
-		// Its text says which findings block the send; "invalid" would not.
-		return errorInfo{status: http.StatusUnprocessableEntity, msg: err.Error()}
 	case errors.Is(err, list.ErrInvalid):
 		return errorInfo{status: http.StatusUnprocessableEntity, msg: detail(err, list.ErrInvalid, true)}
 	case errors.Is(err, list.ErrNotFound):
