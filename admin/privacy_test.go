@@ -157,6 +157,9 @@ func TestDataExportAndErasure(t *testing.T) {
 	if len(sup) != 1 || sup[0].Email != "" || string(sup[0].Hash) != string(hash) {
 		t.Fatalf("suppression after erasure = %+v, want only the keyed hash", sup)
 	}
+	if sup[0].How != list.HowForm {
+		t.Errorf("self-service erasure recorded as done by %q, want %q", sup[0].How, list.HowForm)
+	}
 	for _, link := range []string{manage, export, erase} {
 		if res, _ := e.get(link); res.StatusCode != 400 {
 			t.Errorf("GET %s after erasure = %d, want 400", link[:10], res.StatusCode)

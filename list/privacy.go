@@ -282,7 +282,7 @@ func (s *Service) EraseByToken(ctx context.Context, token string, o Origin) erro
 	if action != DataErase {
 		return fmt.Errorf("%w: this link is not for an erasure", ErrInvalidToken)
 	}
-	return s.EraseSubscriber(ctx, r.Subscriber.ID, o)
+	return s.erase(ctx, r.Subscriber.ID, HowForm, o)
 }
 
 // ManageUnsubscribeAll is the preference page's "unsubscribe from all":

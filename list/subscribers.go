@@ -267,6 +267,12 @@ func (s *Service) setBlocklisted(r *Record, fx *Effects, on bool, reason string,
 // keyed hash of the address in the suppression list so that a later import
 // cannot bring them back.
 func (s *Service) EraseSubscriber(ctx context.Context, id SubscriberID, o Origin) error {
+	return s.erase(ctx, id, HowAdmin, o)
+}
+
+// erase erases a subscriber; how says who asked (an admin, or the person
+// through their own link), as the suppression entry records.
+func (s *Service) erase(ctx context.Context, id SubscriberID, how How, o Origin) error {
 	r, err := s.store.Record(ctx, Key{ID: id})
 	if err != nil {
 		return err
@@ -275,7 +281,7 @@ func (s *Service) EraseSubscriber(ctx context.Context, id SubscriberID, o Origin
 	k := Key{ID: id, Hash: s.tokens.AddressHash(r.Subscriber.Identity)}
 	_, err = s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
 		// The entry keeps no address: the hash alone suppresses it.
-		r.Suppression = &Suppression{Reason: "erased at the subscriber's request", How: HowAdmin, At: now}
+		r.Suppression = &Suppression{Reason: "erased at the subscriber's request", How: how, At: now}
 		return nil
 	})
 	if err != nil {
