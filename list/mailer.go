@@ -69,6 +69,25 @@ type Mailer interface {
 	Lint(ctx context.Context, sample *Message) []Finding
 }
 
+type stopKey struct{}
+
+// WithStop returns ctx carrying stop. Once stop is done, a Mailer starts
+// no new delivery (a wait for the rate limit or for a relay connection
+// ends with stop's error), but lets one already under way finish within
+// ctx: a relay that has the message may only be waiting to say so.
+func WithStop(ctx, stop context.Context) context.Context {
+	return context.WithValue(ctx, stopKey{}, stop)
+}
+
+// StopOf returns the stop context that WithStop attached to ctx, or ctx
+// itself.
+func StopOf(ctx context.Context) context.Context {
+	if stop, ok := ctx.Value(stopKey{}).(context.Context); ok {
+		return stop
+	}
+	return ctx
+}
+
 // DeliveryError is a relay's answer other than 2xx, classified.
 type DeliveryError struct {
 	Code   int    // SMTP reply code, 0 when the connection failed

@@ -39,9 +39,14 @@ func (r *run) process(stop, ctx context.Context, j job) result {
 		return res
 	}
 	start := time.Now()
-	msgID, err := r.s.mailer.Send(ctx, m)
+	msgID, err := r.s.mailer.Send(WithStop(ctx, stop), m)
 	if r.s.observe != nil {
 		r.s.observe("", time.Since(start))
+	}
+	if err != nil && stop.Err() != nil && errors.Is(err, stop.Err()) {
+		// Stopped while waiting its turn: nothing reached a relay.
+		res.abandoned = true
+		return res
 	}
 	res.rec.MessageID = msgID
 	return r.classify(ctx, res, err)

@@ -2,10 +2,12 @@ package smtp
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -65,5 +67,27 @@ func TestOutbox(t *testing.T) {
 		if _, err := OutboxRead(dir, bad); !errors.Is(err, list.ErrNotFound) {
 			t.Errorf("OutboxRead(%q) = %v, want ErrNotFound", bad, err)
 		}
+	}
+}
+
+// TestOutboxKeepsTheRate: without a relay, mail still goes at --rate, so
+// that a campaign tried out against the outbox moves as it will for real;
+// and a stop (list.WithStop) ends a wait for the rate at once.
+func TestOutboxKeepsTheRate(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, func(o *Options) { o.Rate = 20 })
+	start := time.Now()
+	for range 11 {
+		if _, err := s.Send(t.Context(), testMessage()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d := time.Since(start); d < 500*time.Millisecond {
+		t.Errorf("11 messages at 20/s went to the outbox in %v, want at least 500ms", d)
+	}
+	stop, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Send(list.WithStop(t.Context(), stop), testMessage()); !errors.Is(err, context.Canceled) {
+		t.Errorf("Send after a stop, waiting for the rate: %v, want context.Canceled", err)
 	}
 }

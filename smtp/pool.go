@@ -17,6 +17,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	gosmtp "github.com/emersion/go-smtp"
+
+	"github.com/bulletin/bulletin/list"
 )
 
 // pool is the relay transport: at most MaxConns SMTP sessions, each reused
@@ -77,17 +79,20 @@ func newPool(opts Options, log *slog.Logger) (*pool, error) {
 // deliver sends one message. A message whose connection broke before its
 // DATA was answered is tried once more on a fresh connection.
 func (p *pool) deliver(ctx context.Context, from, to string, parts ...[]byte) error {
+	// Until a session is ours, nothing is with a relay: a stop (see
+	// list.WithStop) ends the wait; after, only ctx ends the transaction.
+	stop := list.StopOf(ctx)
 	select {
 	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return ctx.Err()
+	case <-stop.Done():
+		return stop.Err()
 	}
 	defer func() { <-p.slots }()
 	for attempt := 0; ; attempt++ {
-		c, err := p.get(ctx)
+		c, err := p.get(stop)
 		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
+			if stop.Err() != nil {
+				return stop.Err()
 			}
 			return err
 		}

@@ -158,9 +158,11 @@ func New(opts Options) (*Sender, error) {
 		if s.tr, err = newPool(opts, s.log); err != nil {
 			errs = append(errs, err)
 		}
-		if opts.Rate > 0 {
-			s.limit = newLimiter(opts.Rate)
-		}
+	}
+	// The outbox keeps the rate too: a campaign tried out there moves,
+	// and shows its progress, as it will to a relay.
+	if opts.Rate > 0 {
+		s.limit = newLimiter(opts.Rate)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -181,7 +183,7 @@ func (s *Sender) Send(ctx context.Context, m *list.Message) (string, error) {
 		return "", err
 	}
 	if s.limit != nil {
-		if err := s.limit.wait(ctx); err != nil {
+		if err := s.limit.wait(list.StopOf(ctx)); err != nil {
 			return "", err
 		}
 	}

@@ -422,3 +422,39 @@ func sendPlain(addr, from string, to []string, r io.Reader) error {
 	defer c.Close()
 	return c.SendMail(from, to, r)
 }
+
+// TestPauseStopsWaitingMessages pauses a rate-limited campaign: messages
+// still waiting their turn are not sent after the pause, only those
+// already with the relay finish, and a resume sends everyone once.
+func TestPauseStopsWaitingMessages(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 240)
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
+	resp.Body.Close()
+	for len(received(t, sk)) < 10 {
+		time.Sleep(10 * time.Millisecond)
+	}
+	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), nil)
+	resp.Body.Close()
+	atPause := len(received(t, sk))
+	time.Sleep(1500 * time.Millisecond) // 30 messages' worth at 20/s
+	// What may still arrive: the transactions under way, one a connection.
+	if after := len(received(t, sk)); after > atPause+8 {
+		t.Errorf("%d messages arrived after the pause (from %d to %d), want at most the 8 under way", after-atPause, atPause, after)
+	}
+	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/resume", id), nil)
+	resp.Body.Close()
+	c := waitCampaign(t, s, id, list.StatusFinished, 60*time.Second)
+	got := received(t, sk)
+	for email := range want {
+		if got[email] != 1 {
+			t.Errorf("%s received %d messages across pause and resume, want 1", email, got[email])
+		}
+	}
+	if c.Stats.Sent != len(want) {
+		t.Errorf("stats = %+v, want %d sent", c.Stats, len(want))
+	}
+}
