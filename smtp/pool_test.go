@@ -65,6 +65,9 @@ func TestDeliveryClassified(t *testing.T) {
 		{"554 5.7.1 at MAIL", func(ts *testServer) {
 			ts.mailErr = smtpError(554, gosmtp.EnhancedCode{5, 7, 1}, "sender blocked")
 		}, &list.DeliveryError{Code: 554, Status: "5.7.1", Text: "sender blocked", Policy: true, SenderWide: true}},
+		{"452 at MAIL", func(ts *testServer) {
+			ts.mailErr = smtpError(452, gosmtp.EnhancedCode{4, 3, 1}, "queue full")
+		}, &list.DeliveryError{Code: 452, Status: "4.3.1", Text: "queue full", Temporary: true}},
 		{"550 5.7.1 at RCPT", func(ts *testServer) {
 			ts.rcptErr["ann@example.org"] = smtpError(550, gosmtp.EnhancedCode{5, 7, 1}, "policy")
 		}, &list.DeliveryError{Code: 550, Status: "5.7.1", Text: "policy", Policy: true}},

@@ -137,6 +137,10 @@ func classify(err error, at stage) *list.DeliveryError {
 	}
 	d.Temporary = se.Code/100 == 4
 	d.Policy = strings.HasPrefix(d.Status, "5.7.") || d.Status == "" && (se.Code == 530 || se.Code == 535)
-	d.SenderWide = at == stageMail || at == stageAuth
+	// A permanent refusal of the sender (at MAIL or AUTH) would meet every
+	// recipient alike: the campaign pauses. A temporary one (421 before a
+	// restart, 452 with a full queue) is the relay's passing state: each
+	// message is deferred and retried with back-off, as at RCPT.
+	d.SenderWide = (at == stageMail || at == stageAuth) && !d.Temporary
 	return d
 }
