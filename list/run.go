@@ -371,7 +371,8 @@ func (r *run) commitLoop(ctx context.Context, cancel context.CancelFunc, results
 	}
 }
 
-// commit writes one group and releases its messages from flight.
+// commit writes one group and releases its messages from flight; the
+// retries in it may be dispatched again once their new record is written.
 func (r *run) commit(ctx context.Context, cancel context.CancelFunc, b SendBatch) error {
 	c, err := r.s.store.CommitSends(ctx, r.id, b)
 	r.release(len(b.Records))
@@ -379,6 +380,11 @@ func (r *run) commit(ctx context.Context, cancel context.CancelFunc, b SendBatch
 		cancel()
 		return fmt.Errorf("commit sends: %w", err)
 	}
+	r.mu.Lock()
+	for i := range b.Records {
+		delete(r.retry, b.Records[i].Subscriber)
+	}
+	r.mu.Unlock()
 	r.s.progress.update(r.id, c.Stats, r.s.Now())
 	if c.Status != StatusRunning {
 		cancel()
@@ -391,7 +397,12 @@ func (r *run) commit(ctx context.Context, cancel context.CancelFunc, b SendBatch
 func (r *run) collect(ctx context.Context, cancel context.CancelFunc, b *SendBatch, res result) {
 	r.mu.Lock()
 	if res.retry != nil {
-		delete(r.retry, res.id)
+		// A retry's outcome is not in the store until its group commits:
+		// until then the deferral still reads as due, and only this mark
+		// keeps dispatchRetries from sending it again (see commit).
+		if res.abandoned {
+			delete(r.retry, res.id)
+		}
 	} else if !res.abandoned {
 		for i := range r.window {
 			if r.window[i].id == res.id {

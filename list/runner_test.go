@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
 )
 
 // population adds n confirmed subscribers spread over lists a, b and c with
@@ -163,6 +164,66 @@ func TestCampaignRetriesDeferrals(t *testing.T) {
 	}
 	if n := len(f.mail.sent()); n != len(onAny) {
 		t.Fatalf("%d messages delivered, want %d", n, len(onAny))
+	}
+}
+
+// slowCommits is the store with commit groups that take a while, as on a
+// slow disk: outcomes wait longer between their collection and the store.
+type slowCommits struct {
+	*store.DB
+	delay time.Duration
+}
+
+func (s slowCommits) CommitSends(ctx context.Context, id list.CampaignID, b list.SendBatch) (list.Campaign, error) {
+	time.Sleep(s.delay)
+	return s.DB.CommitSends(ctx, id, b)
+}
+
+// TestCampaignRetriesOnce defers everyone at first, then lets the retries
+// through while each commit group takes longer than the runner's look for
+// due deferrals: a retry is sent once more, not again while its outcome
+// waits for its group, and the counts add up.
+func TestCampaignRetriesOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 60)
+	var mu sync.Mutex
+	tries := map[string]int{}
+	f.mail.answer = func(m *list.Message) error {
+		mu.Lock()
+		defer mu.Unlock()
+		tries[m.To]++
+		if tries[m.To] == 1 {
+			return &list.DeliveryError{Code: 451, Status: "4.7.1", Text: "greylisted, try again", Temporary: true}
+		}
+		return nil
+	}
+	svc, err := list.New(list.Options{Store: slowCommits{f.db, 1200 * time.Millisecond}, Mailer: f.mail,
+		Secret: []byte("0123456789abcdef0123456789abcdef"), Now: f.clock, Config: f.svc.Config()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCampaign(t, f, "a", "b", "c")
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		svc.RunCampaigns(ctx, list.RunnerOptions{Workers: 8, Poll: 10 * time.Millisecond, Backoff: []time.Duration{time.Millisecond}})
+		close(stopped)
+	}()
+	t.Cleanup(func() { cancel(); <-stopped })
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	mu.Lock()
+	defer mu.Unlock()
+	for email := range onAny {
+		if tries[email] != 2 {
+			t.Errorf("%s was tried %d times, want 2 (one deferral, one retry)", email, tries[email])
+		}
+	}
+	if done.Stats.Sent != len(onAny) || done.Stats.Deferred != 0 {
+		t.Errorf("stats = %+v, want %d sent and none deferred", done.Stats, len(onAny))
 	}
 }
 
