@@ -458,3 +458,23 @@ func TestPauseStopsWaitingMessages(t *testing.T) {
 		t.Errorf("stats = %+v, want %d sent", c.Stats, len(want))
 	}
 }
+
+// TestCampaignSendOutboxSaysSo: a local campaign send with no relay says
+// that its mail stays in the outbox, as every admin page does.
+func TestCampaignSendOutboxSaysSo(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 20)
+	var out bytes.Buffer
+	err := run(t.Context(), []string{"campaign", "send", "--data", data, "--postal-address", "1 Test Street", "--rate", "0", fmt.Sprint(id)},
+		func(string) string { return "" }, &out, io.Discard)
+	if err != nil {
+		t.Fatalf("campaign send: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "No relay configured") || !strings.Contains(out.String(), "outbox") {
+		t.Errorf("output does not say the mail stays in the outbox:\n%s", out.String())
+	}
+	if n := len(outboxMessages(t, data, len(want))); n != len(want) {
+		t.Errorf("%d messages in the outbox, want %d", n, len(want))
+	}
+}
