@@ -89,7 +89,9 @@ func (p *pool) deliver(ctx context.Context, from, to string, parts ...[]byte) er
 	}
 	defer func() { <-p.slots }()
 	for attempt := 0; ; attempt++ {
-		c, err := p.get(stop)
+		// The retry dials: after a relay restart the idle sessions are as
+		// dead as the one that broke.
+		c, err := p.get(stop, attempt > 0)
 		if err != nil {
 			if stop.Err() != nil {
 				return stop.Err()
@@ -112,14 +114,14 @@ func (p *pool) deliver(ctx context.Context, from, to string, parts ...[]byte) er
 	}
 }
 
-// get returns an idle session or opens a new one.
-func (p *pool) get(ctx context.Context) (*conn, error) {
+// get returns an idle session, or opens a new one (always when fresh).
+func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
 		return nil, errors.New("smtp: sender closed")
 	}
-	for len(p.idle) > 0 {
+	for !fresh && len(p.idle) > 0 {
 		c := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		if time.Since(c.used) < p.t.Idle {
