@@ -19,7 +19,9 @@ type subscribersPage struct {
 	Lists          []list.ListWithCounts
 	Items          []list.SubscriberView
 	Total          int
-	// Next is the query string of the next page, or "".
+	// Next is the URL of the next page, or "". It is the whole URL, not a
+	// query string after a literal "?": html/template escapes a value in a
+	// query as one component, which would turn "a=1&b=2" into one key.
 	Next string
 }
 
@@ -62,7 +64,7 @@ func (s *Server) uiSubscribers(w http.ResponseWriter, r *http.Request) error {
 	p := subscribersPage{Q: q.Get("q"), List: req.List, State: string(req.State), Lists: ls, Items: items, Total: total}
 	if next != nil {
 		v := url.Values{"q": {p.Q}, "list": {p.List}, "state": {p.State}, "after": {fmt.Sprint(*next)}}
-		p.Next = v.Encode()
+		p.Next = "/admin/subscribers?" + v.Encode()
 	}
 	return s.uiPage(w, r, http.StatusOK, "subscribers", "subscribers", p, "")
 }

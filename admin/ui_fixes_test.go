@@ -1,0 +1,53 @@
+package admin
+
+import (
+	"fmt"
+	"html"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// TestUISubscribersNextPage follows the "Next page" link of a filtered
+// search: page 2 keeps the filter and goes on after page 1.
+func TestUISubscribersNextPage(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	ctx := t.Context()
+	if _, err := u.svc.CreateList(ctx, list.List{Slug: "weekly", Name: "Weekly", OptIn: list.OptInSingle}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if _, err := u.svc.AddSubscriber(ctx, list.NewSubscriber{Email: fmt.Sprintf("w%02d@example.com", i), Lists: []string{"weekly"},
+			State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Others that page 2 of the filtered search must not show.
+	for i := range 5 {
+		u.svc.AddSubscriber(ctx, list.NewSubscriber{Email: fmt.Sprintf("other%d@example.com", i), Lists: []string{"newsletter"}}, list.HowAdmin, list.Origin{})
+	}
+	s := u.login("ed")
+	_, body := s.get("/admin/subscribers?list=weekly&state=confirmed")
+	m := regexp.MustCompile(`href="([^"]*)" rel="next"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no next link in\n%s", body)
+	}
+	next := html.UnescapeString(m[1])
+	if !strings.HasPrefix(next, "/admin/subscribers?") || !strings.Contains(next, "list=weekly") || !strings.Contains(next, "state=confirmed") || !strings.Contains(next, "after=") {
+		t.Fatalf("next link = %q", next)
+	}
+	res, body := s.get(next)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("page 2 = %d", res.StatusCode)
+	}
+	if n := strings.Count(body, `<th scope="row">`); n != 10 {
+		t.Errorf("page 2 rows = %d, want 10", n)
+	}
+	if strings.Contains(body, "w00@example.com") || !strings.Contains(body, "w59@example.com") || strings.Contains(body, "other0@") {
+		t.Errorf("page 2 is not the rest of the filtered search:\n%s", body)
+	}
+}
