@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -49,5 +50,30 @@ func TestUISubscribersNextPage(t *testing.T) {
 	}
 	if strings.Contains(body, "w00@example.com") || !strings.Contains(body, "w59@example.com") || strings.Contains(body, "other0@") {
 		t.Errorf("page 2 is not the rest of the filtered search:\n%s", body)
+	}
+}
+
+// TestUICampaignLayoutNeedsBody refuses a campaign layout whose HTML or
+// text part leaves out {{.Body}}, as the system mail layout does: 422,
+// the input kept, nothing stored.
+func TestUICampaignLayoutNeedsBody(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("ed")
+	for _, tc := range []struct {
+		name, html, text, want string
+	}{
+		{"both", "<html><body><p>Only my header</p></body></html>", "Only text header", "The HTML part of the layout leaves out"},
+		{"html", "<html><body><p>Only my header</p></body></html>", customLayoutText, "The HTML part of the layout leaves out"},
+		{"text", customLayoutHTML, "Only text header", "The text part of the layout leaves out"},
+	} {
+		res, body := s.post("/admin/layout", url.Values{"html": {tc.html}, "text": {tc.text}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, tc.want) ||
+			!strings.Contains(body, html.EscapeString(tc.text)) || !strings.Contains(body, "Only my header") && tc.name != "text" {
+			t.Errorf("%s: save = %d, want 422 saying %q with the input kept\n%s", tc.name, res.StatusCode, tc.want, body)
+		}
+		if info, _ := u.svc.CampaignLayout(t.Context()); info.Custom {
+			t.Fatalf("%s: the refused layout was stored", tc.name)
+		}
 	}
 }

@@ -171,7 +171,7 @@ func (s *Service) campaignLayout() *Layout {
 // layoutCodes are the lint findings that concern a layout; the others
 // (no postal address set, no DKIM key, …) are about the instance.
 var layoutCodes = map[string]bool{
-	"template": true, "unsubscribe-link": true, "postal-address-footer": true,
+	"template": true, "layout-body": true, "unsubscribe-link": true, "postal-address-footer": true,
 	"advertisement-notice": true, "footer-inserted": true,
 }
 

@@ -46,6 +46,10 @@ func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding 
 		return l.out
 	}
 	s.lintParts(&l, &m, r)
+	for _, part := range r.noBody {
+		l.err("layout-body", "The "+part+" part of the layout leaves out the campaign's text: every campaign would go out empty.",
+			"Keep {{.Body}} in both parts of the layout: the campaign's text goes there.")
+	}
 	if strings.TrimSpace(r.subject) == "" {
 		l.err("subject-empty", "The subject is empty for the sample recipient.", "Write a subject.")
 	} else if err := checkValue("subject", r.subject); err != nil {

@@ -269,6 +269,9 @@ type rendered struct {
 	inserted []string
 	// layout is the custom layout to wrap the bodies in, nil for the default.
 	layout *layoutTemplates
+	// noBody names the parts ("HTML", "text") whose layout left the body
+	// out: the lint refuses such a layout, as the message would be empty.
+	noBody []string
 }
 
 // data makes the template data of m.
@@ -442,11 +445,18 @@ func (s *Sender) wrap(d *Data, r *rendered, body []byte, text *bytes.Buffer, has
 	}
 	var err error
 	lh, lt := s.layouts(r.layout)
-	if r.html, err = layout(lh, d, htmltemplate.HTML(bodyMarker), body); err != nil {
+	var shown bool
+	if r.html, shown, err = layout(lh, d, htmltemplate.HTML(bodyMarker), body); err != nil {
 		return fmt.Errorf("smtp: html layout: %w", err)
 	}
-	if r.text, err = layout(lt, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
+	if !shown {
+		r.noBody = append(r.noBody, "HTML")
+	}
+	if r.text, shown, err = layout(lt, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
 		return fmt.Errorf("smtp: text layout: %w", err)
+	}
+	if !shown {
+		r.noBody = append(r.noBody, "text")
 	}
 	r.html = ensureHTMLFooter(r.html, d, &r.inserted)
 	r.text = ensureTextFooter(r.text, d, &r.inserted)
@@ -465,20 +475,26 @@ type executor interface {
 
 // layout runs t with the marker as d.Body and splices body in its place.
 // A layout that does not show the marker once as is (it put .Body where it
-// gets escaped, or twice) is run again with the body itself.
-func layout(t executor, d *Data, marker any, body []byte) ([]byte, error) {
+// gets escaped, or twice) is run again with the body itself. shown is false
+// when the layout did not show the body at all (the marker is plain
+// letters and digits, which no escaping changes).
+func layout(t executor, d *Data, marker any, body []byte) (out []byte, shown bool, err error) {
 	d.Body = marker
 	buf := getBuf()
 	defer putBuf(buf)
 	if err := t.Execute(buf, d); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	b := buf.Bytes()
-	if i := bytes.Index(b, []byte(bodyMarker)); i >= 0 && bytes.Count(b, []byte(bodyMarker)) == 1 {
+	n := bytes.Count(b, []byte(bodyMarker))
+	if n == 0 {
+		return bytes.Clone(b), false, nil
+	}
+	if i := bytes.Index(b, []byte(bodyMarker)); n == 1 {
 		out := make([]byte, 0, len(b)-len(bodyMarker)+len(body))
 		out = append(out, b[:i]...)
 		out = append(out, body...)
-		return append(out, b[i+len(bodyMarker):]...), nil
+		return append(out, b[i+len(bodyMarker):]...), true, nil
 	}
 	if _, ok := marker.(htmltemplate.HTML); ok {
 		d.Body = htmltemplate.HTML(body)
@@ -487,7 +503,7 @@ func layout(t executor, d *Data, marker any, body []byte) ([]byte, error) {
 	}
 	buf.Reset()
 	if err := t.Execute(buf, d); err != nil {
-		return nil, err
+		return nil, true, err
 	}
-	return bytes.Clone(buf.Bytes()), nil
+	return bytes.Clone(buf.Bytes()), true, nil
 }
