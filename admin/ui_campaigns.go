@@ -93,10 +93,9 @@ func (s *Server) uiNewCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// No list is ticked: a preselected one would get the campaign as well
+	// as the list the author ticks, unnoticed.
 	c := list.CampaignView{Format: list.FormatMarkdown, Status: list.StatusDraft, Lists: []string{}}
-	if len(ls) > 0 {
-		c.Lists = []string{ls[0].Slug}
-	}
 	c.Body = "Hello {{.Name}},\n\nWrite your news here.\n"
 	return s.uiPage(w, r, http.StatusOK, "campaign", "campaigns", campaignPage{C: c, New: true, Lists: ls}, "")
 }

@@ -77,3 +77,18 @@ func TestUICampaignLayoutNeedsBody(t *testing.T) {
 		}
 	}
 }
+
+// TestUINewCampaignNoListTicked: the compose form starts with no list
+// ticked, so ticking one list sends to that list only.
+func TestUINewCampaignNoListTicked(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("ed")
+	res, body := s.get("/admin/campaigns/new")
+	if res.StatusCode != http.StatusOK || !strings.Contains(body, `id="l-newsletter"`) {
+		t.Fatalf("compose form = %d\n%s", res.StatusCode, body)
+	}
+	if regexp.MustCompile(`name="lists" value="[^"]*" checked`).MatchString(body) {
+		t.Errorf("a list is ticked on a new campaign:\n%s", body)
+	}
+}
