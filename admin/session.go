@@ -37,6 +37,10 @@ type session struct {
 	user    list.User
 	created time.Time
 	seen    time.Time
+	// newToken is an API token just made, kept for the one page that
+	// shows it after the redirect (POST-redirect-GET): never in a URL, and
+	// gone once shown.
+	newToken string
 }
 
 // sessions are kept in memory: a restart logs everyone out.
@@ -100,6 +104,29 @@ func (ss *sessions) get(id string, now time.Time) (session, bool) {
 	}
 	s.seen = now
 	return *s, true
+}
+
+// setNewToken keeps secret in session id for one display.
+func (ss *sessions) setNewToken(id, secret string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s, ok := ss.m[id]; ok {
+		s.newToken = secret
+	}
+}
+
+// takeNewToken returns the token kept in session id and forgets it, so
+// that a reload does not show it again.
+func (ss *sessions) takeNewToken(id string) string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s, ok := ss.m[id]
+	if !ok {
+		return ""
+	}
+	v := s.newToken
+	s.newToken = ""
+	return v
 }
 
 func (ss *sessions) delete(id string) {

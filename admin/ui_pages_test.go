@@ -248,11 +248,21 @@ func TestUIAccount(t *testing.T) {
 	if _, err := u.svc.Authenticate(t.Context(), "ed", "new-password-1"); err != nil {
 		t.Fatal("password not changed")
 	}
-	// A token is shown once, works for the API, and dies when revoked.
-	res, body := s.post("/admin/account/tokens", url.Values{"name": {"ci"}})
+	// A token is made by a POST that redirects (a reload makes no second
+	// one), shown once on the page it redirects to (never in the URL),
+	// works for the API, and dies when revoked.
+	res, _ := s.post("/admin/account/tokens", url.Values{"name": {"ci"}})
+	loc := res.Header.Get("Location")
+	if res.StatusCode != http.StatusSeeOther || loc != "/admin/account?done=token-created" {
+		t.Fatalf("create token = %d %q, want 303 to the account page", res.StatusCode, loc)
+	}
+	_, body := s.get(loc)
 	m := regexp.MustCompile(`id="new-token" class="token">(blt_[^<]+)<`).FindStringSubmatch(body)
-	if res.StatusCode != http.StatusCreated || m == nil {
-		t.Fatalf("create token = %d\n%s", res.StatusCode, body)
+	if m == nil || !strings.Contains(body, "The token was made.") {
+		t.Fatalf("the page after the redirect lacks the token\n%s", body)
+	}
+	if _, again := s.get(loc); strings.Contains(again, m[1]) {
+		t.Fatal("a reload shows the token again")
 	}
 	api := func() int {
 		req := httptest.NewRequest("GET", "/api/v1/lists", nil)

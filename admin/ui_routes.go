@@ -139,7 +139,7 @@ var notices = map[string]string{
 	"test-sent": "The test was sent.", "send": "The campaign was started.", "pause": "The campaign was paused.",
 	"resume": "The campaign was resumed.", "cancel": "The campaign was cancelled.", "unschedule": "The campaign is a draft again.",
 	"scheduled": "The campaign is scheduled.", "cloned": "This is a copy: a new draft.",
-	"password": "Your password was changed.", "token-deleted": "The token was revoked.",
+	"password": "Your password was changed.", "token-deleted": "The token was revoked.", "token-created": "The token was made.",
 	"user-added": "The user was added.", "user-deleted": "The user was deleted.", "templates-saved": "The texts were saved.",
 	"layout-saved": "The layout was saved.", "layout-reset": "The built-in layout is in use again.",
 }

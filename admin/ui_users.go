@@ -30,6 +30,11 @@ func (s *Server) uiAccount(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Showing a new token once is the display of the POST's result, not a
+	// change of stored state.
+	if sess, ok := s.session(r); ok {
+		p.NewToken = s.sessions.takeNewToken(sess.id)
+	}
 	return s.uiPage(w, r, http.StatusOK, "account", "account", p, "")
 }
 
@@ -86,12 +91,12 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.formError(w, r, err, "account", "account", p)
 	}
-	p, err := s.accountData(r)
-	if err != nil {
-		return err
+	// Redirect rather than answer, so that a reload does not make a second
+	// token; the session carries the secret to the next page.
+	if sess, ok := s.session(r); ok {
+		s.sessions.setNewToken(sess.id, secret)
 	}
-	p.NewToken = secret
-	return s.uiPage(w, r, http.StatusCreated, "account", "account", p, "")
+	return redirect(w, r, "/admin/account", "token-created")
 }
 
 // uiDeleteToken revokes one of the user's own tokens (an admin may revoke
