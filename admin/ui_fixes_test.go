@@ -92,3 +92,27 @@ func TestUINewCampaignNoListTicked(t *testing.T) {
 		t.Errorf("a list is ticked on a new campaign:\n%s", body)
 	}
 }
+
+// TestUISubscriberEditKeepsInput: a refused edit shows the form again
+// with what was typed, not the stored values.
+func TestUISubscriberEditKeepsInput(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	v, err := u.svc.AddSubscriber(t.Context(), list.NewSubscriber{Email: "ann@example.com", Name: "Ann", Attributes: map[string]string{"city": "Berlin"},
+		Lists: []string{"newsletter"}, State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := u.login("ed")
+	page := fmt.Sprintf("/admin/subscribers/%d", v.ID)
+	res, body := s.post(page, url.Values{"name": {"Ann Typed"}, "attributes": {"city=Paris\nbadline"}})
+	if res.StatusCode != http.StatusUnprocessableEntity {
+		t.Fatalf("bad attributes = %d", res.StatusCode)
+	}
+	if !strings.Contains(body, `value="Ann Typed"`) || !strings.Contains(body, "city=Paris\nbadline</textarea>") {
+		t.Errorf("the typed input is not kept:\n%s", body)
+	}
+	if got, _ := u.svc.Subscriber(t.Context(), v.ID); got.Name != "Ann" {
+		t.Errorf("a refused edit changed the name to %q", got.Name)
+	}
+}

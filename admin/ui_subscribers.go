@@ -193,6 +193,9 @@ func (s *Server) uiSaveSubscriber(w http.ResponseWriter, r *http.Request) error 
 		if perr != nil {
 			return perr
 		}
+		// Show what was typed, as the other forms do, so that a typo in one
+		// line does not cost the rest of the edit.
+		p.Sub.Name, p.Attrs = name, r.PostForm.Get("attributes")
 		return s.formError(w, r, err, "subscriber", "subscribers", p)
 	}
 	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-saved")
