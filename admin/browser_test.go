@@ -263,5 +263,24 @@ func TestBrowser(t *testing.T) {
 	if err != nil || len(cs) != 1 || cs[0].Stats.Sent != 2 || cs[0].Status != list.StatusFinished {
 		t.Fatalf("campaign after the run: %+v %v", cs, err)
 	}
+
+	// A scheduled campaign's page follows it when it starts: the live
+	// status differs from the rendered one, so the page reloads and
+	// Unschedule (a 409 by then) is gone, with the scheduled notice.
+	name, subject, body, lists := "Later", "Later news", "Hello {{.Name}}", []string{"friends"}
+	at := time.Now().Add(3 * time.Second)
+	c, err := svc.CreateCampaign(t.Context(), list.CampaignInput{Name: &name, Subject: &subject, Body: &body, Lists: &lists, SendAt: &at}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = svc.CampaignAction(t.Context(), c.ID, "send", list.Origin{}); err != nil || c.Status != list.StatusScheduled {
+		t.Fatalf("schedule: %v %v", c.Status, err)
+	}
+	page := fmt.Sprintf("%s/admin/campaigns/%d?done=scheduled", base, c.ID)
+	do("a scheduled campaign's page follows its start",
+		chromedp.Navigate(page),
+		waitJS(`document.body.innerText.includes("Unschedule") && document.body.innerText.includes("The campaign is scheduled.") && document.getElementById("c-eta") !== null`),
+		waitJS(`location.search === "" && document.getElementById("c-status").textContent !== "scheduled" && !document.body.innerText.includes("Unschedule") && !document.body.innerText.includes("The campaign is scheduled.")`),
+	)
 	t.Logf("screenshots in %s", shots)
 }

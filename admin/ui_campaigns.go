@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -83,6 +84,25 @@ func (p campaignPage) Draft() bool { return p.C.Status == list.StatusDraft }
 // Live reports whether the campaign is sending or may soon.
 func (p campaignPage) Live() bool {
 	return p.C.Status == list.StatusRunning || p.C.Status == list.StatusScheduled || p.C.Status == list.StatusPaused
+}
+
+// ETA says how long the run has left ("about 3 min left"), or "" when
+// unknown; admin.js formats the live value the same way (formatETA).
+func (p campaignPage) ETA() string { return formatETA(p.Progress.ETA) }
+
+// formatETA rounds seconds left to what a person reads at a glance.
+func formatETA(secs float64) string {
+	switch s := math.Round(secs); {
+	case s <= 0:
+		return ""
+	case s < 60:
+		return fmt.Sprintf("about %.0f s left", s)
+	case s < 3600:
+		return fmt.Sprintf("about %.0f min left", math.Round(s/60))
+	default:
+		h := math.Floor(s / 3600)
+		return fmt.Sprintf("about %.0f h %.0f min left", h, math.Round((s-h*3600)/60))
+	}
 }
 
 // Done is the number of recipients handled.

@@ -116,3 +116,15 @@ func TestUISubscriberEditKeepsInput(t *testing.T) {
 		t.Errorf("a refused edit changed the name to %q", got.Name)
 	}
 }
+
+func TestFormatETA(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		secs float64
+		want string
+	}{{0, ""}, {-1, ""}, {42, "about 42 s left"}, {185, "about 3 min left"}, {3600 + 25*60, "about 1 h 25 min left"}} {
+		if got := formatETA(tc.secs); got != tc.want {
+			t.Errorf("formatETA(%v) = %q, want %q", tc.secs, got, tc.want)
+		}
+	}
+}

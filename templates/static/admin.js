@@ -87,6 +87,16 @@
     });
   });
 
+  // formatETA is the Go formatETA (admin/ui_campaigns.go): "about 3 min left".
+  function formatETA(secs) {
+    var s = Math.round(secs || 0);
+    if (s <= 0) { return ""; }
+    if (s < 60) { return "about " + s + " s left"; }
+    if (s < 3600) { return "about " + Math.round(s / 60) + " min left"; }
+    var h = Math.floor(s / 3600);
+    return "about " + h + " h " + Math.round((s - h * 3600) / 60) + " min left";
+  }
+
   // Campaign progress: server-sent events while it runs.
   var prog = document.getElementById("progress");
   if (prog && window.EventSource) {
@@ -102,11 +112,22 @@
         text("c-done", p.stats.total - p.stats.remaining);
         text("c-total", p.stats.total);
         text("c-rate", Math.round(p.rate));
+        var eta = formatETA(p.eta_seconds);
+        text("c-eta", eta ? ", " + eta : "");
         text("r-sent", p.stats.sent);
         text("r-failed", p.stats.failed);
         text("r-deferred", p.stats.deferred);
         text("c-status", p.status);
         prog.setAttribute("data-percent", p.percent);
+        // The actions and notices were rendered for the old status (a
+        // scheduled campaign that started still offers Unschedule, which
+        // would be a 409): load the page again for the new one.
+        // Without ?done=, whose notice ("The campaign is scheduled.") is
+        // stale too.
+        if (p.status !== st) {
+          es.close();
+          location.replace(location.pathname);
+        }
       });
       es.addEventListener("end", function () {
         es.close();
