@@ -128,3 +128,28 @@ func TestFormatETA(t *testing.T) {
 		}
 	}
 }
+
+// TestUIPatternsValidWithV: browsers compile pattern attributes with the
+// RegExp v flag, where a literal "-" (and other syntax characters) in a
+// character class must be escaped; an invalid pattern checks nothing.
+func TestUIPatternsValidWithV(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("root")
+	classRE := regexp.MustCompile(`\[(?:\\.|[^\]\\])*\]`)
+	for _, p := range []string{"/admin/lists/new", "/admin/lists/newsletter", "/admin/subscribers/new", "/admin/campaigns/new", "/admin/users", "/admin/settings", "/admin/account"} {
+		_, body := s.get(p)
+		for _, m := range regexp.MustCompile(`pattern="([^"]*)"`).FindAllStringSubmatch(body, -1) {
+			pat := html.UnescapeString(m[1])
+			for _, class := range classRE.FindAllString(pat, -1) {
+				inner := class[1 : len(class)-1]
+				// Outside escapes, v mode refuses a "-" that is not between two
+				// class members, and the reserved double punctuators.
+				plain := regexp.MustCompile(`\\.`).ReplaceAllString(inner, "x")
+				if strings.HasPrefix(plain, "-") || strings.HasSuffix(plain, "-") || strings.Contains(plain, "--") || strings.ContainsAny(plain, "()[{}/|") {
+					t.Errorf("%s: pattern %q is invalid with the v flag (class %s)", p, pat, class)
+				}
+			}
+		}
+	}
+}
