@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -151,5 +152,31 @@ func TestUIPatternsValidWithV(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestUIAuditLinkedAndFavicon: admins reach the audit log from the
+// navigation, its paging link points forward in time (it is oldest
+// first), and pages name an icon so browsers do not ask for a missing
+// /favicon.ico.
+func TestUIAuditLinkedAndFavicon(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	root, ed := u.login("root"), u.login("ed")
+	if _, body := root.get("/admin/"); !strings.Contains(body, `href="/admin/audit"`) || !strings.Contains(body, `rel="icon"`) {
+		t.Errorf("the admin navigation lacks the audit log or the page lacks an icon:\n%s", body)
+	}
+	if _, body := ed.get("/admin/"); strings.Contains(body, `href="/admin/audit"`) {
+		t.Error("an editor is shown the audit log link")
+	}
+	for i := range 120 {
+		u.svc.RecordAudit(t.Context(), list.Origin{User: "root"}, "test.action", fmt.Sprint(i))
+	}
+	_, body := root.get("/admin/audit")
+	if strings.Contains(body, "Older entries") || !strings.Contains(body, "Newer entries") {
+		t.Errorf("audit paging link:\n%s", body)
+	}
+	if _, body := u.do(httptest.NewRequest("GET", "/subscribe/newsletter", nil)); !strings.Contains(body, `rel="icon"`) {
+		t.Error("the public page lacks an icon")
 	}
 }
