@@ -85,10 +85,15 @@ func TestLint(t *testing.T) {
 			}
 			got := s.Lint(t.Context(), m)
 			found := false
+			seen := map[string]bool{}
 			for _, f := range got {
 				if f.Code == tc.code && f.Severity == tc.severity && strings.Contains(f.Message, tc.text) {
 					found = true
 				}
+				if seen[f.Code] {
+					t.Errorf("finding %s given twice: %+v", f.Code, got)
+				}
+				seen[f.Code] = true
 				if f.Fix == "" {
 					t.Errorf("finding %s has no fix", f.Code)
 				}
