@@ -419,7 +419,9 @@ func (im *importer) apply(r *Record, fx *Effects, row *importRow, now time.Time,
 	}
 	sub := r.Subscription(im.l.ID)
 	switch {
-	case sub != nil && sub.State == StateUnsubscribed:
+	case sub != nil && (sub.State == StateUnsubscribed || sub.UnsubscribedAt != nil && sub.State != StateConfirmed):
+		// The second case: left, then signed up again (by anyone who typed
+		// the address) and not confirmed.
 		return fmt.Errorf("%w: unsubscribed from this list; an import does not subscribe them again", ErrInvalid)
 	case sub != nil && sub.State == StateConfirmed:
 		return nil

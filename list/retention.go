@@ -139,6 +139,9 @@ const (
 	retainNothing retentionAction = iota
 	retainRemind
 	retainPurge
+	// retainLapse ends a renewal of a left subscription that nobody
+	// confirmed: back to unsubscribed, with its history and consent.
+	retainLapse
 )
 
 // dueAction decides what an unconfirmed subscription is due for at now,
@@ -153,6 +156,8 @@ func dueAction(l *List, sub *Subscription, suppressed bool, cfg Config, now time
 	}
 	age := now.Sub(since)
 	switch {
+	case cfg.PurgeUnconfirmedAfter > 0 && age >= cfg.PurgeUnconfirmedAfter && sub.UnsubscribedAt != nil:
+		return retainLapse
 	case cfg.PurgeUnconfirmedAfter > 0 && age >= cfg.PurgeUnconfirmedAfter:
 		return retainPurge
 	case cfg.ReminderAfter > 0 && l.Reminder && sub.RemindedAt == nil && !suppressed && age >= cfg.ReminderAfter:
@@ -185,6 +190,9 @@ func (s *Service) retainSubscription(ctx context.Context, l *List, id Subscriber
 			}
 			r.Subscriptions = kept
 			fx.Events = append(fx.Events, s.event(r, l.ID, EventPurged, HowSystem, Origin{}, now, "never confirmed"))
+		case retainLapse:
+			sub.State, sub.PendingConsent, sub.Nonce = StateUnsubscribed, nil, sub.Nonce+1
+			fx.Events = append(fx.Events, s.event(r, l.ID, EventUnsubscribed, HowSystem, Origin{}, now, "renewed sign-up never confirmed"))
 		case retainRemind:
 			t := now
 			sub.RemindedAt = &t
@@ -199,6 +207,9 @@ func (s *Service) retainSubscription(ctx context.Context, l *List, id Subscriber
 		return err
 	}
 	switch act {
+	case retainLapse:
+		rep.Purged++
+		s.log.Info("unconfirmed renewal lapsed", "sub_id", id, "list_id", l.ID)
 	case retainRemind:
 		rep.Reminded++
 	case retainPurge:

@@ -2,6 +2,7 @@ package list_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,70 @@ func TestRetention(t *testing.T) {
 	}
 	if rep := run(); rep.IPsTruncated != 0 {
 		t.Errorf("a second run truncated again: %+v", rep)
+	}
+}
+
+// TestRenewalOfALeftSubscription: someone types the address of a person
+// who left a list into its form. Until the person confirms, the consent
+// the mail already sent rests on stays whole, an import does not
+// subscribe them again, and the retention job puts the subscription back
+// to unsubscribed instead of deleting the person with their history.
+func TestRenewalOfALeftSubscription(t *testing.T) {
+	t.Parallel()
+	f := newPrivFixture(t, nil)
+	ctx := t.Context()
+	signUp := func(ip string) {
+		t.Helper()
+		err := f.svc.Subscribe(ctx, list.SubscribeRequest{List: "newsletter", Email: "bob@example.com", How: list.HowForm,
+			Origin: list.Origin{IP: ip, UserAgent: "test"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	signUp("192.0.2.1")
+	var confirmURL string
+	for _, m := range f.drain(t) {
+		confirmURL = m.ConfirmURL
+	}
+	if _, err := f.svc.Confirm(ctx, tokenOf(t, confirmURL, "/confirm/"), list.Origin{IP: "192.0.2.2"}); err != nil {
+		t.Fatal(err)
+	}
+	f.drain(t)
+	bob, _ := f.record(t, "bob@example.com")
+	first := *bob.Subscriptions[0].Consent
+	tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: bob.Subscriber.ID, List: bob.Subscriptions[0].List})
+	if err := f.svc.Unsubscribe(ctx, tok, false, list.HowOneClick, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	f.add(time.Hour)
+	signUp("198.51.100.66") // not Bob
+	renewal := f.drain(t)
+	bob, _ = f.record(t, "bob@example.com")
+	sub := bob.Subscriptions[0]
+	if sub.State != list.StateUnconfirmed || sub.UnsubscribedAt == nil || sub.Consent == nil || sub.Consent.IP != first.IP ||
+		sub.Consent.ConfirmedAt == nil || sub.PendingConsent == nil || sub.PendingConsent.IP != "198.51.100.66" {
+		t.Fatalf("after a renewal: %+v, consent %+v; want the first consent kept and the request pending", sub, sub.Consent)
+	}
+	res, err := f.svc.Import(ctx, strings.NewReader("email\nbob@example.com\n"), list.ImportOptions{List: "newsletter", Mode: list.ImportConfirmed, Reason: "old crm"})
+	if err != nil || res.Imported != 0 || len(res.Errors) != 1 {
+		t.Fatalf("import of a left, renewed address = %+v, %v; want it refused", res, err)
+	}
+	f.add(31 * 24 * time.Hour)
+	if _, err := f.svc.Retention(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bob, ok := f.record(t, "bob@example.com")
+	if !ok {
+		t.Fatal("bob, who had confirmed once, was deleted with his history")
+	}
+	if sub := bob.Subscriptions[0]; sub.State != list.StateUnsubscribed || sub.PendingConsent != nil || sub.Consent.IP != first.IP {
+		t.Fatalf("after the renewal lapsed: %+v; want unsubscribed with the first consent", sub)
+	}
+	// Had Bob confirmed the renewal, its consent would have replaced the first.
+	if len(renewal) != 1 || renewal[0].ConfirmURL == "" {
+		t.Fatalf("renewal mails = %d", len(renewal))
+	}
+	if _, err := f.svc.Confirm(ctx, tokenOf(t, renewal[0].ConfirmURL, "/confirm/"), list.Origin{}); err == nil {
+		t.Error("the lapsed renewal's link still confirms")
 	}
 }

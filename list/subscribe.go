@@ -80,10 +80,14 @@ func (s *Service) signUp(r *Record, fx *Effects, l *List, consent *Consent, how 
 		if now.Sub(sub.LastConfirmMail) < s.Config().ConfirmEvery {
 			return nil // limited, silently
 		}
-		sub.Consent = consent
+		setRequestConsent(sub, consent)
 	case StateUnsubscribed:
-		sub.State, sub.Nonce, sub.Consent = StateUnconfirmed, nonce, consent
-		sub.UnsubscribedAt, sub.ConfirmedAt, sub.RemindedAt = nil, nil, nil
+		// UnsubscribedAt stays until a confirmation: a renewal that nobody
+		// confirms is still a subscription its owner left (imports and the
+		// retention job go by it), and its consent record stays whole.
+		sub.State, sub.Nonce = StateUnconfirmed, nonce
+		setRequestConsent(sub, consent)
+		sub.ConfirmedAt, sub.RemindedAt = nil, nil
 		fx.Events = append(fx.Events, s.event(r, l.ID, EventSubscribed, how, o, now, ""))
 		if l.OptIn == OptInSingle && r.Suppression == nil {
 			return s.confirm(r, fx, l, sub, how, o, now, nonce+1)
@@ -94,12 +98,26 @@ func (s *Service) signUp(r *Record, fx *Effects, l *List, consent *Consent, how 
 	return nil
 }
 
+// setRequestConsent records the consent of a sign-up request: as the
+// subscription's consent, or, when that holds a confirmed consent the
+// mail already sent rests on, as pending until the request is confirmed.
+func setRequestConsent(sub *Subscription, c *Consent) {
+	if sub.Consent != nil && sub.Consent.ConfirmedAt != nil {
+		sub.PendingConsent = c
+		return
+	}
+	sub.Consent = c
+}
+
 // confirm moves an unconfirmed subscription to confirmed, records the
 // confirmation in its consent record, lifts a suppression (the person proved
 // consent and a working mailbox again) and queues the welcome mail.
 func (s *Service) confirm(r *Record, fx *Effects, l *List, sub *Subscription, how How, o Origin, now time.Time, nonce uint32) error {
 	t := now
-	sub.State, sub.ConfirmedAt, sub.Nonce = StateConfirmed, &t, nonce
+	sub.State, sub.ConfirmedAt, sub.Nonce, sub.UnsubscribedAt = StateConfirmed, &t, nonce, nil
+	if sub.PendingConsent != nil {
+		sub.Consent, sub.PendingConsent = sub.PendingConsent, nil
+	}
 	if sub.Consent == nil {
 		sub.Consent = &Consent{Source: string(how), At: now}
 	}

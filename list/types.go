@@ -126,6 +126,10 @@ type Subscription struct {
 	// RemindedAt is when the one reminder went out.
 	RemindedAt *time.Time `json:"-"`
 	Consent    *Consent   `json:"consent,omitempty"`
+	// PendingConsent is a renewed sign-up waiting for its confirmation,
+	// kept apart so that the consent the mail already sent rests on stays
+	// whole until the new one is confirmed.
+	PendingConsent *Consent `json:"pending_consent,omitempty"`
 }
 
 // Consent is the proof of a subscription's consent.

@@ -290,6 +290,12 @@ func appendSubscription(b []byte, v *subscriptionValue) ([]byte, bool) {
 		}
 		b = appendConsent(append(b, `,"consent":`...), c)
 	}
+	if c := s.PendingConsent; c != nil {
+		if !jsonTimes(c.At) || !jsonTimePtrs(c.ConfirmedAt) {
+			return b, false
+		}
+		b = appendConsent(append(b, `,"pending_consent":`...), c)
+	}
 	if v.Nonce != 0 {
 		b = strconv.AppendUint(append(b, `,"nonce":`...), uint64(v.Nonce), 10)
 	}

@@ -39,7 +39,7 @@ type recipientDecoder struct {
 // key's place in its list is its bit in the set of keys seen.
 var (
 	subscriberKeys   = []string{"id", "email", "identity", "name", "attributes", "blocklisted", "no_tracking", "track_opens", "nonce", "subscriptions", "pending_email", "created_at", "updated_at"}
-	subscriptionKeys = []string{"list_id", "state", "nonce", "created_at", "confirmed_at", "unsubscribed_at", "consent", "last_confirm_mail", "reminded_at"}
+	subscriptionKeys = []string{"list_id", "state", "nonce", "created_at", "confirmed_at", "unsubscribed_at", "consent", "pending_consent", "last_confirm_mail", "reminded_at"}
 )
 
 // keyOnce returns the key's place in keys, or false for an unknown key or
