@@ -27,6 +27,9 @@ type manageList struct {
 	On                      bool
 	// Pending: joined, waiting for the confirmation link.
 	Pending bool
+	// Consent is the list's consent text, shown by a list the person is
+	// not on: joining records it as the text they were shown.
+	Consent string
 }
 
 func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePage {
@@ -56,7 +59,11 @@ func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePa
 		if typed {
 			on = want[l.Slug]
 		}
-		p.Lists = append(p.Lists, manageList{Slug: l.Slug, Name: l.Name, Description: l.Description, On: on, Pending: mv.Pending(l.ID)})
+		ml := manageList{Slug: l.Slug, Name: l.Name, Description: l.Description, On: on, Pending: mv.Pending(l.ID)}
+		if !mv.Subscribed(l.ID) {
+			ml.Consent = l.ConsentText
+		}
+		p.Lists = append(p.Lists, ml)
 	}
 	return p
 }

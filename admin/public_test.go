@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"fmt"
+	"html"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -425,7 +426,8 @@ func TestManage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	ctx := t.Context()
-	if _, err := e.svc.CreateList(ctx, list.List{Slug: "events", Name: "Events", Public: true, Attributes: []string{"city"}}, list.Origin{}); err != nil {
+	if _, err := e.svc.CreateList(ctx, list.List{Slug: "events", Name: "Events", Public: true, Attributes: []string{"city"},
+		ConsentText: "Yes, tell me about events & meetups."}, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.svc.CreateList(ctx, list.List{Slug: "hidden", Name: "Hidden"}, list.Origin{}); err != nil {
@@ -444,6 +446,11 @@ func TestManage(t *testing.T) {
 	}
 	if strings.Contains(body, "Hidden") || !strings.Contains(body, `value="export"`) {
 		t.Errorf("manage page shows a private list, or no data action")
+	}
+	// Joining records the list's consent text: the page shows it.
+	events, _ := e.svc.ListBySlug(ctx, "events")
+	if !strings.Contains(body, "By joining: "+html.EscapeString(events.ConsentText)) {
+		t.Errorf("the manage page does not show the consent text of a list to join (%q):\n%s", events.ConsentText, body)
 	}
 	res, body = e.post(manage, url.Values{"action": {"save"}, "name": {"Eve Smith"}, "list": {"events"}})
 	if res.StatusCode != 200 || !strings.Contains(body, "saved") {
