@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"testing"
@@ -42,5 +43,36 @@ func TestBackup(t *testing.T) {
 	}
 	if _, err := restored.Record(ctx, list.Key{Identity: "user0000007@example.org"}); err != nil {
 		t.Errorf("Record in backup = %v", err)
+	}
+}
+
+// TestBackupCarriesNoDeletedBytes: bbolt leaves a deleted record's bytes
+// in its free pages; a backup is compacted, so an erased person is not
+// carried in it.
+func TestBackupCarriesNoDeletedBytes(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	l := mustCreateList(t, db, "news")
+	fill(t, db, 30, l.ID)
+	const gone = "erased-person-7f3a@example.org"
+	r := mustUpdate(t, db, list.Key{Identity: gone}, true, func(r *list.Record, e *list.Effects) error {
+		r.Subscriber.Email, r.Subscriber.Name = gone, "Erased Person 7f3a"
+		return nil
+	})
+	if err := db.DeleteSubscriber(ctx, r.Subscriber.ID); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := db.Backup(ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{gone, "Erased Person 7f3a"} {
+		if bytes.Contains(buf.Bytes(), []byte(s)) {
+			t.Errorf("the backup still holds %q, deleted before it was taken", s)
+		}
+	}
+	if !bytes.Contains(buf.Bytes(), []byte("user0000007@example.org")) {
+		t.Error("the backup lost a live subscriber")
 	}
 }
