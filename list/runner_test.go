@@ -257,33 +257,29 @@ func TestCampaignPermanentFailureBlocklists(t *testing.T) {
 	}
 }
 
-func TestCampaignPauseResumeCancel(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	onAny := population(t, f, 60)
-	f.mail.delay = 5 * time.Millisecond
-	c := newCampaign(t, f, "a", "b", "c")
-	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond})
+// sendThenPause sends campaign c and pauses it once n messages are out.
+func sendThenPause(t *testing.T, f *fixture, c list.CampaignView, n int) {
+	t.Helper()
 	ctx := t.Context()
 	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionSend, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	for len(f.mail.sent()) < 5 {
+	for len(f.mail.sent()) < n {
 		time.Sleep(time.Millisecond)
 	}
 	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionPause, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // in-flight messages finish
-	n := len(f.mail.sent())
-	time.Sleep(200 * time.Millisecond)
-	if m := len(f.mail.sent()); m != n || n >= len(onAny) {
-		t.Fatalf("paused campaign went on sending: %d then %d of %d", n, m, len(onAny))
-	}
-	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionResume, list.Origin{}); err != nil {
+}
+
+// resumeToTheEnd resumes campaign c, waits for it to finish and checks that
+// everyone in onAny got exactly one message across the pause.
+func resumeToTheEnd(t *testing.T, f *fixture, c list.CampaignView, onAny map[string]bool) list.CampaignView {
+	t.Helper()
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionResume, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, f, c.ID, list.StatusFinished)
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
 	got := map[string]int{}
 	for _, m := range f.mail.sent() {
 		got[m.To]++
@@ -293,6 +289,25 @@ func TestCampaignPauseResumeCancel(t *testing.T) {
 			t.Errorf("%s got %d messages across pause/resume, want 1", email, got[email])
 		}
 	}
+	return done
+}
+
+func TestCampaignPauseResumeCancel(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 60)
+	f.mail.delay = 5 * time.Millisecond
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond})
+	ctx := t.Context()
+	sendThenPause(t, f, c, 5)
+	time.Sleep(300 * time.Millisecond) // in-flight messages finish
+	n := len(f.mail.sent())
+	time.Sleep(200 * time.Millisecond)
+	if m := len(f.mail.sent()); m != n || n >= len(onAny) {
+		t.Fatalf("paused campaign went on sending: %d then %d of %d", n, m, len(onAny))
+	}
+	resumeToTheEnd(t, f, c, onAny)
 	// Cancel: a second campaign stops for good.
 	c2 := newCampaign(t, f, "a")
 	if _, err := f.svc.CampaignAction(ctx, c2.ID, list.ActionSend, list.Origin{}); err != nil {
@@ -321,15 +336,7 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 	c := newCampaign(t, f, "a", "b", "c")
 	startRunner(t, f, list.RunnerOptions{Workers: 6, Poll: 10 * time.Millisecond})
 	ctx := t.Context()
-	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionSend, list.Origin{}); err != nil {
-		t.Fatal(err)
-	}
-	for len(f.mail.sent()) < 10 {
-		time.Sleep(time.Millisecond)
-	}
-	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionPause, list.Origin{}); err != nil {
-		t.Fatal(err)
-	}
+	sendThenPause(t, f, c, 10)
 	// Every message the relay took is recorded, once the run has drained;
 	// cut off, the lost replies would never be.
 	var paused list.CampaignView
@@ -344,20 +351,7 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 			t.Fatalf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
 		}
 	}
-	if _, err := f.svc.CampaignAction(ctx, c.ID, list.ActionResume, list.Origin{}); err != nil {
-		t.Fatal(err)
-	}
-	done := waitStatus(t, f, c.ID, list.StatusFinished)
-	got := map[string]int{}
-	for _, m := range f.mail.sent() {
-		got[m.To]++
-	}
-	for email := range onAny {
-		if got[email] != 1 {
-			t.Errorf("%s got %d messages across pause/resume, want 1", email, got[email])
-		}
-	}
-	if done.Stats.Sent != len(onAny) {
+	if done := resumeToTheEnd(t, f, c, onAny); done.Stats.Sent != len(onAny) {
 		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
 	}
 }
