@@ -79,6 +79,9 @@ type Server struct {
 	csrfKey []byte
 	// sleep waits out a login throttle delay; tests replace it.
 	sleep func(r *http.Request, d time.Duration) error
+	// outboxShown is how many messages the outbox page lists, newest
+	// first (500).
+	outboxShown int
 }
 
 // New checks the options, parses every template and returns a Server.
@@ -123,6 +126,7 @@ func New(opts Options) (*Server, error) {
 		pub: public, adm: ui,
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
 		subscribeFloor: opts.SubscribeFloor,
+		outboxShown:    500,
 		logins:         newThrottle(),
 		basicCache:     newAuthCache(basicCacheTTL, maxAuthCache),
 		sessions:       newSessions(),

@@ -193,17 +193,19 @@ func (s *Server) uiOutboxHTML(w http.ResponseWriter, r *http.Request) error {
 type outboxPage struct {
 	Messages []list.OutboxMessage
 	Relay    bool
+	// Full says the page shows only the newest messages, not all.
+	Full bool
 }
 
 // Link is the page of one message.
 func (outboxPage) Link(name string) string { return "/admin/outbox/" + url.PathEscape(name) }
 
 func (s *Server) uiOutbox(w http.ResponseWriter, r *http.Request) error {
-	ms, ok, err := s.svc.Outbox(r.Context(), 500)
+	ms, ok, err := s.svc.Outbox(r.Context(), s.outboxShown)
 	if err != nil {
 		return err
 	}
-	return s.uiPage(w, r, http.StatusOK, "outbox", "outbox", outboxPage{Messages: ms, Relay: !ok || !s.outbox}, "")
+	return s.uiPage(w, r, http.StatusOK, "outbox", "outbox", outboxPage{Messages: ms, Relay: !ok || !s.outbox, Full: len(ms) == s.outboxShown}, "")
 }
 
 func (s *Server) uiOutboxMessage(w http.ResponseWriter, r *http.Request) error {

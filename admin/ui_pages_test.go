@@ -27,6 +27,7 @@ type uiEnv struct {
 	t   *testing.T
 	svc *list.Service
 	db  *store.DB
+	srv *Server
 	h   http.Handler
 }
 
@@ -69,7 +70,7 @@ func newUIEnv(t *testing.T) *uiEnv {
 			t.Fatal(err)
 		}
 	}
-	return &uiEnv{t: t, svc: svc, db: db, h: srv.Handler()}
+	return &uiEnv{t: t, svc: svc, db: db, srv: srv, h: srv.Handler()}
 }
 
 // uiSession is a logged-in browser with its CSRF token.
@@ -638,9 +639,15 @@ func TestUICampaignFlow(t *testing.T) {
 	// The outbox holds the three messages and the test.
 	_, body = s.get("/admin/outbox")
 	links := regexp.MustCompile(`href="(/admin/outbox/[^"]+)"`).FindAllStringSubmatch(body, -1)
-	if len(links) != 4 {
+	if len(links) != 4 || strings.Contains(body, "Showing the newest") {
 		t.Fatalf("outbox links = %d\n%s", len(links), body)
 	}
+	// A page that cannot list them all says so.
+	u.srv.outboxShown = 2
+	if _, body := s.get("/admin/outbox"); !strings.Contains(body, "Showing the newest 2 messages") {
+		t.Errorf("a full outbox page does not say it shows only the newest:\n%s", body)
+	}
+	u.srv.outboxShown = 500
 	res, body = s.get(links[0][1])
 	if res.StatusCode != 200 || !strings.Contains(body, "List-Unsubscribe-Post") || !strings.Contains(body, `id="mail-html"`) || !strings.Contains(body, `id="mail-text"`) {
 		t.Errorf("outbox message = %d\n%s", res.StatusCode, body)
