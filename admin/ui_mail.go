@@ -39,12 +39,12 @@ func parseMail(raw []byte) (shownMail, error) {
 	}
 	var dec mime.WordDecoder
 	var out shownMail
-	for _, line := range headerOrder(raw) {
-		for _, v := range m.Header[line] {
+	for _, h := range headerOrder(raw) {
+		for _, v := range m.Header[h.key] {
 			if d, err := dec.DecodeHeader(v); err == nil {
 				v = d
 			}
-			out.Headers = append(out.Headers, [2]string{line, v})
+			out.Headers = append(out.Headers, [2]string{h.name, v})
 		}
 	}
 	out.Subject, _ = dec.DecodeHeader(m.Header.Get("Subject"))
@@ -52,9 +52,12 @@ func parseMail(raw []byte) (shownMail, error) {
 	return out, err
 }
 
-// headerOrder lists the header names in the order they appear, once each,
-// canonicalised as net/mail keys them.
-func headerOrder(raw []byte) []string {
+// headerName is a header field's name as the message writes it (shown:
+// DKIM-Signature, Message-ID) and as net/mail keys it.
+type headerName struct{ name, key string }
+
+// headerOrder lists the header names in the order they appear, once each.
+func headerOrder(raw []byte) []headerName {
 	end := bytes.Index(raw, []byte("\r\n\r\n"))
 	if end < 0 {
 		end = bytes.Index(raw, []byte("\n\n"))
@@ -63,7 +66,7 @@ func headerOrder(raw []byte) []string {
 		end = len(raw)
 	}
 	seen := map[string]bool{}
-	var out []string
+	var out []headerName
 	for _, line := range strings.Split(string(raw[:end]), "\n") {
 		if line == "" || line[0] == ' ' || line[0] == '\t' {
 			continue
@@ -72,10 +75,11 @@ func headerOrder(raw []byte) []string {
 		if !ok {
 			continue
 		}
-		k = http.CanonicalHeaderKey(strings.TrimSpace(k))
-		if !seen[k] {
-			seen[k] = true
-			out = append(out, k)
+		name := strings.TrimSpace(k)
+		key := http.CanonicalHeaderKey(name)
+		if !seen[key] {
+			seen[key] = true
+			out = append(out, headerName{name: name, key: key})
 		}
 	}
 	return out
