@@ -64,8 +64,10 @@ func TestUsersTokensAudit(t *testing.T) {
 	if err := db.CreateUser(ctx, &u); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreateUser(ctx, &list.User{Name: "admin"}); !errors.Is(err, list.ErrExists) {
-		t.Errorf("CreateUser(duplicate) = %v, want ErrExists", err)
+	for _, name := range []string{"admin", "Admin", "ADMIN"} {
+		if err := db.CreateUser(ctx, &list.User{Name: name}); !errors.Is(err, list.ErrExists) {
+			t.Errorf("CreateUser(%q beside admin) = %v, want ErrExists", name, err)
+		}
 	}
 	ed := list.User{Name: "ed", Role: list.RoleEditor}
 	if err := db.CreateUser(ctx, &ed); err != nil {
@@ -74,8 +76,13 @@ func TestUsersTokensAudit(t *testing.T) {
 	if got, err := db.User(ctx, u.ID); err != nil || got.PasswordHash != "$argon" {
 		t.Errorf("User = %+v, %v", got, err)
 	}
-	if _, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = "admin"; return nil }); !errors.Is(err, list.ErrExists) {
-		t.Errorf("rename to a taken name = %v, want ErrExists", err)
+	for _, name := range []string{"admin", "Admin"} {
+		if _, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = name; return nil }); !errors.Is(err, list.ErrExists) {
+			t.Errorf("rename to %q beside admin = %v, want ErrExists", name, err)
+		}
+	}
+	if got, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = "Ed"; return nil }); err != nil || got.Name != "Ed" {
+		t.Errorf("a user's own name in another case: %+v, %v", got, err)
 	}
 	if got, err := db.UpdateUser(ctx, ed.ID, func(u *list.User) error { u.Name = "edith"; return nil }); err != nil || got.Name != "edith" {
 		t.Errorf("UpdateUser = %+v, %v", got, err)

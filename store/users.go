@@ -1,8 +1,10 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/bulletin/bulletin/list"
 	bolt "go.etcd.io/bbolt"
@@ -38,6 +40,9 @@ func (db *DB) CreateUser(ctx context.Context, u *list.User) error {
 		users := bucket(tx, bUsers)
 		id, err := next(users)
 		if err != nil {
+			return err
+		}
+		if err := userNameFree(tx, u.Name, u64(id)); err != nil {
 			return err
 		}
 		if err := moveUnique(bucket(tx, bUserName), "", u.Name, u64(id), "user name"); err != nil {
@@ -123,6 +128,11 @@ func (db *DB) UpdateUser(ctx context.Context, id list.UserID, fn func(*list.User
 			return fnErr
 		}
 		u.ID = id
+		if u.Name != v.Name {
+			if err := userNameFree(tx, u.Name, u64(uint64(id))); err != nil {
+				return err
+			}
+		}
 		if err := moveUnique(bucket(tx, bUserName), v.Name, u.Name, u64(uint64(id)), "user name"); err != nil {
 			return err
 		}
@@ -163,4 +173,17 @@ func (db *DB) DeleteUser(ctx context.Context, id list.UserID) error {
 		return fmt.Errorf("store: delete user %d: %w", id, err)
 	}
 	return nil
+}
+
+// userNameFree refuses a name that another user's differs from only in
+// case: "Edith" and "edith" would be two accounts for one person to mix
+// up. Users are few, so the index is read whole, in the writing
+// transaction, so that two creations cannot both pass.
+func userNameFree(tx *bolt.Tx, name string, id []byte) error {
+	return bucket(tx, bUserName).ForEach(func(k, v []byte) error {
+		if strings.EqualFold(string(k), name) && !bytes.Equal(v, id) {
+			return fmt.Errorf("%w: user name %q (as %q)", list.ErrExists, name, k)
+		}
+		return nil
+	})
 }
