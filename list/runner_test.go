@@ -138,21 +138,39 @@ func TestCampaignReachesEveryoneOnce(t *testing.T) {
 	}
 }
 
-func TestCampaignRetriesDeferrals(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t)
-	onAny := population(t, f, 30)
-	var mu sync.Mutex
-	tries := map[string]int{}
+// greylistTries counts the deliveries tried to each address.
+type greylistTries struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (g *greylistTries) of(email string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.n[email]
+}
+
+// greylistOnce makes the mailer defer each address's first delivery with
+// a 451, as a greylisting relay does, and accept the next.
+func greylistOnce(f *fixture) *greylistTries {
+	g := &greylistTries{n: map[string]int{}}
 	f.mail.answer = func(m *list.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		tries[m.To]++
-		if tries[m.To] == 1 {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		g.n[m.To]++
+		if g.n[m.To] == 1 {
 			return &list.DeliveryError{Code: 451, Status: "4.7.1", Text: "greylisted, try again", Temporary: true}
 		}
 		return nil
 	}
+	return g
+}
+
+func TestCampaignRetriesDeferrals(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 30)
+	greylistOnce(f)
 	c := newCampaign(t, f, "a", "b", "c")
 	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond, Backoff: []time.Duration{50 * time.Millisecond}})
 	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
@@ -187,17 +205,7 @@ func TestCampaignRetriesOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	onAny := population(t, f, 60)
-	var mu sync.Mutex
-	tries := map[string]int{}
-	f.mail.answer = func(m *list.Message) error {
-		mu.Lock()
-		defer mu.Unlock()
-		tries[m.To]++
-		if tries[m.To] == 1 {
-			return &list.DeliveryError{Code: 451, Status: "4.7.1", Text: "greylisted, try again", Temporary: true}
-		}
-		return nil
-	}
+	tries := greylistOnce(f)
 	svc, err := list.New(list.Options{Store: slowCommits{f.db, 1200 * time.Millisecond}, Mailer: f.mail,
 		Secret: []byte("0123456789abcdef0123456789abcdef"), Now: f.clock, Config: f.svc.Config()})
 	if err != nil {
@@ -215,11 +223,9 @@ func TestCampaignRetriesOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	done := waitStatus(t, f, c.ID, list.StatusFinished)
-	mu.Lock()
-	defer mu.Unlock()
 	for email := range onAny {
-		if tries[email] != 2 {
-			t.Errorf("%s was tried %d times, want 2 (one deferral, one retry)", email, tries[email])
+		if n := tries.of(email); n != 2 {
+			t.Errorf("%s was tried %d times, want 2 (one deferral, one retry)", email, n)
 		}
 	}
 	if done.Stats.Sent != len(onAny) || done.Stats.Deferred != 0 {
