@@ -267,11 +267,11 @@ func (n Settings) validate() error {
 		errs = append(errs, errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
 	}
 	for _, u := range []struct{ key, v string }{{"privacy_url", n.PrivacyURL}, {"base_url", n.BaseURL}} {
-		if u.v != "" && !validURL(u.v, "http", "https") {
+		if u.v != "" && !ValidURL(u.v, "http", "https") {
 			errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel(u.key), u.v))
 		}
 	}
-	if n.Relay != "" && !validURL(n.Relay, "smtp", "smtps", "smtp+plain") {
+	if n.Relay != "" && !ValidURL(n.Relay, "smtp", "smtps", "smtp+plain") {
 		errs = append(errs, errors.New("relay URL must be smtp://[user:pass@]host:port, smtps://… or smtp+plain://…"))
 	}
 	if n.Rate != nil && !(*n.Rate >= 0 && *n.Rate < 1e9) {
@@ -286,7 +286,9 @@ func (n Settings) validate() error {
 	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
 }
 
-func validURL(s string, schemes ...string) bool {
+// ValidURL reports whether s is an absolute URL with a host, in one of the
+// schemes, and without blanks or line breaks.
+func ValidURL(s string, schemes ...string) bool {
 	u, err := url.Parse(s)
 	return err == nil && slices.Contains(schemes, u.Scheme) && u.Host != "" && !strings.ContainsAny(s, " \r\n\t")
 }

@@ -186,7 +186,7 @@ func (c *config) validate() error {
 	}
 	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
 		errs = append(errs, fmt.Errorf("--base-url %q must start with http:// or https://", c.BaseURL))
-	} else if !webURL(c.BaseURL) {
+	} else if !list.ValidURL(c.BaseURL, "http", "https") {
 		errs = append(errs, fmt.Errorf("--base-url %q must be an http:// or https:// URL with a host", c.BaseURL))
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
@@ -212,7 +212,7 @@ func (c *config) mailErrors() []error {
 	if c.From != "" && !validFrom(c.From) {
 		errs = append(errs, fmt.Errorf("--from %q must be \"Name <address>\" or an address", c.From))
 	}
-	if c.PrivacyURL != "" && !webURL(c.PrivacyURL) {
+	if c.PrivacyURL != "" && !list.ValidURL(c.PrivacyURL, "http", "https") {
 		errs = append(errs, fmt.Errorf("--privacy-url %q must be an http:// or https:// URL", c.PrivacyURL))
 	}
 	// The relay URL may hold its password: errors show it redacted, or
@@ -251,12 +251,6 @@ func validFrom(from string) bool {
 	}
 	at := strings.LastIndexByte(a.Address, '@')
 	return at > 0 && validDomain(a.Address[at+1:])
-}
-
-// webURL reports whether s is an absolute http(s) URL with a host.
-func webURL(s string) bool {
-	u, err := url.Parse(s)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && !strings.ContainsAny(s, " \r\n\t")
 }
 
 // proxies parses --trusted-proxy.
