@@ -9,9 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/smtp"
-	"github.com/bulletin/bulletin/store"
 )
 
 // runDKIM makes DKIM keys ("dkim keygen") and prints the DNS records to
@@ -52,20 +50,12 @@ func keygen(ctx context.Context, cfg config, kind string, stdout, stderr io.Writ
 	if err := cfg.validateOffline(); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if err := cfg.ensureData(); err != nil {
+	in, err := openStore(ctx, cfg, cfg.logger(stderr))
+	if err != nil {
 		return err
 	}
-	log := cfg.logger(stderr)
-	db, err := store.Open(cfg.storePath(), store.Options{Logger: log})
-	if err != nil {
-		return storeOpenError(cfg.storePath(), err)
-	}
-	defer db.Close()
-	stored, err := list.LoadSettings(ctx, db)
-	if err != nil {
-		log.Warn("stored settings unreadable, using flags and defaults", "err", err)
-	}
-	cfg = cfg.withStored(stored)
+	defer in.Close()
+	db, cfg := in.db, in.cfg
 	k, err := smtp.GenerateKey(kind)
 	if err != nil {
 		return err

@@ -35,6 +35,21 @@ type instance struct {
 // openInstance opens the store and wires the service; secrets and DKIM keys
 // are made on first run.
 func openInstance(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
+	inst, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := inst.wire(ctx); err != nil {
+		inst.db.Close()
+		return nil, err
+	}
+	return inst, nil
+}
+
+// openStore opens the store and merges the settings stored from the UI
+// into cfg, without wiring a sender or the service: what a command that
+// only reads or writes the store needs.
+func openStore(ctx context.Context, cfg config, log *slog.Logger) (*instance, error) {
 	if err := cfg.ensureData(); err != nil {
 		return nil, err
 	}
@@ -43,17 +58,11 @@ func openInstance(ctx context.Context, cfg config, log *slog.Logger) (*instance,
 		return nil, storeOpenError(cfg.storePath(), err)
 	}
 	inst := &instance{cfg: cfg, log: log, db: db, metrics: newMetrics()}
-	if err := inst.wire(ctx); err != nil {
-		db.Close()
-		return nil, err
-	}
+	inst.mergeSettings(ctx)
 	return inst, nil
 }
 
 func (in *instance) wire(ctx context.Context) error {
-	if err := in.mergeSettings(ctx); err != nil {
-		return err
-	}
 	secret, err := loadOrCreate(ctx, in.db, "instance.secret", func() ([]byte, error) {
 		return []byte(list.RandomSecret(32)), nil
 	})

@@ -70,7 +70,7 @@ func (c config) withStored(s list.Settings) config {
 
 // mergeSettings lays the settings stored from the settings page over the
 // configuration, before anything is built with it.
-func (in *instance) mergeSettings(ctx context.Context) error {
+func (in *instance) mergeSettings(ctx context.Context) {
 	stored, err := list.LoadSettings(ctx, in.db)
 	if err != nil {
 		in.log.Warn("stored settings unreadable, using flags and defaults", "err", err)
@@ -78,7 +78,6 @@ func (in *instance) mergeSettings(ctx context.Context) error {
 	}
 	in.settings = settingsWiring{base: in.cfg, startup: stored}
 	in.cfg = in.cfg.withStored(stored)
-	return nil
 }
 
 // settingsHooks connects the settings page to the wiring.
