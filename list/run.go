@@ -96,15 +96,16 @@ func (r *run) run(ctx context.Context) error {
 	return r.finish(ctx)
 }
 
-// deliveryContext is the context of the SMTP transactions: a stopped run
-// (paused, cancelled, shutting down: rctx done) starts no new one, but lets
-// those under way finish for up to Drain, since a relay that already has a
-// message may only be waiting to say so, and a reply lost to cancelling
-// would send that message again on resume.
+// deliveryContext is the context of the SMTP transactions, carrying rctx
+// as the Mailer's stop (WithStop): a stopped run (paused, cancelled,
+// shutting down: rctx done) starts no new one, but lets those under way
+// finish for up to Drain, since a relay that already has a message may
+// only be waiting to say so, and a reply lost to cancelling would send
+// that message again on resume.
 func (r *run) deliveryContext(ctx, rctx context.Context) (context.Context, context.CancelFunc) {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	stop := context.AfterFunc(rctx, func() { time.AfterFunc(r.opts.Drain, cancel) })
-	return dctx, func() { stop(); cancel() }
+	return WithStop(dctx, rctx), func() { stop(); cancel() }
 }
 
 // prepare loads the campaign, its lists, and counts the recipients once.

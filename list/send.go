@@ -10,7 +10,8 @@ import (
 // process sends one recipient their message and says what happened. It
 // re-checks the subscriber at send time: an unsubscribe or suppression
 // during the run takes effect for the rest of it. Once stop is done it
-// starts no delivery; ctx is the delivery's own (see deliveryContext).
+// starts no delivery; ctx is the delivery's own, carrying stop for the
+// Mailer (see deliveryContext).
 func (r *run) process(stop, ctx context.Context, j job) result {
 	now := r.s.Now()
 	res := result{job: j, rec: SendRecord{Campaign: r.id, Subscriber: j.id, At: now, FirstTry: now}}
@@ -39,7 +40,7 @@ func (r *run) process(stop, ctx context.Context, j job) result {
 		return res
 	}
 	start := time.Now()
-	msgID, err := r.s.mailer.Send(WithStop(ctx, stop), m)
+	msgID, err := r.s.mailer.Send(ctx, m)
 	if r.s.observe != nil {
 		r.s.observe("", time.Since(start))
 	}
