@@ -104,14 +104,12 @@ func (s *Service) CampaignAction(ctx context.Context, id CampaignID, action stri
 
 // lintBlocks refuses a campaign whose lint has errors.
 func (s *Service) lintBlocks(ctx context.Context, c Campaign) error {
-	fs, err := s.lint(ctx, c)
+	fs, _, err := s.lint(ctx, c)
 	if err != nil {
 		return err
 	}
-	for _, f := range fs {
-		if f.Severity == "error" {
-			return &LintError{Findings: fs}
-		}
+	if hasErrors(fs) {
+		return &LintError{Findings: fs}
 	}
 	return nil
 }
@@ -122,10 +120,14 @@ func (s *Service) LintCampaign(ctx context.Context, id CampaignID) ([]Finding, e
 	if err != nil {
 		return nil, err
 	}
-	return s.lint(ctx, c)
+	fs, _, err := s.lint(ctx, c)
+	return fs, err
 }
 
-func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, error) {
+// lint runs the pre-send lint on the campaign's message to its sample
+// recipient, and returns that message too, for the callers that go on to
+// render or send it.
+func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, *Message, error) {
 	var fs []Finding
 	if len(c.Lists) == 0 {
 		fs = append(fs, Finding{Severity: "error", Code: codeNoLists, Message: "the campaign has no lists",
@@ -133,9 +135,9 @@ func (s *Service) lint(ctx context.Context, c Campaign) ([]Finding, error) {
 	}
 	m, err := s.sampleMessage(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return append(fs, s.mailer.Lint(ctx, m)...), nil
+	return append(fs, s.mailer.Lint(ctx, m)...), m, nil
 }
 
 // sampleMessage is the campaign's message to a sample recipient: its first
@@ -248,12 +250,15 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	if err != nil {
 		return err
 	}
-	if err := s.testLintBlocks(ctx, c); err != nil {
-		return err
-	}
-	sample, err := s.sampleMessage(ctx, c)
+	// The findings that would make every test mail fail (a broken
+	// template, no postal address…) refuse it; the campaign's missing
+	// lists do not.
+	fs, sample, err := s.lint(ctx, c)
 	if err != nil {
 		return err
+	}
+	if hasErrors(fs, codeNoLists) {
+		return &LintError{Findings: fs}
 	}
 	var errs []error
 	for _, a := range addrs {
@@ -272,22 +277,6 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	}
 	s.audit(ctx, o, "campaign.test", fmt.Sprint(id))
 	return errors.Join(errs...)
-}
-
-// testLintBlocks is lintBlocks for a test send: the findings that would make
-// every test mail fail (a broken template, no postal address…) refuse it,
-// the campaign's missing lists do not.
-func (s *Service) testLintBlocks(ctx context.Context, c Campaign) error {
-	fs, err := s.lint(ctx, c)
-	if err != nil {
-		return err
-	}
-	for _, f := range fs {
-		if f.Severity == "error" && f.Code != codeNoLists {
-			return &LintError{Findings: fs}
-		}
-	}
-	return nil
 }
 
 // KickRunner wakes the campaign scheduler.

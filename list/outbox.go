@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"time"
 )
 
@@ -70,11 +71,7 @@ func (s *Service) PreviewCampaign(ctx context.Context, id CampaignID, in Campaig
 	// unsaved content gets a stamp of its own, derived from the content,
 	// so that a preview never shows a stale parse.
 	c.UpdatedAt = previewStamp(&c)
-	fs, err := s.lint(ctx, c)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, err := s.sampleMessage(ctx, c)
+	fs, m, err := s.lint(ctx, c)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -87,9 +84,11 @@ func (s *Service) PreviewCampaign(ctx context.Context, id CampaignID, in Campaig
 	return raw, fs, err
 }
 
-func hasErrors(fs []Finding) bool {
+// hasErrors reports whether a finding but those with the except codes is
+// an error.
+func hasErrors(fs []Finding, except ...string) bool {
 	for _, f := range fs {
-		if f.Severity == "error" {
+		if f.Severity == "error" && !slices.Contains(except, f.Code) {
 			return true
 		}
 	}
