@@ -65,10 +65,7 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 			return err
 		}
 	}
-	if in.cfg.Relay == "" {
-		// As every admin page says: without a relay nothing is really sent.
-		fmt.Fprintf(w, "No relay configured (--relay): mail goes to the outbox Maildir %s, nothing is really sent.\n", in.cfg.outboxDir())
-	}
+	in.sayOutbox(w)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { in.svc.RunCampaigns(rctx, in.runnerOptions()); close(done) }()

@@ -103,6 +103,14 @@ func (in *instance) runnerOptions() list.RunnerOptions {
 	return list.RunnerOptions{Workers: 3 * max(in.cfg.MaxConns, 1)}
 }
 
+// sayOutbox tells w, when no relay is configured, that mail stays in the
+// outbox, as every admin page does.
+func (in *instance) sayOutbox(w io.Writer) {
+	if in.cfg.Relay == "" {
+		fmt.Fprintf(w, "No relay configured: mail goes to the outbox Maildir %s, nothing is really sent.\n", in.cfg.outboxDir())
+	}
+}
+
 // Close closes the sender and the store.
 func (in *instance) Close() error {
 	var errs []error
@@ -227,9 +235,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "Bulletin is listening on http://%s (admin UI at /admin/) and smtp://%s\n", hl.Addr(), il.Addr())
-	if in.cfg.Relay == "" {
-		fmt.Fprintf(stdout, "No relay configured: mail goes to the outbox Maildir %s, nothing is really sent.\n", in.cfg.outboxDir())
-	}
+	in.sayOutbox(stdout)
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	errc := make(chan error, 2)
