@@ -97,6 +97,9 @@ func (s *Service) CampaignAction(ctx context.Context, id CampaignID, action stri
 	if err != nil {
 		return CampaignView{}, err
 	}
+	if c.Status == StatusPaused || c.Status == StatusCancelled {
+		s.stops.stop(id)
+	}
 	s.audit(ctx, o, "campaign."+action, fmt.Sprint(id))
 	s.KickRunner()
 	return s.campaignView(ctx, c)

@@ -62,6 +62,7 @@ func (r *run) run(ctx context.Context) error {
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	defer r.s.stops.add(r.id, cancel)()
 	dctx, stopDelivery := r.deliveryContext(ctx, rctx)
 	defer stopDelivery()
 	r.inflight = make(chan struct{}, r.opts.InFlight)

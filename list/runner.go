@@ -173,3 +173,37 @@ func (s *Service) pauseCampaign(ctx context.Context, id CampaignID, reason strin
 	}
 	s.log.Warn("campaign paused", "campaign_id", id, "reason", reason)
 }
+
+// runStops holds the cancel function of each run under way, so that a
+// pause or cancel stops its run at once: the run itself only learns of a
+// status change at its next commit group, which may hold every recipient
+// of a small campaign.
+type runStops struct {
+	mu sync.Mutex
+	m  map[CampaignID]context.CancelFunc
+}
+
+// add registers the run of campaign id; the returned func unregisters it.
+func (rs *runStops) add(id CampaignID, cancel context.CancelFunc) func() {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.m == nil {
+		rs.m = map[CampaignID]context.CancelFunc{}
+	}
+	rs.m[id] = cancel
+	return func() {
+		rs.mu.Lock()
+		defer rs.mu.Unlock()
+		delete(rs.m, id)
+	}
+}
+
+// stop stops the run of campaign id, if one is under way.
+func (rs *runStops) stop(id CampaignID) {
+	rs.mu.Lock()
+	cancel := rs.m[id]
+	rs.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}

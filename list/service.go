@@ -117,6 +117,7 @@ type Service struct {
 	kick     chan struct{}
 	runKick  chan struct{}
 	progress progressTracker
+	stops    runStops
 	observe  func(Outcome, time.Duration)
 	// mx caches LookupMX answers for the public form.
 	mx *mxCache
