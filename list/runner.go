@@ -12,8 +12,8 @@ import (
 type RunnerOptions struct {
 	// Workers render, sign and deliver in parallel per campaign (8).
 	Workers int
-	// GroupSize is the outcomes per commit group (32); a group is also
-	// written after 250 ms.
+	// GroupSize is the outcomes per commit group (48), at most three
+	// quarters of InFlight; a group is also written after 250 ms.
 	GroupSize int
 	// InFlight is the most messages dispatched and not yet committed (64):
 	// the most a crash can send twice, whatever the number of workers.
@@ -37,13 +37,18 @@ func (o *RunnerOptions) defaults() {
 		o.Workers = 8
 	}
 	if o.GroupSize <= 0 {
-		o.GroupSize = 32
+		o.GroupSize = 48
 	}
 	if o.InFlight <= 0 {
 		o.InFlight = 64
 	}
-	// Two groups fit in flight: one being written, one being collected.
-	o.GroupSize = max(1, min(o.GroupSize, o.InFlight/2))
+	// While a group is written, the quarter of InFlight left goes on
+	// sending: a commit takes well under the time that quarter takes to
+	// send. Each commit costs two fdatasyncs whatever its size, the bulk of
+	// its CPU, so groups of 48 rather than 32 (half of InFlight) cut the
+	// child's CPU a message by about 8 µs (bench/campaign, 5 KB without
+	// DKIM: 134-140 against 142-148 µs, 3.5% more messages a second).
+	o.GroupSize = max(1, min(o.GroupSize, o.InFlight*3/4))
 	if o.RetryFor <= 0 {
 		o.RetryFor = 24 * time.Hour
 	}

@@ -97,7 +97,7 @@ func main() {
 	fmt.Println("msg/s: from the first to the last message at the sink; CPU: the child's user+system time per message (start-up included); sink: the go-smtp sink's (this process's) CPU per message meanwhile")
 	fmt.Println("build/sign/SMTP: each stage alone, µs per message, the mean of a measurement before and one after the run: render+build and sign CPU time on one CPU; SMTP wall time through 8 connections from a process of its own (in: from the sink's process)")
 	fmt.Println("bound = 1 / ((render+build + sign) CPU seconds per message / CPUs + SMTP seconds per message with 8 connections)")
-	fmt.Println("commit: the CPU per message of durable commit groups alone (32 send records a group, as the runner writes them, with fsync, in a copy of the seeded store); not a stage of the bound above, shown because the runner cannot skip it")
+	fmt.Println("commit: the CPU per message of durable commit groups alone (48 send records a group, as the runner writes them, with fsync, in a copy of the seeded store); not a stage of the bound above, shown because the runner cannot skip it")
 	fmt.Println("% with commit: msg/s against the bound with the commit stage added to render+build and sign")
 }
 
@@ -360,7 +360,7 @@ func measureStages(kb int, dk string, sk *sink, seedDir, commitDir string, id li
 }
 
 // commitStage measures the CPU per message of the runner's commit groups:
-// 32 send records each, with their Message-IDs, the cursor and the
+// 48 send records each (the runner's default), with their Message-IDs, the cursor and the
 // counters, written by store.CommitSends with fsync to a copy of the seeded
 // store, as the binary writes them. The sink is idle meanwhile, so this
 // process's CPU time is the store's.
@@ -377,7 +377,7 @@ func commitStage(seedDir, dir string, id list.CampaignID) float64 {
 		log.Fatal(err)
 	}
 	defer db.Close()
-	const group, groups = 32, 300
+	const group, groups = 48, 200
 	next := list.SubscriberID(0)
 	return median3(func() float64 {
 		start := selfCPU()
