@@ -185,21 +185,25 @@ func (s *Service) pauseCampaign(ctx context.Context, id CampaignID, reason strin
 // of a small campaign.
 type runStops struct {
 	mu sync.Mutex
-	m  map[CampaignID]context.CancelFunc
+	m  map[CampaignID]*context.CancelFunc
 }
 
-// add registers the run of campaign id; the returned func unregisters it.
+// add registers the run of campaign id; the returned func unregisters it,
+// unless a later run of the campaign registered since.
 func (rs *runStops) add(id CampaignID, cancel context.CancelFunc) func() {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	if rs.m == nil {
-		rs.m = map[CampaignID]context.CancelFunc{}
+		rs.m = map[CampaignID]*context.CancelFunc{}
 	}
-	rs.m[id] = cancel
+	mine := &cancel
+	rs.m[id] = mine
 	return func() {
 		rs.mu.Lock()
 		defer rs.mu.Unlock()
-		delete(rs.m, id)
+		if rs.m[id] == mine {
+			delete(rs.m, id)
+		}
 	}
 }
 
@@ -209,6 +213,6 @@ func (rs *runStops) stop(id CampaignID) {
 	cancel := rs.m[id]
 	rs.mu.Unlock()
 	if cancel != nil {
-		cancel()
+		(*cancel)()
 	}
 }
