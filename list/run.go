@@ -296,13 +296,17 @@ func (r *run) drained(ctx context.Context) (bool, error) {
 	}
 }
 
-// finish marks the campaign finished if it is still running.
+// finish marks the campaign finished if it is still running. Recipients
+// counted at the start whom the run never reached left every list of the
+// campaign, or were erased, before their turn: the stream no longer yields
+// them once it reads their page, so they count as skipped here.
 func (r *run) finish(ctx context.Context) error {
 	now := r.s.Now()
 	c, err := r.s.store.UpdateCampaign(ctx, r.id, func(c *Campaign) error {
 		if c.Status == StatusRunning {
 			t := now
 			c.Status, c.FinishedAt, c.UpdatedAt = StatusFinished, &t, now
+			c.Stats.Skipped += max(0, c.Stats.Total-c.Stats.Sent-c.Stats.Failed-c.Stats.Skipped-c.Stats.Deferred)
 		}
 		return nil
 	})

@@ -138,6 +138,44 @@ func TestCampaignReachesEveryoneOnce(t *testing.T) {
 	}
 }
 
+// TestCampaignCountsLeaversAsSkipped checks that someone who leaves before
+// the recipient stream reads their page counts as skipped: the finished
+// campaign has nobody remaining.
+func TestCampaignCountsLeaversAsSkipped(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 1200) // list a: the 600 even ids, more than one page
+	late := "user1200@example.com"
+	var sent atomic.Int32
+	var once sync.Once
+	f.mail.answer = func(m *list.Message) error {
+		if sent.Add(1) == 20 {
+			once.Do(func() {
+				v, _, _, _ := f.svc.SearchSubscribers(context.Background(), list.SearchRequest{Email: late})
+				tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID})
+				if err := f.svc.Unsubscribe(context.Background(), tok, true, list.HowOneClick, list.Origin{}); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		return nil
+	}
+	c := newCampaign(t, f, "a")
+	startRunner(t, f, list.RunnerOptions{Workers: 4, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	for _, m := range f.mail.sent() {
+		if m.To == late {
+			t.Errorf("%s unsubscribed mid-run and still got mail", late)
+		}
+	}
+	if st := done.Stats; st.Total != 600 || st.Sent != 599 || st.Skipped != 1 || st.Remaining != 0 {
+		t.Errorf("stats = %+v, want total 600, sent 599, skipped 1, remaining 0", st)
+	}
+}
+
 // greylistTries counts the deliveries tried to each address.
 type greylistTries struct {
 	mu sync.Mutex
