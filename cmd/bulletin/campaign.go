@@ -64,6 +64,8 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 		if _, err := in.svc.CampaignAction(ctx, id, list.ActionResume, list.Origin{User: "cli"}); err != nil {
 			return err
 		}
+	case list.StatusFinished, list.StatusCancelled:
+		return over(id, c.Status, c.Stats.Sent)
 	}
 	in.sayOutbox(w)
 	rctx, stop := context.WithCancel(ctx)
@@ -110,6 +112,9 @@ func progressEnded(p list.Progress) (bool, error) {
 	case list.StatusCancelled:
 		return true, errors.New("campaign cancelled")
 	case list.StatusPaused:
+		if p.Reason == "" {
+			return true, errors.New("campaign paused")
+		}
 		return true, fmt.Errorf("campaign paused: %s", p.Reason)
 	case list.StatusDraft:
 		return true, errors.New("campaign is a draft again")
@@ -144,6 +149,13 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
 		return fmt.Errorf("send: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
+	if resp.StatusCode == http.StatusConflict {
+		// Not a draft: resume it if paused, as a local send does, follow it
+		// if running or scheduled, and refuse one that is over.
+		if err := startStarted(ctx, path, id, token); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
 	for ctx.Err() == nil {
 		p, err := followProgress(ctx, path+"/progress", token, w)
@@ -162,6 +174,43 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 		}
 	}
 	return nil
+}
+
+// startStarted resumes a paused campaign through the API, and refuses a
+// finished or cancelled one.
+func startStarted(ctx context.Context, path string, id uint64, token string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", path, nil)
+	if err != nil {
+		return err
+	}
+	authorize(req, token)
+	var c struct {
+		Status list.Status `json:"status"`
+		Stats  list.Stats  `json:"stats"`
+	}
+	if err := doJSON(req, http.StatusOK, &c); err != nil {
+		return fmt.Errorf("campaign %d: %w", id, err)
+	}
+	switch c.Status {
+	case list.StatusPaused:
+		resp, err := apiRequest(ctx, "POST", path+"/resume", token)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("resume: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+		}
+	case list.StatusFinished, list.StatusCancelled:
+		return over(list.CampaignID(id), c.Status, c.Stats.Sent)
+	}
+	return nil
+}
+
+// over is the error of a send of a campaign that is over.
+func over(id list.CampaignID, st list.Status, sent int) error {
+	return fmt.Errorf("campaign %d is %s already (%d sent): there is nothing to send", id, st, sent)
 }
 
 // followProgress reads one progress stream and returns its last state.

@@ -477,4 +477,11 @@ func TestCampaignSendOutboxSaysSo(t *testing.T) {
 	if n := len(outboxMessages(t, data, len(want))); n != len(want) {
 		t.Errorf("%d messages in the outbox, want %d", n, len(want))
 	}
+	// Sending it again is refused: it is over.
+	out.Reset()
+	err = run(t.Context(), []string{"campaign", "send", "--data", data, "--postal-address", "1 Test Street", fmt.Sprint(id)},
+		func(string) string { return "" }, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "finished already") {
+		t.Errorf("second campaign send: %v\n%s", err, out.String())
+	}
 }

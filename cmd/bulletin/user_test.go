@@ -97,6 +97,35 @@ func TestCampaignSendThroughServer(t *testing.T) {
 	}
 }
 
+// TestCampaignSendThroughServerResumesOrRefuses: a remote campaign send of
+// a paused campaign resumes it, as a local one does, and one of a finished
+// campaign is refused instead of printing a summary of nothing.
+func TestCampaignSendThroughServerResumesOrRefuses(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, 40)
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
+	resp.Body.Close()
+	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), nil)
+	resp.Body.Close()
+	waitCampaign(t, s, id, list.StatusPaused, 5*time.Second)
+	env := envOf("BULLETIN_TOKEN", "admin:"+testPassword)
+	var out bytes.Buffer
+	if err := run(t.Context(), []string{"campaign", "send", "--server", s.base, fmt.Sprint(id)}, env, &out, io.Discard); err != nil {
+		t.Fatalf("campaign send --server of a paused campaign: %v\n%s", err, out.String())
+	}
+	if got := waitCampaign(t, s, id, list.StatusFinished, 5*time.Second); got.Stats.Sent != len(want) {
+		t.Fatalf("stats %+v, want %d sent", got.Stats, len(want))
+	}
+	out.Reset()
+	err := run(t.Context(), []string{"campaign", "send", "--server", s.base, fmt.Sprint(id)}, env, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "finished already") || strings.Contains(out.String(), "done in") {
+		t.Fatalf("campaign send --server of a finished campaign: %v\n%s", err, out.String())
+	}
+}
+
 // TestUserCommandLineMistakes checks that a bad subcommand or role is a
 // usage error found before the password is read or the store made.
 func TestUserCommandLineMistakes(t *testing.T) {
