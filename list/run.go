@@ -100,13 +100,39 @@ func (r *run) run(ctx context.Context) error {
 // deliveryContext is the context of the SMTP transactions, carrying rctx
 // as the Mailer's stop (WithStop): a stopped run (paused, cancelled,
 // shutting down: rctx done) starts no new one, but lets those under way
-// finish for up to Drain, since a relay that already has a message may
-// only be waiting to say so, and a reply lost to cancelling would send
-// that message again on resume.
+// finish, since a relay that already has a message may only be waiting to
+// say so, and a reply lost to cancelling would send that message again on
+// resume. They get PauseDrain after a pause or cancel, Drain once the
+// server shuts down (ctx done), even during a pause's wait.
 func (r *run) deliveryContext(ctx, rctx context.Context) (context.Context, context.CancelFunc) {
 	dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(rctx, func() { time.AfterFunc(r.opts.Drain, cancel) })
-	return WithStop(dctx, rctx), func() { stop(); cancel() }
+	var mu sync.Mutex
+	var timers []*time.Timer
+	after := func(d time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		timers = append(timers, time.AfterFunc(d, cancel))
+	}
+	stopShutdown := context.AfterFunc(ctx, func() {
+		if rctx.Err() != nil || ctx.Err() != nil {
+			after(r.opts.Drain)
+		}
+	})
+	stopPause := context.AfterFunc(rctx, func() {
+		if ctx.Err() == nil {
+			after(r.opts.PauseDrain)
+		}
+	})
+	return WithStop(dctx, rctx), func() {
+		stopShutdown()
+		stopPause()
+		mu.Lock()
+		for _, t := range timers {
+			t.Stop()
+		}
+		mu.Unlock()
+		cancel()
+	}
 }
 
 // prepare loads the campaign, its lists, and counts the recipients once.

@@ -27,9 +27,13 @@ type RunnerOptions struct {
 	// PolicyShare pauses a campaign when this share of the last 50 attempts
 	// were refused for sender-side policy (0.5).
 	PolicyShare float64
-	// Drain is how long a stopped run waits for SMTP transactions under
-	// way before it abandons them (5 s).
+	// Drain is how long a run stopped by shutdown waits for SMTP
+	// transactions under way before it abandons them (5 s).
 	Drain time.Duration
+	// PauseDrain is how long a paused or cancelled run waits for them
+	// (2 min): nothing hurries a pause, and a reply cut off sends that
+	// message again on resume. A shutdown meanwhile shortens it to Drain.
+	PauseDrain time.Duration
 }
 
 func (o *RunnerOptions) defaults() {
@@ -63,6 +67,9 @@ func (o *RunnerOptions) defaults() {
 	}
 	if o.Drain <= 0 {
 		o.Drain = 5 * time.Second
+	}
+	if o.PauseDrain <= 0 {
+		o.PauseDrain = 2 * time.Minute
 	}
 }
 

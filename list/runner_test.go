@@ -400,6 +400,34 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 	}
 }
 
+// TestCampaignPauseWaitsForASlowRelay: a relay slower to answer than the
+// shutdown's Drain still has every message it took recorded after a
+// pause, so that a resume sends nobody a second copy.
+func TestCampaignPauseWaitsForASlowRelay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 60)
+	f.mail.lateReply = 400 * time.Millisecond
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 6, Poll: 10 * time.Millisecond, Drain: 50 * time.Millisecond})
+	sendThenPause(t, f, c, 3)
+	var paused list.CampaignView
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		if paused, err = f.svc.GetCampaign(t.Context(), c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(f.mail.sent()); paused.Stats.Sent == n {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
+		}
+	}
+	if done := resumeToTheEnd(t, f, c, onAny); done.Stats.Sent != len(onAny) {
+		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
+	}
+}
+
 // TestPreviewShowsFirstRealRecipient: the preview is the message the
 // campaign's first recipient gets, so it skips members a run would skip
 // (left, or suppressed) and never shows their links.
