@@ -184,12 +184,19 @@ func ParseKey(b []byte) (crypto.Signer, error) {
 	return s, nil
 }
 
-// DNSRecords returns the zone-file lines to publish for domain: one DKIM TXT
-// record per key (RFC 6376 section 3.6.1; Ed25519 p= is the raw 32-byte key,
-// RFC 8463 section 4), split into strings of at most 255 bytes, then SPF and
-// DMARC records as guidance. relayHost, when known, goes into the SPF record.
-func DNSRecords(domain, selector string, keys []crypto.Signer, relayHost string) []string {
+// DNSRecords returns the zone-file lines to publish for domain, the From
+// and signing domain: one DKIM TXT record per key (RFC 6376 section 3.6.1;
+// Ed25519 p= is the raw 32-byte key, RFC 8463 section 4), split into
+// strings of at most 255 bytes, then as guidance an SPF record on
+// envelopeDomain, the envelope sender's (bounce) domain, where receivers
+// look SPF up (RFC 7208 section 2.4; domain when empty), and a DMARC record
+// on domain. relayHost, when known, goes into the SPF record.
+func DNSRecords(domain, envelopeDomain, selector string, keys []crypto.Signer, relayHost string) []string {
 	domain = strings.TrimSuffix(strings.ToLower(domain), ".")
+	envelopeDomain = strings.TrimSuffix(strings.ToLower(envelopeDomain), ".")
+	if envelopeDomain == "" {
+		envelopeDomain = domain
+	}
 	var out []string
 	for i, sel := range Selectors(selector, keys) {
 		rec, err := dkimRecord(keys[i])
@@ -204,7 +211,7 @@ func DNSRecords(domain, selector string, keys []crypto.Signer, relayHost string)
 		out = append(out, "; SPF: if your relay provider documents an include: mechanism, use it instead of a:"+relayHost)
 		spf = "v=spf1 a:" + relayHost + " mx ~all"
 	}
-	out = append(out, domain+". IN TXT "+txtStrings(spf))
+	out = append(out, envelopeDomain+". IN TXT "+txtStrings(spf))
 	out = append(out, "_dmarc."+domain+". IN TXT "+txtStrings("v=DMARC1; p=none; rua=mailto:postmaster@"+domain))
 	return out
 }

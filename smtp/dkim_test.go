@@ -203,7 +203,7 @@ var txtLine = regexp.MustCompile(`^(\S+)\. IN TXT \( ((?:"[^"]*" ?)+)\)$`)
 func TestDNSRecords(t *testing.T) {
 	t.Parallel()
 	keys := []crypto.Signer{testKey(t, "rsa"), testKey(t, "ed25519")}
-	recs := DNSRecords("News.Example.com", "bulletin", keys, "smtp.relay.example")
+	recs := DNSRecords("News.Example.com", "", "bulletin", keys, "smtp.relay.example")
 	if len(recs) < 4 {
 		t.Fatalf("DNSRecords = %q", recs)
 	}
@@ -241,6 +241,18 @@ func TestDNSRecords(t *testing.T) {
 		if !strings.Contains(all, s) {
 			t.Errorf("records lack %s:\n%s", s, all)
 		}
+	}
+	// SPF goes where receivers look it up: on the envelope sender's
+	// (bounce) domain; DKIM and DMARC stay on the From domain.
+	recs = DNSRecords("news.example.com", "Bounce.Example.com.", "bulletin", keys[:1], "")
+	all = strings.Join(recs, "\n")
+	for _, s := range []string{`bounce.example.com. IN TXT "v=spf1 mx ~all"`, `bulletin._domainkey.news.example.com.`, `_dmarc.news.example.com. IN TXT`} {
+		if !strings.Contains(all, s) {
+			t.Errorf("records lack %s:\n%s", s, all)
+		}
+	}
+	if strings.Contains(all, `news.example.com. IN TXT "v=spf1`) {
+		t.Errorf("SPF on the From domain instead of the bounce domain:\n%s", all)
 	}
 }
 

@@ -73,7 +73,7 @@ func keygen(ctx context.Context, cfg config, kind string, stdout, stderr io.Writ
 		fmt.Fprintf(stdout, "; --dkim-sign %s does not sign with this key: the record is for --dkim-sign both (with --dkim-sign %s alone, the selector is %s)\n",
 			cfg.DKIMSign, kind, cfg.DKIMSelector)
 	}
-	for _, line := range smtp.DNSRecords(signingDomain(cfg), sel, []crypto.Signer{k}, relayHost(cfg.Relay)) {
+	for _, line := range smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, sel, []crypto.Signer{k}, relayHost(cfg.Relay)) {
 		fmt.Fprintln(stdout, line)
 	}
 	return nil
@@ -113,7 +113,7 @@ func printDNS(ctx context.Context, in *instance, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, line := range smtp.DNSRecords(signingDomain(in.cfg), in.cfg.DKIMSelector, keys, relayHost(in.cfg.Relay)) {
+	for _, line := range smtp.DNSRecords(signingDomain(in.cfg), in.cfg.BounceDomain, in.cfg.DKIMSelector, keys, relayHost(in.cfg.Relay)) {
 		fmt.Fprintln(w, line)
 	}
 	return nil

@@ -158,5 +158,5 @@ func (in *instance) settingsDNS(ctx context.Context) []string {
 			domain = a.Address[at+1:]
 		}
 	}
-	return smtp.DNSRecords(domain, cfg.DKIMSelector, keys, relayHost(cfg.Relay))
+	return smtp.DNSRecords(domain, cfg.BounceDomain, cfg.DKIMSelector, keys, relayHost(cfg.Relay))
 }
