@@ -76,14 +76,16 @@ func (in *instance) runBackups(ctx context.Context) {
 
 // nextBackup is the wait until the next scheduled backup: one interval
 // after the newest one in dir, and at least a minute (after a start, or a
-// failed attempt).
+// failed attempt). A backup named after now, written while the clock was
+// wrong, is not the newest: it would put every backup off by an interval.
 func nextBackup(dir string, every time.Duration, now time.Time) time.Duration {
 	names, _ := backupNames(dir)
 	wait := time.Duration(0)
-	if len(names) > 0 {
-		newest := names[len(names)-1]
-		if at, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(newest, "bulletin-"), ".db")); err == nil {
+	for i := len(names) - 1; i >= 0; i-- {
+		at, err := time.Parse("20060102T150405Z", strings.TrimSuffix(strings.TrimPrefix(names[i], "bulletin-"), ".db"))
+		if err == nil && !at.After(now) {
 			wait = at.Add(every).Sub(now)
+			break
 		}
 	}
 	return min(max(wait, time.Minute), every)

@@ -372,9 +372,16 @@ func TestNextBackup(t *testing.T) {
 	if got := nextBackup(dir, 24*time.Hour, now); got != 20*time.Hour {
 		t.Errorf("nextBackup(4h ago) = %s, want 20h", got)
 	}
-	os.WriteFile(filepath.Join(dir, backupName(now.Add(48*time.Hour))), nil, 0o600) // clock went back
-	if got := nextBackup(dir, 24*time.Hour, now); got != 24*time.Hour {
-		t.Errorf("nextBackup(future) = %s, want 24h", got)
+	// A backup named in the future (written while the clock was wrong)
+	// does not put the schedule off: the newest one before now leads it.
+	os.WriteFile(filepath.Join(dir, backupName(now.Add(48*time.Hour))), nil, 0o600)
+	if got := nextBackup(dir, 24*time.Hour, now); got != 20*time.Hour {
+		t.Errorf("nextBackup(4h ago and one in the future) = %s, want 20h", got)
+	}
+	only := t.TempDir()
+	os.WriteFile(filepath.Join(only, backupName(now.AddDate(73, 0, 0))), nil, 0o600)
+	if got := nextBackup(only, 24*time.Hour, now); got != time.Minute {
+		t.Errorf("nextBackup(only one in the future) = %s, want 1m", got)
 	}
 }
 
