@@ -412,3 +412,29 @@ func TestOpsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyRelayFlagKeepsMailInTheOutbox: a test restore started with
+// --relay "" sends nothing, even though the restored store carries a relay
+// saved on the settings page.
+func TestEmptyRelayFlagKeepsMailInTheOutbox(t *testing.T) {
+	t.Parallel()
+	saved := list.Settings{Relay: "smtp://relay.example:587"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, saved.Relay},
+		{[]string{"--relay", ""}, ""},
+		{[]string{"--relay="}, ""},
+	} {
+		var cfg config
+		fs := newFlagSet("serve", io.Discard)
+		serveFlags(fs, &cfg)
+		if err := parse(fs, tc.args, func(string) string { return "" }, &cfg); err != nil {
+			t.Fatal(err)
+		}
+		if got := cfg.withStored(saved).Relay; got != tc.want {
+			t.Errorf("serve %q with a saved relay: relay %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
