@@ -154,7 +154,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	}
 	restored := filepath.Join(dir, "restored")
 	code, out = runCmd(t, nil, "restore", "--data", restored, backup)
-	if code != 0 || !strings.Contains(out, "Restored") {
+	if code != 0 || !strings.Contains(out, "Restored") || !strings.Contains(out, `--relay ""`) {
 		t.Fatalf("restore: exit %d\n%s", code, out)
 	}
 	for _, d := range []string{"tmp", "new", "cur"} {

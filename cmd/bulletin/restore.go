@@ -43,6 +43,9 @@ func runRestore(ctx context.Context, args []string, getenv func(string) string, 
 	}
 	fmt.Fprintf(stdout, "Restored %s (%d bytes, schema version %d) into %s.\nStart the server with --data %s.\n",
 		src, info.Size, info.Schema, cfg.storePath(), cfg.Data)
+	// The relay saved on the settings page is in the backup: a server
+	// started only to try the restore would send through it.
+	fmt.Fprintf(stdout, "To try it out without sending mail, add --relay \"\": a relay saved on the settings page came with the backup, and running campaigns resume.\n")
 	return nil
 }
 
