@@ -206,9 +206,7 @@ func TestSchemaTooNew(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if code, out := runCmd(t, nil, "export", "--data", data); code != 0 {
-		t.Fatalf("export (to make a store): %d %s", code, out)
-	}
+	newStore(t, data)
 	path := filepath.Join(data, "bulletin.db")
 	setSchema(t, path, 999)
 	code, out := runCmd(t, map[string]string{"BULLETIN_ADMIN_PASSWORD": testPassword},
@@ -248,9 +246,7 @@ func setSchema(t *testing.T, path string, v uint64) {
 func TestBackupThroughServer(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
-	if code, out := runCmd(t, nil, "export", "--data", data); code != 0 {
-		t.Fatal(out)
-	}
+	newStore(t, data)
 	db, err := store.Open(filepath.Join(data, "bulletin.db"), store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
@@ -435,6 +431,36 @@ func TestEmptyRelayFlagKeepsMailInTheOutbox(t *testing.T) {
 		}
 		if got := cfg.withStored(saved).Relay; got != tc.want {
 			t.Errorf("serve %q with a saved relay: relay %q, want %q", tc.args, got, tc.want)
+		}
+	}
+}
+
+// TestSubcommandsNeedAStore: a subcommand pointed at a folder without a
+// store (a mistyped --data) says so and makes none, instead of working on
+// a new store no server uses.
+func TestSubcommandsNeedAStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	csv := filepath.Join(dir, "people.csv")
+	if err := os.WriteFile(csv, []byte("email\na@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"BULLETIN_PASSWORD": "long enough password"}
+	for i, args := range []func(data string) []string{
+		func(d string) []string { return []string{"dkim", "dns", "--data", d} },
+		func(d string) []string { return []string{"dkim", "keygen", "--data", d} },
+		func(d string) []string { return []string{"user", "add", "--data", d, "--role", "admin", "zed"} },
+		func(d string) []string { return []string{"import", "--data", d, "--list", "newsletter", csv} },
+		func(d string) []string { return []string{"export", "--data", d} },
+		func(d string) []string { return []string{"campaign", "send", "--data", d, "1"} },
+	} {
+		data := filepath.Join(dir, fmt.Sprint("data", i))
+		code, out := runCmd(t, env, args(data)...)
+		if code != 1 || !strings.Contains(out, "no store at") {
+			t.Errorf("%q: exit %d, want 1 and \"no store at\":\n%s", args(data), code, out)
+		}
+		if _, err := os.Stat(filepath.Join(data, "bulletin.db")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%q made a store: %v", args(data), err)
 		}
 	}
 }

@@ -43,6 +43,9 @@ func runCampaign(ctx context.Context, args []string, getenv func(string) string,
 		}
 		return sendRemote(ctx, strings.TrimRight(cfg.Server, "/"), id, getenv("BULLETIN_TOKEN"), stdout)
 	}
+	if err := existingStore(cfg, "campaign send"); err != nil {
+		return err
+	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		return sendLocal(ctx, in, list.CampaignID(id), stdout)
 	})

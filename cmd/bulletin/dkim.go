@@ -38,6 +38,9 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return keygen(ctx, cfg, kind, stdout, stderr)
 	case "dns":
+		if err := existingStore(cfg, "dkim dns"); err != nil {
+			return err
+		}
 		return withInstance(ctx, cfg, stderr, func(in *instance) error { return printDNS(ctx, in, stdout) })
 	}
 	return usageError("dkim: unknown subcommand %q", args[0])
@@ -49,6 +52,9 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 func keygen(ctx context.Context, cfg config, kind string, stdout, stderr io.Writer) error {
 	if err := cfg.validateOffline(); err != nil {
 		return &exitError{code: 2, err: err}
+	}
+	if err := existingStore(cfg, "dkim keygen"); err != nil {
+		return err
 	}
 	in, err := openStore(ctx, cfg, cfg.logger(stderr))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 func TestDKIMKeygen(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
+	newStore(t, data)
 	code, out := runCmd(t, nil, "dkim", "keygen", "--data", data, "--type", "ed25519")
 	if code != 0 || !strings.Contains(out, "bulletin-ed25519._domainkey.localhost. IN TXT ( \"v=DKIM1; k=ed25519; p=") || strings.Contains(out, "k=rsa") {
 		t.Fatalf("keygen --type ed25519 = exit %d:\n%s", code, out)

@@ -35,6 +35,7 @@ func zoneServer(t *testing.T, lines ...string) string {
 func TestDoctorCommand(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
+	newStore(t, data)
 	if code, out := runCmd(t, nil, "dkim", "dns", "--data", data, "--domain", "news.test", "--dkim-sign", "both"); code != 0 {
 		t.Fatalf("dkim dns: %d %s", code, out)
 	}

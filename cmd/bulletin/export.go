@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
@@ -44,9 +47,26 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		_, err := apiDownload(ctx, "export", u, token, stdout)
 		return err
 	}
+	if err := existingStore(cfg, "export"); err != nil {
+		return err
+	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		return in.svc.ExportCSV(ctx, stdout, slug, list.State(state))
 	})
+}
+
+// existingStore refuses a subcommand on a data folder without a store:
+// only serve makes one. A mistyped or forgotten --data would otherwise
+// make a new store that no server uses, and, say, print the DKIM record of
+// a key nobody signs with.
+func existingStore(cfg config, cmd string) error {
+	if _, err := os.Stat(cfg.storePath()); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("%s: no store at %s: check --data (or BULLETIN_DATA); bulletin serve makes the store on its first start", cmd, cfg.storePath())
+		}
+		return fmt.Errorf("%s: %w", cmd, err)
+	}
+	return nil
 }
 
 // withInstance opens the store of a stopped server for a subcommand.

@@ -23,6 +23,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/store"
 )
 
 // sink is a real go-smtp server on 127.0.0.1 that records what it receives.
@@ -299,3 +300,19 @@ func firstLine(s string) string {
 }
 
 func errStoreInUse() error { return list.ErrStoreInUse }
+
+// newStore makes an empty store in data, as a first start of serve does,
+// for the subcommands that refuse a data folder without one.
+func newStore(t *testing.T, data string) {
+	t.Helper()
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(filepath.Join(data, "bulletin.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

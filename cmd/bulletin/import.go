@@ -58,7 +58,7 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	var res list.ImportResult
 	if cfg.Server != "" {
 		res, err = importRemote(ctx, strings.TrimRight(cfg.Server, "/"), getenv("BULLETIN_TOKEN"), f, in, p)
-	} else {
+	} else if err = existingStore(cfg, "import"); err == nil {
 		err = withInstance(ctx, cfg, stderr, func(inst *instance) error {
 			var err error
 			res, err = inst.svc.Import(ctx, in, list.ImportOptions{List: f.list, Mode: list.ImportMode(f.mode),

@@ -11,6 +11,7 @@ import (
 func TestImportCommand(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
+	newStore(t, data)
 	file := filepath.Join(t.TempDir(), "subs.csv")
 	csv := "Email Address,First Name,Last Name\nann@example.org,Ann,Lee\nbroken\nbob@example.org,Bob,\nANN@example.org,Ann,Lee\n"
 	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {

@@ -51,6 +51,9 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if cfg.Server != "" {
 		return userRemote(ctx, cfg.Server, token, args[0], name, role, pw, stdout)
 	}
+	if err := existingStore(cfg, "user "+args[0]); err != nil {
+		return err
+	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
 		o := list.Origin{User: "cli"}
 		switch args[0] {

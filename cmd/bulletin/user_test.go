@@ -41,6 +41,7 @@ func basicStatus(t *testing.T, url, user, pass string) int {
 func TestUserCommands(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")
+	newStore(t, data)
 	var out bytes.Buffer
 	ctx := context.Background()
 	if err := run(ctx, []string{"user", "add", "--data", data, "--role", "editor", "ed"}, envOf("BULLETIN_PASSWORD", "editor password 1"), &out, io.Discard); err != nil {
