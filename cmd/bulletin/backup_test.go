@@ -464,3 +464,18 @@ func TestSubcommandsNeedAStore(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxyForms: --trusted-proxy takes networks and bare
+// addresses, and names the flag, not Go's parser, when refusing.
+func TestTrustedProxyForms(t *testing.T) {
+	t.Parallel()
+	c := config{TrustedProxy: "127.0.0.1, 10.0.0.0/8,::1"}
+	got, err := c.proxies()
+	if err != nil || len(got) != 3 || got[0].String() != "127.0.0.1/32" || got[1].String() != "10.0.0.0/8" || got[2].String() != "::1/128" {
+		t.Fatalf("proxies() = %v, %v", got, err)
+	}
+	c.TrustedProxy = "proxy.example"
+	if _, err := c.proxies(); err == nil || strings.Contains(err.Error(), "netip") || !strings.Contains(err.Error(), "--trusted-proxy") {
+		t.Errorf("proxies(%q) error = %v", c.TrustedProxy, err)
+	}
+}

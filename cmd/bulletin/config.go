@@ -260,9 +260,14 @@ func (c *config) proxies() ([]netip.Prefix, error) {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
+		// A bare address is the one proxy at it.
+		if a, err := netip.ParseAddr(s); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("--trusted-proxy %q: %w", s, err)
+			return nil, fmt.Errorf("--trusted-proxy %q is neither an address nor a network such as 10.0.0.0/8 or fd00::/8", s)
 		}
 		out = append(out, p)
 	}
