@@ -42,6 +42,7 @@ func TestServeRefusesBadValues(t *testing.T) {
 		{[]string{"--soft-bounce-window", "30s"}, "--soft-bounce-window"},
 		{[]string{"--hard-bounce-limit", "0"}, "--hard-bounce-limit"},
 		{[]string{"--soft-bounce-limit", "0"}, "--soft-bounce-limit"},
+		{[]string{"--smtp-in-tls-cert", "/nonexistent/cert.pem", "--smtp-in-tls-key", "/nonexistent/key.pem"}, "--smtp-in-tls-cert"},
 	} {
 		data := filepath.Join(t.TempDir(), "data")
 		args := append(append(append([]string(nil), base...), "--data", data), tc.args...)
@@ -57,9 +58,17 @@ func TestServeRefusesBadValues(t *testing.T) {
 		}
 	}
 
+	// A first admin password too short is refused before the store is
+	// made, not after.
+	data0 := filepath.Join(t.TempDir(), "data")
+	code, out := runServeOnce(t, map[string]string{"BULLETIN_ADMIN_PASSWORD": "abc"}, append(append([]string(nil), base...), "--data", data0)...)
+	if _, err := os.Stat(data0); code != 2 || !strings.Contains(out, "BULLETIN_ADMIN_PASSWORD must be at least") || err == nil {
+		t.Errorf("serve with a short BULLETIN_ADMIN_PASSWORD = exit %d, data folder made: %v:\n%s", code, err == nil, out)
+	}
+
 	// All at once, the environment's bad values with the flags'.
 	data := filepath.Join(t.TempDir(), "data")
-	code, out := runServeOnce(t, map[string]string{"BULLETIN_RATE": "fast", "BULLETIN_MAX_CONNS": "many"},
+	code, out = runServeOnce(t, map[string]string{"BULLETIN_RATE": "fast", "BULLETIN_MAX_CONNS": "many"},
 		append(append([]string(nil), base...), "--data", data, "--log-level", "bogus", "--from", "garbage",
 			"--relay", "ftp://x", "--domain", "bad domain", "--hard-bounce-limit", "0")...)
 	if code != 2 {

@@ -58,6 +58,12 @@ func (s *inboundSettings) errors() []error {
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		errs = append(errs, errors.New("--smtp-in-tls-cert and --smtp-in-tls-key go together"))
+	} else if s.TLSCert != "" {
+		// Loaded now so that a wrong path is reported with the other bad
+		// values, before the store is made.
+		if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("--smtp-in-tls-cert and --smtp-in-tls-key: %w", err))
+		}
 	}
 	if !s.registered {
 		return errs

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -177,7 +178,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	// A bad environment value is reported with the other bad values, all
 	// before the store is created.
-	if err := errors.Join(fromEnv(fs, getenv, &cfg), cfg.validate()); err != nil {
+	if err := errors.Join(fromEnv(fs, getenv, &cfg), cfg.validate(), firstPasswordError(cfg, getenv("BULLETIN_ADMIN_PASSWORD"))); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	log := cfg.logger(stderr)
@@ -190,6 +191,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	return in.serve(ctx, stdout)
+}
+
+// firstPasswordError refuses a BULLETIN_ADMIN_PASSWORD too short to
+// become the first admin's password, before the store is made; once a
+// store exists the variable is ignored, and so is its length.
+func firstPasswordError(cfg config, pw string) error {
+	if pw == "" || len(pw) >= list.MinPasswordLen {
+		return nil
+	}
+	if _, err := os.Stat(cfg.storePath()); err == nil {
+		return nil
+	}
+	return fmt.Errorf("BULLETIN_ADMIN_PASSWORD must be at least %d characters long", list.MinPasswordLen)
 }
 
 // firstAdmin creates the admin account on first run and prints its password once.
