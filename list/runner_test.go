@@ -379,24 +379,29 @@ func TestCampaignPauseLetsInFlightFinish(t *testing.T) {
 	f.mail.lateReply = 40 * time.Millisecond
 	c := newCampaign(t, f, "a", "b", "c")
 	startRunner(t, f, list.RunnerOptions{Workers: 6, Poll: 10 * time.Millisecond})
-	ctx := t.Context()
 	sendThenPause(t, f, c, 10)
 	// Every message the relay took is recorded, once the run has drained;
 	// cut off, the lost replies would never be.
-	var paused list.CampaignView
+	waitTakenRecorded(t, f, c)
+	if done := resumeToTheEnd(t, f, c, onAny); done.Stats.Sent != len(onAny) {
+		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
+	}
+}
+
+// waitTakenRecorded waits until the paused campaign c has every message
+// its relay took recorded as sent.
+func waitTakenRecorded(t *testing.T, f *fixture, c list.CampaignView) {
+	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var err error
-		if paused, err = f.svc.GetCampaign(ctx, c.ID); err != nil {
+		paused, err := f.svc.GetCampaign(t.Context(), c.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
 		if n := len(f.mail.sent()); paused.Stats.Sent == n {
-			break
+			return
 		} else if time.Now().After(deadline) {
 			t.Fatalf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
 		}
-	}
-	if done := resumeToTheEnd(t, f, c, onAny); done.Stats.Sent != len(onAny) {
-		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
 	}
 }
 
@@ -411,18 +416,7 @@ func TestCampaignPauseWaitsForASlowRelay(t *testing.T) {
 	c := newCampaign(t, f, "a", "b", "c")
 	startRunner(t, f, list.RunnerOptions{Workers: 6, Poll: 10 * time.Millisecond, Drain: 50 * time.Millisecond})
 	sendThenPause(t, f, c, 3)
-	var paused list.CampaignView
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		var err error
-		if paused, err = f.svc.GetCampaign(t.Context(), c.ID); err != nil {
-			t.Fatal(err)
-		}
-		if n := len(f.mail.sent()); paused.Stats.Sent == n {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("paused with %d messages taken by the relay and %d recorded as sent", n, paused.Stats.Sent)
-		}
-	}
+	waitTakenRecorded(t, f, c)
 	if done := resumeToTheEnd(t, f, c, onAny); done.Stats.Sent != len(onAny) {
 		t.Errorf("stats.sent = %d, want %d", done.Stats.Sent, len(onAny))
 	}
