@@ -83,26 +83,29 @@ func waitStatus(t *testing.T, f *fixture, id list.CampaignID, want list.Status) 
 	return c
 }
 
+// unsubscribeAt makes the mailer unsubscribe email from every list, by
+// one click, when the nth message is sent.
+func unsubscribeAt(t *testing.T, f *fixture, n int32, email string) {
+	var sent atomic.Int32
+	f.mail.answer = func(m *list.Message) error {
+		if sent.Add(1) == n {
+			v, _, _, _ := f.svc.SearchSubscribers(context.Background(), list.SearchRequest{Email: email})
+			tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID})
+			if err := f.svc.Unsubscribe(context.Background(), tok, true, list.HowOneClick, list.Origin{}); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+}
+
 func TestCampaignReachesEveryoneOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	onAny := population(t, f, 240)
 	// One person unsubscribes during the run: they get nothing after it.
 	late := "user0240@example.com"
-	var sent atomic.Int32
-	var once sync.Once
-	f.mail.answer = func(m *list.Message) error {
-		if sent.Add(1) == 20 {
-			once.Do(func() {
-				v, _, _, _ := f.svc.SearchSubscribers(context.Background(), list.SearchRequest{Email: late})
-				tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID})
-				if err := f.svc.Unsubscribe(context.Background(), tok, true, list.HowOneClick, list.Origin{}); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		return nil
-	}
+	unsubscribeAt(t, f, 20, late)
 	c := newCampaign(t, f, "c", "b", "a")
 	startRunner(t, f, list.RunnerOptions{Workers: 4, Poll: 10 * time.Millisecond})
 	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
@@ -146,20 +149,7 @@ func TestCampaignCountsLeaversAsSkipped(t *testing.T) {
 	f := newFixture(t)
 	population(t, f, 1200) // list a: the 600 even ids, more than one page
 	late := "user1200@example.com"
-	var sent atomic.Int32
-	var once sync.Once
-	f.mail.answer = func(m *list.Message) error {
-		if sent.Add(1) == 20 {
-			once.Do(func() {
-				v, _, _, _ := f.svc.SearchSubscribers(context.Background(), list.SearchRequest{Email: late})
-				tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: v[0].ID})
-				if err := f.svc.Unsubscribe(context.Background(), tok, true, list.HowOneClick, list.Origin{}); err != nil {
-					t.Error(err)
-				}
-			})
-		}
-		return nil
-	}
+	unsubscribeAt(t, f, 20, late)
 	c := newCampaign(t, f, "a")
 	startRunner(t, f, list.RunnerOptions{Workers: 4, Poll: 10 * time.Millisecond})
 	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
