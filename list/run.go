@@ -113,11 +113,7 @@ func (r *run) deliveryContext(ctx, rctx context.Context) (context.Context, conte
 		defer mu.Unlock()
 		timers = append(timers, time.AfterFunc(d, cancel))
 	}
-	stopShutdown := context.AfterFunc(ctx, func() {
-		if rctx.Err() != nil || ctx.Err() != nil {
-			after(r.opts.Drain)
-		}
-	})
+	stopShutdown := context.AfterFunc(ctx, func() { after(r.opts.Drain) })
 	stopPause := context.AfterFunc(rctx, func() {
 		if ctx.Err() == nil {
 			after(r.opts.PauseDrain)
