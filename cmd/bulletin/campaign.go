@@ -155,7 +155,7 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 	if resp.StatusCode == http.StatusConflict {
 		// Not a draft: resume it if paused, as a local send does, follow it
 		// if running or scheduled, and refuse one that is over.
-		if err := startStarted(ctx, path, id, token); err != nil {
+		if err := resumeOrRefuse(ctx, path, id, token); err != nil {
 			return err
 		}
 	}
@@ -179,9 +179,9 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 	return nil
 }
 
-// startStarted resumes a paused campaign through the API, and refuses a
+// resumeOrRefuse resumes a paused campaign through the API, and refuses a
 // finished or cancelled one.
-func startStarted(ctx context.Context, path string, id uint64, token string) error {
+func resumeOrRefuse(ctx context.Context, path string, id uint64, token string) error {
 	req, err := http.NewRequestWithContext(ctx, "GET", path, nil)
 	if err != nil {
 		return err
