@@ -331,8 +331,7 @@ func TestBouncesEndToEnd(t *testing.T) {
 		return nil
 	}
 	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "0")
-	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
-	resp.Body.Close()
+	s.campaignAction(t, id, "send")
 	waitCampaign(t, s, id, list.StatusFinished, 30*time.Second)
 	// DSNs for two delivered messages come back: one to its VERP address,
 	// one to plain bounces@ quoting the Message-ID; a forged one for a third
@@ -386,7 +385,7 @@ func TestBouncesEndToEnd(t *testing.T) {
 			Counted bool   `json:"counted"`
 		} `json:"items"`
 	}
-	resp = s.api(t, "GET", "/api/v1/bounces?email=r00006@example.net", nil)
+	resp := s.api(t, "GET", "/api/v1/bounces?email=r00006@example.net", nil)
 	json.NewDecoder(resp.Body).Decode(&bs)
 	resp.Body.Close()
 	if len(bs.Items) != 1 || bs.Items[0].Counted {
@@ -399,8 +398,7 @@ func TestBouncesEndToEnd(t *testing.T) {
 	var c2 list.CampaignView
 	json.NewDecoder(resp.Body).Decode(&c2)
 	resp.Body.Close()
-	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", c2.ID), nil)
-	resp.Body.Close()
+	s.campaignAction(t, c2.ID, "send")
 	waitCampaign(t, s, c2.ID, list.StatusFinished, 30*time.Second)
 	for _, m := range sk.messages()[before:] {
 		if blocked[m.To[0]] {
@@ -432,21 +430,18 @@ func TestPauseStopsWaitingMessages(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	want, id := seed(t, data, 240)
 	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
-	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
-	resp.Body.Close()
+	s.campaignAction(t, id, "send")
 	for len(received(t, sk)) < 10 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), nil)
-	resp.Body.Close()
+	s.campaignAction(t, id, "pause")
 	atPause := len(received(t, sk))
 	time.Sleep(1500 * time.Millisecond) // 30 messages' worth at 20/s
 	// What may still arrive: the transactions under way, one a connection.
 	if after := len(received(t, sk)); after > atPause+8 {
 		t.Errorf("%d messages arrived after the pause (from %d to %d), want at most the 8 under way", after-atPause, atPause, after)
 	}
-	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/resume", id), nil)
-	resp.Body.Close()
+	s.campaignAction(t, id, "resume")
 	c := waitCampaign(t, s, id, list.StatusFinished, 60*time.Second)
 	got := received(t, sk)
 	for email := range want {

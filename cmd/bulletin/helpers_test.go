@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -200,6 +201,14 @@ func (s *server) api(t *testing.T, method, path string, body io.Reader) *http.Re
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// campaignAction posts an action (send, pause, resume, …) of campaign id
+// to the JSON API as the admin.
+func (s *server) campaignAction(t *testing.T, id list.CampaignID, action string) {
+	t.Helper()
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/%s", id, action), nil)
+	resp.Body.Close()
 }
 
 // postForm posts a form without following redirects.

@@ -107,10 +107,8 @@ func TestCampaignSendThroughServerResumesOrRefuses(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	want, id := seed(t, data, 40)
 	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
-	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
-	resp.Body.Close()
-	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/pause", id), nil)
-	resp.Body.Close()
+	s.campaignAction(t, id, "send")
+	s.campaignAction(t, id, "pause")
 	waitCampaign(t, s, id, list.StatusPaused, 5*time.Second)
 	env := envOf("BULLETIN_TOKEN", "admin:"+testPassword)
 	var out bytes.Buffer
