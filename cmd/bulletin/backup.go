@@ -48,8 +48,8 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 // backupStopped copies a stopped store. It opens the store read-only, so a
 // running server makes it fail at once with "store in use".
 func backupStopped(ctx context.Context, cfg config, path string) (int64, error) {
-	if _, err := os.Stat(cfg.storePath()); err != nil {
-		return 0, fmt.Errorf("backup: no store at %s: %w", cfg.storePath(), err)
+	if err := existingStore(cfg, "backup"); err != nil {
+		return 0, err
 	}
 	db, err := store.Open(cfg.storePath(), store.Options{ReadOnly: true})
 	if err != nil {

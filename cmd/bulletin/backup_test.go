@@ -453,6 +453,8 @@ func TestSubcommandsNeedAStore(t *testing.T) {
 		func(d string) []string { return []string{"import", "--data", d, "--list", "newsletter", csv} },
 		func(d string) []string { return []string{"export", "--data", d} },
 		func(d string) []string { return []string{"campaign", "send", "--data", d, "1"} },
+		func(d string) []string { return []string{"backup", "--data", d, filepath.Join(dir, "b.db")} },
+		func(d string) []string { return []string{"compact", "--data", d} },
 	} {
 		data := filepath.Join(dir, fmt.Sprint("data", i))
 		code, out := runCmd(t, env, args(data)...)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/store"
@@ -22,8 +21,8 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 	if fs.NArg() != 0 {
 		return usageError("compact takes no arguments")
 	}
-	if _, err := os.Stat(cfg.storePath()); err != nil {
-		return fmt.Errorf("compact: no store at %s: %w", cfg.storePath(), err)
+	if err := existingStore(cfg, "compact"); err != nil {
+		return err
 	}
 	before, after, err := store.CompactFile(cfg.storePath())
 	if err != nil {
