@@ -113,7 +113,8 @@ func signingDomain(cfg config) string {
 }
 
 // printDNS prints the zone-file records: DKIM for each key --dkim-sign
-// signs with (at the From domain, the signing domain d=), SPF and DMARC.
+// signs with (at the From domain, the signing domain d=), SPF (at the bounce
+// domain) and DMARC.
 func printDNS(ctx context.Context, in *instance, w io.Writer) error {
 	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign)
 	if err != nil {

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"net/mail"
-	"strings"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/smtp"
@@ -145,18 +143,13 @@ func (in *instance) settingsDoctor(ctx context.Context) []list.Check {
 }
 
 // settingsDNS returns the DNS records to publish for the saved settings:
-// DKIM at the From domain (the signing domain), SPF and DMARC.
+// DKIM and DMARC at the From domain (the signing domain), SPF at the bounce
+// domain.
 func (in *instance) settingsDNS(ctx context.Context) []string {
 	cfg := in.savedConfig(ctx)
 	keys, err := dkimKeys(ctx, in.db, cfg.DKIMSign)
 	if err != nil {
 		return []string{"; the DKIM keys cannot be read: " + err.Error()}
 	}
-	domain := cfg.Domain
-	if a, err := mail.ParseAddress(cfg.From); err == nil {
-		if at := strings.LastIndexByte(a.Address, '@'); at > 0 {
-			domain = a.Address[at+1:]
-		}
-	}
-	return smtp.DNSRecords(domain, cfg.BounceDomain, cfg.DKIMSelector, keys, relayHost(cfg.Relay))
+	return smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, cfg.DKIMSelector, keys, relayHost(cfg.Relay))
 }
