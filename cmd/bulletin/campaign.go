@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,16 +144,11 @@ func printProgress(w io.Writer, p list.Progress) {
 // stream, reconnecting as EventSource clients do.
 func sendRemote(ctx context.Context, base string, id uint64, token string, w io.Writer) error {
 	path := fmt.Sprintf("%s/api/v1/campaigns/%d", base, id)
-	resp, err := apiRequest(ctx, "POST", path+"/send", token)
+	code, err := postAction(ctx, path, "send", token, http.StatusConflict)
 	if err != nil {
 		return err
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusConflict {
-		return fmt.Errorf("send: %s: %s", resp.Status, strings.TrimSpace(string(body)))
-	}
-	if resp.StatusCode == http.StatusConflict {
+	if code == http.StatusConflict {
 		// Not a draft: resume it if paused, as a local send does, follow it
 		// if running or scheduled, and refuse one that is over.
 		if err := resumeOrRefuse(ctx, path, id, token); err != nil {
@@ -196,19 +192,28 @@ func resumeOrRefuse(ctx context.Context, path string, id uint64, token string) e
 	}
 	switch c.Status {
 	case list.StatusPaused:
-		resp, err := apiRequest(ctx, "POST", path+"/resume", token)
-		if err != nil {
+		if _, err := postAction(ctx, path, "resume", token); err != nil {
 			return err
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("resume: %s: %s", resp.Status, strings.TrimSpace(string(body)))
 		}
 	case list.StatusFinished, list.StatusCancelled:
 		return over(list.CampaignID(id), c.Status, c.Stats.Sent)
 	}
 	return nil
+}
+
+// postAction posts action to the campaign at path and returns the answer's
+// status: 200, or one of also; any other is an error quoting the answer.
+func postAction(ctx context.Context, path, action, token string, also ...int) (int, error) {
+	resp, err := apiRequest(ctx, "POST", path+"/"+action, token)
+	if err != nil {
+		return 0, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && !slices.Contains(also, resp.StatusCode) {
+		return 0, fmt.Errorf("%s: %s: %s", action, resp.Status, strings.TrimSpace(string(body)))
+	}
+	return resp.StatusCode, nil
 }
 
 // over is the error of a send of a campaign that is over.
