@@ -120,6 +120,12 @@ func TestUISettingsSave(t *testing.T) {
 	if st, _ := u.svc.Settings(t.Context()); st != (list.Settings{}) || u.svc.Config().PostalAddress != "" {
 		t.Errorf("refused settings stored %+v, config %+v", st, u.svc.Config())
 	}
+	// Links have no path prefix to follow: a base URL with one is refused,
+	// and so is a domain that no DNS name can be.
+	res, body = s.post("/admin/settings", url.Values{"base_url": {"https://news.example/letters"}, "domain": {"-x-.example"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "without a path") || !strings.Contains(body, "is not a valid domain") {
+		t.Errorf("a base URL with a path and a bad domain = %d\n%s", res.StatusCode, body)
+	}
 	res, body = s.post("/admin/settings", url.Values{"relay": {"smtp://evil.example:25"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "set by --relay / BULLETIN_RELAY") {
 		t.Errorf("changing a locked field = %d\n%s", res.StatusCode, body)

@@ -254,7 +254,7 @@ func (n Settings) validate() error {
 		if d.v == "" {
 			continue
 		}
-		if _, err := ParseAddress("postmaster@" + d.v); err != nil || strings.ContainsAny(d.v, "@<> ") {
+		if _, err := ParseAddress("postmaster@" + d.v); err != nil || !ValidHostName(d.v) {
 			errs = append(errs, fmt.Errorf("%s %q is not a valid domain", settingLabel(d.key), d.v))
 		}
 	}
@@ -266,10 +266,11 @@ func (n Settings) validate() error {
 	if err := checkText("postal address", n.PostalAddress, 500); err != nil {
 		errs = append(errs, errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
 	}
-	for _, u := range []struct{ key, v string }{{"privacy_url", n.PrivacyURL}, {"base_url", n.BaseURL}} {
-		if u.v != "" && !ValidURL(u.v, "http", "https") {
-			errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel(u.key), u.v))
-		}
+	if n.PrivacyURL != "" && !ValidURL(n.PrivacyURL, "http", "https") {
+		errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel("privacy_url"), n.PrivacyURL))
+	}
+	if n.BaseURL != "" && !ValidOrigin(n.BaseURL) {
+		errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL without a path, like https://news.example.com", settingLabel("base_url"), n.BaseURL))
 	}
 	if n.Relay != "" && !ValidURL(n.Relay, "smtp", "smtps", "smtp+plain") {
 		errs = append(errs, errors.New("relay URL must be smtp://[user:pass@]host:port, smtps://… or smtp+plain://…"))
@@ -284,6 +285,37 @@ func (n Settings) validate() error {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+}
+
+// ValidOrigin reports whether s can be the base URL of every link: an
+// http:// or https:// URL with a host name and nothing after it but a
+// slash. The routes have no prefix: Bulletin serves at the root of its host
+// name (reverse-proxy.md), so a path would lead links nowhere.
+func ValidOrigin(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && ValidURL(s, "http", "https") && u.Hostname() != "" && strings.Trim(u.Path, "/") == "" &&
+		u.RawQuery == "" && u.Fragment == "" && u.User == nil && !strings.Contains(s, "?")
+}
+
+// ValidHostName reports whether s is dot-separated DNS labels of ASCII
+// letters, digits and hyphens, none starting or ending with a hyphen (RFC
+// 1123), as host names, mail domains (in their xn-- form) and DKIM
+// selectors must be.
+func ValidHostName(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ValidURL reports whether s is an absolute URL with a host, in one of the

@@ -182,12 +182,10 @@ func (c *config) validate() error {
 	errs = append(errs, c.opsErrors()...)
 	errs = append(errs, c.mailErrors()...)
 	if c.BaseURL == "" {
-		c.BaseURL = "http://" + c.HTTP
+		c.BaseURL = baseURLOf(c.HTTP)
 	}
-	if !strings.HasPrefix(c.BaseURL, "http://") && !strings.HasPrefix(c.BaseURL, "https://") {
-		errs = append(errs, fmt.Errorf("--base-url %q must start with http:// or https://", c.BaseURL))
-	} else if !list.ValidURL(c.BaseURL, "http", "https") {
-		errs = append(errs, fmt.Errorf("--base-url %q must be an http:// or https:// URL with a host", c.BaseURL))
+	if err := checkBaseURL(c.BaseURL); err != nil {
+		errs = append(errs, err)
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.BounceDomain == "" {
@@ -208,6 +206,9 @@ func (c *config) mailErrors() []error {
 		if d.v != "" && !validDomain(d.v) {
 			errs = append(errs, fmt.Errorf("%s %q is not a valid domain", d.flag, d.v))
 		}
+	}
+	if c.DKIMSelector != "" && !list.ValidHostName(c.DKIMSelector) {
+		errs = append(errs, fmt.Errorf("--dkim-selector %q must be a DNS name: letters, digits, hyphens and dots", c.DKIMSelector))
 	}
 	if c.From != "" && !validFrom(c.From) {
 		errs = append(errs, fmt.Errorf("--from %q must be \"Name <address>\" or an address", c.From))
@@ -231,11 +232,40 @@ func (c *config) mailErrors() []error {
 	return errs
 }
 
-// validDomain reports whether d can be the domain of an address. Unlike
-// list.ParseAddress it takes a name without a dot: the default domain is
-// localhost.
+// baseURLOf is the base URL that follows an HTTP listen address: one
+// without a host, or on every interface, is reached as localhost, since
+// "http://:8080" or "http://[::]:8080" in a confirmation mail leads
+// nowhere.
+func baseURLOf(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "http://" + addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// checkBaseURL refuses a base URL that cannot be the origin of every link.
+func checkBaseURL(base string) error {
+	if !strings.HasPrefix(base, "http://") && !strings.HasPrefix(base, "https://") {
+		return fmt.Errorf("--base-url %q must start with http:// or https://", base)
+	}
+	if u, err := url.Parse(base); err != nil || !list.ValidURL(base, "http", "https") || u.Hostname() == "" {
+		return fmt.Errorf("--base-url %q must be an http:// or https:// URL with a host", base)
+	}
+	if !list.ValidOrigin(base) {
+		return fmt.Errorf("--base-url %q must be an origin without a path, like https://news.example.com: Bulletin serves at the root of its host name", base)
+	}
+	return nil
+}
+
+// validDomain reports whether d can be the domain of an address, in ASCII
+// (its xn-- form for an international name). Unlike list.ParseAddress it
+// takes a name without a dot: the default domain is localhost.
 func validDomain(d string) bool {
-	if strings.ContainsAny(d, "@<> ,;\t\r\n\x00") || strings.HasPrefix(d, ".") || strings.Contains(d, "..") {
+	if !list.ValidHostName(d) {
 		return false
 	}
 	_, err := mail.ParseAddress("postmaster@" + d)

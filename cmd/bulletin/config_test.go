@@ -37,7 +37,13 @@ func TestServeRefusesBadValues(t *testing.T) {
 		{[]string{"--base-url", "https://"}, "--base-url"},
 		{[]string{"--relay", "ftp://x"}, "--relay"},
 		{[]string{"--relay", "smtp://h:notaport"}, "--relay"},
+		{[]string{"--base-url", "https://news.example.com/letters"}, "--base-url"},
+		{[]string{"--base-url", "http://:8080"}, "--base-url"},
 		{[]string{"--domain", "bad domain"}, "--domain"},
+		{[]string{"--domain", "-x-"}, "--domain"},
+		{[]string{"--domain", "news_letter.example.com"}, "--domain"},
+		{[]string{"--dkim-selector", "bad selector"}, "--dkim-selector"},
+		{[]string{"--dkim-selector", "sel;x=y"}, "--dkim-selector"},
 		{[]string{"--bounce-domain", "bad domain"}, "--bounce-domain"},
 		{[]string{"--soft-bounce-window", "30s"}, "--soft-bounce-window"},
 		{[]string{"--hard-bounce-limit", "0"}, "--hard-bounce-limit"},
@@ -78,6 +84,28 @@ func TestServeRefusesBadValues(t *testing.T) {
 		"--log-level", "--from", "--relay", "--domain", "--hard-bounce-limit"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the report does not say %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestBaseURLFollowsListenAddress: without --base-url, links point at the
+// HTTP listen address, and one without a host, or on every interface,
+// as localhost: "http://:8080" in a confirmation mail leads nowhere.
+func TestBaseURLFollowsListenAddress(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{
+		":8080":               "http://localhost:8080",
+		"0.0.0.0:8080":        "http://localhost:8080",
+		"[::]:8080":           "http://localhost:8080",
+		"127.0.0.1:8080":      "http://127.0.0.1:8080",
+		"[::1]:8080":          "http://[::1]:8080",
+		"news.example.com:80": "http://news.example.com:80",
+	} {
+		if got := baseURLOf(addr); got != want {
+			t.Errorf("baseURLOf(%q) = %q, want %q", addr, got, want)
+		}
+		if err := checkBaseURL(baseURLOf(addr)); err != nil {
+			t.Errorf("the base URL of --http %s is refused: %v", addr, err)
 		}
 	}
 }

@@ -241,7 +241,7 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
 	if !in.cfg.set["base-url"] {
 		// With --http on port 0 the real port is only known now.
-		in.listenURL("http://" + hl.Addr().String())
+		in.listenURL(baseURLOf(hl.Addr().String()))
 	}
 	inbound, il, err := in.startInbound(ctx)
 	if err != nil {
