@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/bulletin/bulletin/smtp"
@@ -108,11 +107,12 @@ func (in *instance) applyBounceRules(ctx context.Context) error {
 	return in.svc.SetBounceRules(ctx, r)
 }
 
-// startInbound listens on --smtp-in with the inbound server for bounces,
-// complaints and mailto unsubscribes at the configured domains.
-func (in *instance) startInbound(ctx context.Context) (*smtp.Inbound, net.Listener, error) {
+// newInbound builds the inbound server for bounces, complaints and mailto
+// unsubscribes at the configured domains; serve runs it on the --smtp-in
+// listener.
+func (in *instance) newInbound(ctx context.Context) (*smtp.Inbound, error) {
 	if err := in.applyBounceRules(ctx); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	s := in.cfg.Inbound
 	opts := smtp.InboundOptions{
@@ -123,17 +123,9 @@ func (in *instance) startInbound(ctx context.Context) (*smtp.Inbound, net.Listen
 	if s.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
 		if err != nil {
-			return nil, nil, fmt.Errorf("smtp-in tls: %w", err)
+			return nil, fmt.Errorf("smtp-in tls: %w", err)
 		}
 		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	ib, err := smtp.NewInbound(opts)
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := net.Listen("tcp", in.cfg.SMTPIn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("smtp-in listen: %w", err)
-	}
-	return ib, l, nil
+	return smtp.NewInbound(opts)
 }

@@ -181,6 +181,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := errors.Join(fromEnv(fs, getenv, &cfg), cfg.validate(), firstPasswordError(cfg, getenv("BULLETIN_ADMIN_PASSWORD"))); err != nil {
 		return &exitError{code: 2, err: err}
 	}
+	// The ports are bound before the store is made: a port in use then
+	// stops a first start without a store whose one-time admin password
+	// went by in a run that never served.
+	hl, il, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	// The servers close their listener on shutdown; these closes are for
+	// the returns before serving.
+	defer hl.Close()
+	defer il.Close()
 	log := cfg.logger(stderr)
 	in, err := openInstance(ctx, cfg, log)
 	if err != nil {
@@ -190,7 +201,38 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	if err := in.firstAdmin(ctx, getenv("BULLETIN_ADMIN_PASSWORD"), stdout); err != nil {
 		return err
 	}
-	return in.serve(ctx, stdout)
+	return in.serve(ctx, stdout, hl, il)
+}
+
+// listen binds --http and --smtp-in; serve serves on these listeners
+// rather than binding again, so that no other process can take a port
+// between the check and the start.
+func listen(cfg config) (hl, il net.Listener, err error) {
+	hl, err = net.Listen("tcp", cfg.HTTP)
+	if err != nil {
+		return nil, nil, listenError("--http", cfg.HTTP, err)
+	}
+	il, err = net.Listen("tcp", cfg.SMTPIn)
+	if err != nil {
+		hl.Close()
+		return nil, nil, listenError("--smtp-in", cfg.SMTPIn, err)
+	}
+	return hl, il, nil
+}
+
+// listenError names the flag and the address, and drops net's own
+// "listen tcp ADDR: bind:" so that the address is not said twice:
+// "--http 127.0.0.1:8080: address already in use".
+func listenError(flag, addr string, err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) {
+		err = op.Err
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) {
+		err = sys.Err
+	}
+	return fmt.Errorf("%s %s: %w", flag, addr, err)
 }
 
 // firstPasswordError refuses a BULLETIN_ADMIN_PASSWORD too short to
@@ -223,29 +265,24 @@ func (in *instance) firstAdmin(ctx context.Context, envPassword string, stdout i
 	return nil
 }
 
-// serve runs the HTTP server, the inbound SMTP server and the workers until
-// ctx ends, then shuts them down in order: stop taking work, let in-flight
-// requests finish, stop the workers, close the store.
-func (in *instance) serve(ctx context.Context, stdout io.Writer) error {
+// serve runs the HTTP server on hl, the inbound SMTP server on il and the
+// workers until ctx ends, then shuts them down in order: stop taking work,
+// let in-flight requests finish, stop the workers, close the store.
+func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.Listener) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
 		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", SpillDir: in.cfg.Data, Metrics: in.metrics.handler(in.svc), ObserveHTTP: in.metrics.ObserveHTTP, Ready: in.ready})
 	if err != nil {
 		return err
 	}
-	hl, err := net.Listen("tcp", in.cfg.HTTP)
-	if err != nil {
-		return fmt.Errorf("http listen: %w", err)
-	}
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
 	if !in.cfg.set["base-url"] {
-		// With --http on port 0 the real port is only known now.
+		// With --http on port 0 the real port is known only from the listener.
 		in.listenURL(baseURLOf(hl.Addr().String()))
 	}
-	inbound, il, err := in.startInbound(ctx)
+	inbound, err := in.newInbound(ctx)
 	if err != nil {
-		hl.Close()
 		return err
 	}
 	fmt.Fprintf(stdout, "Bulletin is listening on http://%s (admin UI at /admin/) and smtp://%s\n", hl.Addr(), il.Addr())
