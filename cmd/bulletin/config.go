@@ -100,10 +100,31 @@ func serveFlags(fs *flag.FlagSet, c *config) {
 // parse parses args, then fills every flag not given from its environment
 // variable, and reports all bad values at once.
 func parse(fs *flag.FlagSet, args []string, getenv func(string) string, c *config) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return err
 	}
 	return fromEnv(fs, getenv, c)
+}
+
+// parseArgs parses args into fs. -h prints the flags to fs's output; a
+// mistake is only returned, for main to print once, with a pointer to -h:
+// the flag package's own report prints it, then every flag (some sixty for
+// serve), and main printed it again below them.
+func parseArgs(fs *flag.FlagSet, args []string) error {
+	w := fs.Output()
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(w)
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fs.SetOutput(w)
+		fmt.Fprintf(w, "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("%w (bulletin %s -h lists the flags)", err, fs.Name())
+	}
+	return nil
 }
 
 // fromEnv fills every flag not given on the command line from its
@@ -122,6 +143,9 @@ func fromEnv(fs *flag.FlagSet, getenv func(string) string, c *config) error {
 		if v := getenv(envName(f.Name)); v != "" {
 			if err := fs.Set(f.Name, v); err != nil {
 				errs = append(errs, fmt.Errorf("%s %q: %w%s", envName(f.Name), v, err, flagWant(f)))
+				// flag's number values keep the zero of a failed parse,
+				// which the checks would then refuse as if it were given.
+				fs.Set(f.Name, f.DefValue)
 			}
 			c.set[f.Name] = true
 		}

@@ -80,6 +80,11 @@ func TestServeRefusesBadValues(t *testing.T) {
 	if code != 2 {
 		t.Errorf("exit %d, want 2", code)
 	}
+	// The variable's own error, not a second one about the zero that
+	// flag's parser leaves behind.
+	if strings.Contains(out, "--max-conns ≥ 1") {
+		t.Errorf("a bad BULLETIN_MAX_CONNS is also reported as --max-conns 0:\n%s", out)
+	}
 	for _, want := range []string{`BULLETIN_RATE "fast"`, `BULLETIN_MAX_CONNS "many"`, "want a number", "want a whole number",
 		"--log-level", "--from", "--relay", "--domain", "--hard-bounce-limit"} {
 		if !strings.Contains(out, want) {
@@ -143,6 +148,33 @@ func TestDurationFlagsTakeDays(t *testing.T) {
 
 // TestExtraArguments checks that commands without arguments refuse extra
 // ones as a usage error rather than ignoring them.
+// TestFlagMistakeSaidOnce: an unknown or malformed flag is said once, with
+// a pointer to -h, not printed, buried under every flag, and printed again;
+// -h itself still lists the flags, and exits 0.
+func TestFlagMistakeSaidOnce(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"serve", "--bogus"},
+		{"serve", "--rate", "fast"},
+		{"user", "add", "--bogus", "ann"},
+		{"campaign", "send", "--bogus", "1"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		code, out := runServeOnce(t, nil, append(args, "--data", data)...)
+		mistake := "flag provided but not defined: -bogus"
+		if args[1] == "--rate" {
+			mistake = `invalid value "fast" for flag -rate`
+		}
+		if code != 2 || strings.Count(out, mistake) != 1 || !strings.Contains(out, "-h lists the flags") || strings.Contains(out, "Usage of") {
+			t.Errorf("%s = exit %d, want 2 and the mistake said once:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	code, out := runServeOnce(t, nil, "serve", "-h")
+	if code != 0 || !strings.HasPrefix(out, "Usage of serve:") || !strings.Contains(out, "-postal-address") {
+		t.Errorf("serve -h = exit %d:\n%s", code, out)
+	}
+}
+
 func TestExtraArguments(t *testing.T) {
 	t.Parallel()
 	for _, args := range [][]string{

@@ -170,7 +170,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	var cfg config
 	fs := newFlagSet("serve", stderr)
 	serveFlags(fs, &cfg)
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args); err != nil {
 		return &exitError{code: 2, err: err}
 	}
 	if fs.NArg() > 0 {
