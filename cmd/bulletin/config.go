@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -125,6 +126,62 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("%w (bulletin %s -h lists the flags)", err, fs.Name())
 	}
 	return nil
+}
+
+// otherEnv are the BULLETIN_ variables that are not flags.
+var otherEnv = []string{"BULLETIN_ADMIN_PASSWORD", "BULLETIN_PASSWORD", "BULLETIN_TOKEN"}
+
+// envWarning is a BULLETIN_ variable that no flag reads, and the closest
+// one that does ("" if none is close).
+type envWarning struct{ name, like string }
+
+// unknownEnv returns the BULLETIN_ variables in environ that are neither a
+// flag of fs nor one of otherEnv: a misspelt one (BULLETIN_RELAY_URL) is
+// otherwise ignored without a word, and the setting keeps its default.
+func unknownEnv(fs *flag.FlagSet, environ []string) []envWarning {
+	known := slices.Clone(otherEnv)
+	fs.VisitAll(func(f *flag.Flag) { known = append(known, envName(f.Name)) })
+	var out []envWarning
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		if !strings.HasPrefix(name, "BULLETIN_") || slices.Contains(known, name) {
+			continue
+		}
+		w := envWarning{name: name}
+		best := 4 // farther than 3 edits is no suggestion
+		for _, k := range known {
+			d := editDistance(name, k)
+			if strings.HasPrefix(name, k+"_") || strings.HasPrefix(k, name+"_") {
+				d = min(d, 2) // BULLETIN_RELAY_URL for BULLETIN_RELAY
+			}
+			if d < best {
+				w.like, best = k, d
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 // fromEnv fills every flag not given on the command line from its

@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -172,6 +173,22 @@ func TestFlagMistakeSaidOnce(t *testing.T) {
 	code, out := runServeOnce(t, nil, "serve", "-h")
 	if code != 0 || !strings.HasPrefix(out, "Usage of serve:") || !strings.Contains(out, "-postal-address") {
 		t.Errorf("serve -h = exit %d:\n%s", code, out)
+	}
+}
+
+// TestUnknownEnvWarned: serve names each BULLETIN_ variable that no setting
+// reads, with the closest one that does, instead of quietly keeping the
+// default; the settings' own variables and the passwords and token pass.
+func TestUnknownEnvWarned(t *testing.T) {
+	t.Parallel()
+	var c config
+	fs := newFlagSet("serve", &bytes.Buffer{})
+	serveFlags(fs, &c)
+	got := unknownEnv(fs, []string{"BULLETIN_POSTAL_ADRESS=1 Main St", "BULLETIN_RELAY_URL=smtp://x:25", "BULLETIN_RELAY=smtp://x:25",
+		"BULLETIN_ADMIN_PASSWORD=secret-secret", "BULLETIN_TOKEN=t", "BULLETIN_SMTP_IN_TIMEOUT=1m", "HOME=/root", "BULLETIN=1"})
+	want := []envWarning{{"BULLETIN_POSTAL_ADRESS", "BULLETIN_POSTAL_ADDRESS"}, {"BULLETIN_RELAY_URL", "BULLETIN_RELAY"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("unknownEnv = %+v, want %+v", got, want)
 	}
 }
 

@@ -193,6 +193,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer hl.Close()
 	defer il.Close()
 	log := cfg.logger(stderr)
+	for _, w := range unknownEnv(fs, os.Environ()) {
+		log.Warn("environment variable ignored: no such setting", "name", w.name, "did_you_mean", w.like)
+	}
 	in, err := openInstance(ctx, cfg, log)
 	if err != nil {
 		return err
