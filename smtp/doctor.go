@@ -31,6 +31,12 @@ type Doctor struct {
 	Keys []crypto.Signer
 	// RelayURL is the --relay URL; empty means the outbox.
 	RelayURL string
+	// ResolveRelay makes the relay check look up the relay's host at
+	// Resolver, as the DNS checks look up their names, instead of through
+	// the system's resolver. Set it when Resolver was chosen (--resolver);
+	// leave it unset when Resolver is only resolv.conf's first nameserver,
+	// which is not all the system's resolver asks.
+	ResolveRelay bool
 	// PostalAddress is the sender's postal address.
 	PostalAddress string
 	// BaseURL is the public base URL of links in mails.

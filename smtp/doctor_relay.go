@@ -95,8 +95,7 @@ func (d *Doctor) dialRelay(ctx context.Context, rc relayConfig, mk func(net.Conn
 	if d.dialAddr != "" {
 		addr = d.dialAddr
 	}
-	var nd net.Dialer
-	nc, err := nd.DialContext(ctx, "tcp", addr)
+	nc, err := d.relayDialer().DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +114,19 @@ func (d *Doctor) dialRelay(ctx context.Context, rc relayConfig, mk func(net.Conn
 		return nil, err
 	}
 	return cl, nil
+}
+
+// relayDialer is the dialer of the relay check: with ResolveRelay, the
+// relay's host is looked up at Resolver, as the DNS checks' names are.
+func (d *Doctor) relayDialer() *net.Dialer {
+	nd := &net.Dialer{}
+	if d.ResolveRelay && d.Resolver != "" {
+		var ns net.Dialer
+		nd.Resolver = &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return ns.DialContext(ctx, network, d.Resolver)
+		}}
+	}
+	return nd
 }
 
 func (d *Doctor) relayTLS(rc relayConfig) *tls.Config {

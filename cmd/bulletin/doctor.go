@@ -62,7 +62,10 @@ func newDoctor(cfg config, keys []crypto.Signer, resolver string) *smtp.Doctor {
 		}
 	}
 	return &smtp.Doctor{
-		Resolver: resolver, Domain: cfg.Domain, BounceDomain: cfg.BounceDomain, FromDomain: from,
+		// A chosen --resolver looks up the relay's host too; resolv.conf's
+		// first nameserver does not stand in for the system's resolver there.
+		Resolver: resolver, ResolveRelay: cfg.Resolver != "",
+		Domain: cfg.Domain, BounceDomain: cfg.BounceDomain, FromDomain: from,
 		Selector: cfg.DKIMSelector, Keys: keys, RelayURL: cfg.Relay, PostalAddress: cfg.PostalAddress,
 		BaseURL: cfg.BaseURL, HeloName: cfg.Domain, Timeout: 10 * time.Second,
 	}

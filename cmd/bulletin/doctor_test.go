@@ -2,6 +2,7 @@ package main
 
 import (
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,6 +94,33 @@ func TestDoctorWithoutStore(t *testing.T) {
 	code, out := runCmd(t, nil, "doctor", "--data", filepath.Join(t.TempDir(), "none"), "--resolver", ns)
 	if code != 1 || !strings.Contains(out, "warn  DKIM") || !strings.Contains(out, "start the server once") {
 		t.Errorf("doctor without a store: exit %d\n%s", code, out)
+	}
+}
+
+// TestDoctorRelayResolver checks that the relay check looks the relay's
+// host up at --resolver, as the DNS checks do: relay.test is known only to
+// the test DNS server, which points it at a go-smtp server on 127.0.0.1.
+func TestDoctorRelayResolver(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	_, port, err := net.SplitHostPort(sk.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := zoneServer(t, "relay.test. 300 IN A 127.0.0.1")
+	_, out := runCmd(t, nil, "doctor", "--data", filepath.Join(t.TempDir(), "none"), "--resolver", ns,
+		"--relay", "smtp+plain://relay.test:"+port)
+	connected := false
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "pass  relay ") && strings.HasSuffix(l, "connected to relay.test:"+port) {
+			connected = true
+		}
+	}
+	sk.mu.Lock()
+	conns := sk.conns
+	sk.mu.Unlock()
+	if !connected || conns == 0 {
+		t.Errorf("doctor did not reach relay.test through --resolver (%d sessions at the relay):\n%s", conns, out)
 	}
 }
 
