@@ -25,6 +25,11 @@ type ctxKey int
 
 const reqInfoKey ctxKey = iota
 
+// unmatchedRoute is the route reported for a request no route matched (404,
+// 405, mux's redirect to the cleaned path): a label that says so rather than
+// an empty one. Templates start with "/", so it is never one of them.
+const unmatchedRoute = "unmatched"
+
 // reqInfo is per-request state shared between the middleware and the
 // handlers: the request id and the route template (never the path, which
 // may carry a token).
@@ -96,6 +101,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Request-Id", ri.id)
 		defer func() {
+			if ri.route == "" {
+				ri.route = unmatchedRoute
+			}
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)

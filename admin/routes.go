@@ -66,6 +66,15 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/admin/logout", s.ui(s.logout)).Methods("POST")
 	s.privacyRoutes(r)
 
+	// Every matched route records its template, those without an adapter
+	// that does (/metrics, the /admin redirect) too: a request left without
+	// one matched no route.
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			route(req)
+			next.ServeHTTP(w, req)
+		})
+	})
 	r.NotFoundHandler = s.fallback(errNoRoute)
 	r.MethodNotAllowedHandler = s.fallback(errMethod)
 	return s.middleware(r)

@@ -34,7 +34,8 @@ type Options struct {
 	// Metrics, when set, is served at /metrics.
 	Metrics http.Handler
 	// ObserveHTTP, when set, is told of every request by its route template
-	// (never the raw path, which holds tokens), status and duration.
+	// (never the raw path, which holds tokens; "unmatched" when no route
+	// matched), status and duration.
 	ObserveHTTP func(route string, code int, d time.Duration)
 	// Ready reports whether the server is ready for traffic (/readyz); nil
 	// means always ready.

@@ -58,8 +58,9 @@ func (m *metrics) observe(o list.Outcome, latency time.Duration) {
 }
 
 // ObserveHTTP records one HTTP request: route is the route template (never
-// the raw path, which would make a series per token), code the status. It
-// is the hook for admin.Options.ObserveHTTP.
+// the raw path, which would make a series per token; "unmatched" when no
+// route matched), code the status. It is the hook for
+// admin.Options.ObserveHTTP.
 func (m *metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	m.httpTime.WithLabelValues(route, strconv.Itoa(code)).Observe(d.Seconds())
 }

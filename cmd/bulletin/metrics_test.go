@@ -126,6 +126,40 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
+// TestMetricsUnmatchedRoute checks that a request no route matched is
+// counted under route="unmatched", and that no request is counted under an
+// empty route: neither that one nor the scrape of /metrics, a route with no
+// adapter of its own to record the template.
+func TestMetricsUnmatchedRoute(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
+	scrape(t, s) // counted by the time the next scrape reads the counters
+	resp, err := http.Get(s.base + "/no/such/page")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body) // the whole answer: the request is counted
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("GET /no/such/page: %d, want 404", resp.StatusCode)
+	}
+	mfs := scrape(t, s)
+	const name = "bulletin_http_request_duration_seconds"
+	if v, ok := value(mfs, name, "route", "unmatched", "code", "404"); !ok || v != 1 {
+		t.Errorf(`%s{route="unmatched",code="404"} = %v, %v; want 1`, name, v, ok)
+	}
+	if v, ok := value(mfs, name, "route", "/metrics", "code", "200"); !ok || v < 1 {
+		t.Errorf(`%s{route="/metrics",code="200"} = %v, %v; want at least 1`, name, v, ok)
+	}
+	for _, m := range mfs[name].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "route" && l.GetValue() == "" {
+				t.Errorf(`%s has a series with route="": %v`, name, m.GetLabel())
+			}
+		}
+	}
+}
+
 // TestMetricsBounces counts bounce records incrementally across scrapes.
 func TestMetricsBounces(t *testing.T) {
 	t.Parallel()
