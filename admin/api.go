@@ -25,7 +25,6 @@ const (
 // never cookies), errors as {"error": "…"}.
 func (s *Server) api(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		w.Header().Set("Cache-Control", "no-store")
 		u, err := s.apiAuth(r)
 		if err == nil {

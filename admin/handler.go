@@ -124,7 +124,8 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 	})
 }
 
-// route records the matched route template for the access log.
+// route records the matched route template for the access log and the
+// metrics; the router's middleware calls it for every matched route.
 func route(r *http.Request) {
 	if cr := mux.CurrentRoute(r); cr != nil {
 		if t, err := cr.GetPathTemplate(); err == nil {
@@ -136,7 +137,6 @@ func route(r *http.Request) {
 // plain adapts a handler answering errors as text.
 func (s *Server) plain(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		if err := fn(w, r); err != nil {
 			ei := s.errorInfo(r, err)
 			if started(w) {
@@ -198,7 +198,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) staticFiles() http.Handler {
 	fsrv := http.StripPrefix("/static/", http.FileServerFS(s.static))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		if strings.HasSuffix(r.URL.Path, "/") {
 			s.pageError(w, r, errNoRoute) // no directory listings
 			return

@@ -24,7 +24,6 @@ const (
 // publicPage adapts a public page handler: errors become an HTML page.
 func (s *Server) publicPage(fn handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		if err := fn(w, r); err != nil {
 			s.pageError(w, r, err)
 		}

@@ -180,6 +180,5 @@ func (s *Server) setCookie(w http.ResponseWriter, r *http.Request, name, value s
 
 // denyCrossOrigin answers a request refused by the origin check.
 func (s *Server) denyCrossOrigin(w http.ResponseWriter, r *http.Request) {
-	route(r)
 	s.uiError(w, r, newHTTPError(http.StatusForbidden, "Cross-origin request refused."))
 }

@@ -13,7 +13,6 @@ import (
 // origin check, errors become the admin error page.
 func (s *Server) ui(fn handlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		w.Header().Set("Cache-Control", "no-store")
 		sess, ok := s.session(r)
 		if !ok {
@@ -44,7 +43,6 @@ func (s *Server) ui(fn handlerFunc) http.Handler {
 // check still applies.
 func (s *Server) uiPublic(fn handlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		w.Header().Set("Cache-Control", "no-store")
 		if err := fn(w, r); err != nil {
 			s.uiError(w, r, err)

@@ -106,7 +106,6 @@ func (s *Server) uiRoutes(r *mux.Router) {
 // or the csrf query parameter, so that the body is never parsed up front.
 func (s *Server) uiStream(fn handlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route(r)
 		w.Header().Set("Cache-Control", "no-store")
 		sess, ok := s.session(r)
 		if !ok {
