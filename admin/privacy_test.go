@@ -217,6 +217,22 @@ func TestEmailChange(t *testing.T) {
 	if v := e.subscriber("ann@example.com"); v.Email != "ann@example.com" || v.PendingEmail != "first@example.org" {
 		t.Fatalf("before confirmation: %+v", v.Subscriber)
 	}
+	// The new address bouncing says nothing of the one in use: the mail
+	// went out without ann's VERP token, and its bounce changes nothing.
+	if strings.Contains(ms[0].ReturnPath, "+") {
+		t.Errorf("the change mail carries a VERP token: %s", ms[0].ReturnPath)
+	}
+	rcpt, tok := list.RcptBounce, ""
+	if at := strings.IndexByte(ms[0].ReturnPath, '@'); strings.HasPrefix(ms[0].ReturnPath, "bounces+") && at > 0 {
+		rcpt, tok = list.RcptBounceToken, ms[0].ReturnPath[len("bounces+"):at]
+	}
+	if err := e.svc.HandleInbound(t.Context(), list.InboundReport{Rcpt: rcpt, Token: tok, Raw: []byte("dsn"),
+		Bounces: []list.Bounce{{Email: "first@example.org", Status: "5.1.1", Action: "failed", Kind: list.BounceHard}}}); err != nil {
+		t.Fatal(err)
+	}
+	if v := e.subscriber("ann@example.com"); v.Blocklisted {
+		t.Fatal("a bounce of the change mail blocklisted the address in use")
+	}
 	// A second request replaces the first: its link dies.
 	e.post(manage, url.Values{"action": {"email"}, "email": {"Second@Example.org"}})
 	ms = e.drain()

@@ -167,6 +167,12 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 		m.UnsubscribeURL, m.UnsubscribeMailto = s.unsubscribeLinks(r.Subscriber.ID, l.ID, 0, cfg)
 	case MailEmailChange:
 		m.To = r.Subscriber.PendingEmail
+		// The new address is not proven yet: its bounce must not count
+		// against the subscriber, whose VERP token would blocklist the
+		// address still in use (a typo, or a stranger's request, would
+		// suppress a working address). Plain bounces@ records it
+		// unproven.
+		m.ReturnPath = "bounces@" + cfg.BounceDomain
 		m.ConfirmURL = cfg.BaseURL + "/manage/" + s.tokens.Seal(Token{Purpose: PurposeEmailChange,
 			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Arg: s.pendingArg(r.Subscriber.PendingEmail),
 			Expires: now.Add(dataLinkTTL)})
