@@ -259,6 +259,38 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	return err
 }
 
+// bouncedBefore reports whether the same bounce (kind and status) of the
+// same campaign message to the same recipient is already counted: a report
+// delivered twice (a relay's retry, or a replay) is recorded again but
+// counts once, for the campaign's bounce count and the soft-bounce limit
+// alike. Reports on system mails (no campaign) cannot be told apart this
+// way and count each.
+func (s *Service) bouncedBefore(ctx context.Context, p proof, b *Bounce) (bool, error) {
+	if !p.ok || p.campaign == 0 {
+		return false, nil
+	}
+	email := b.Email
+	if email == "" {
+		email = p.rec.Subscriber.Email
+	}
+	f := BounceFilter{Email: email, Campaign: p.campaign, Limit: 100}
+	for {
+		bs, err := s.store.Bounces(ctx, f)
+		if err != nil {
+			return false, err
+		}
+		for _, old := range bs {
+			if old.Counted && old.Subscriber == p.rec.Subscriber.ID && old.Kind == b.Kind && old.Status == b.Status {
+				return true, nil
+			}
+		}
+		if len(bs) < f.Limit {
+			return false, nil
+		}
+		f.After = bs[len(bs)-1].ID
+	}
+}
+
 // handleBounces stores one record per failed recipient and, for the
 // recipients the proof applies to (proof.forRecipient: each is judged on
 // its own), adds the events and applies the limits.
@@ -276,6 +308,13 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 		}
 		bp := p.forRecipient(b.Email)
 		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown
+		if b.Counted {
+			again, err := s.bouncedBefore(ctx, bp, &b)
+			if err != nil {
+				return err
+			}
+			b.Counted = !again
+		}
 		if err := s.addReportBounce(ctx, &b, i == 0, r, bp, rules, now); err != nil {
 			return err
 		}

@@ -135,6 +135,50 @@ func TestRecordDeliveryFailure(t *testing.T) {
 	}
 }
 
+// TestRepeatedReportCountsOnce: the same DSN for a campaign message,
+// delivered three times, is recorded three times but counts once: it
+// neither reaches the soft-bounce limit of 3 nor counts three bounces for
+// the campaign. Another recipient's bounce still counts.
+func TestRepeatedReportCountsOnce(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb, other := f.add(t, "ivy@example.com"), f.add(t, "jo@example.com")
+	c := list.Campaign{Name: "c", Lists: []list.ListID{1}, Status: list.StatusRunning}
+	if err := f.db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	report := func(s list.Subscriber) list.InboundReport {
+		r := f.report(s, list.BounceSoft, "5.2.2")
+		r.Token = f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeBounce, Subscriber: s.ID, Campaign: c.ID})
+		return r
+	}
+	for range 3 {
+		if err := f.svc.HandleInbound(ctx, report(sb)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.HandleInbound(ctx, report(other)); err != nil {
+		t.Fatal(err)
+	}
+	if f.blocklisted(t, sb.ID) {
+		t.Error("one soft bounce delivered three times reached the soft-bounce limit")
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Campaign: c.ID})
+	counted := 0
+	for _, b := range bs {
+		if b.Counted {
+			counted++
+		}
+	}
+	if err != nil || len(bs) != 4 || counted != 2 {
+		t.Errorf("records = %d (%d counted), %v; want 4, 2 counted", len(bs), counted, err)
+	}
+	if got, _ := f.db.Campaign(ctx, c.ID); got.Stats.Bounced != 2 {
+		t.Errorf("campaign Bounced = %d, want 2", got.Stats.Bounced)
+	}
+}
+
 func TestSoftBounceCountRestartsAfterUnblocklist(t *testing.T) {
 	t.Parallel()
 	f := newBounceFixture(t)
