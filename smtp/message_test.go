@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"io"
 	"mime"
+	"mime/multipart"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -348,5 +351,44 @@ func TestMessageIDsSortByTime(t *testing.T) {
 		if ids[i] <= ids[i-1] || ids[i] <= ids[0] {
 			t.Errorf("Message-ID %s (later) sorts before %s", ids[i], ids[i-1])
 		}
+	}
+}
+
+// TestMarkdownLinkActions: an action in a Markdown link target is the URL
+// in the text part too, not the action escaped by the Markdown renderer
+// ("%7B%7B.UnsubscribeURL%7D%7D").
+func TestMarkdownLinkActions(t *testing.T) {
+	t.Parallel()
+	m := testMessage()
+	m.Campaign.Format = list.FormatMarkdown
+	m.Campaign.Body = "Hello,\n\n* [Leave]({{.UnsubscribeURL}})\n* [Site](https://example.org/a?c={{.Name}})\n"
+	raw, err := newTestSender(t, nil).Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var text string
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/plain") {
+			b, _ := io.ReadAll(p) // multipart decodes quoted-printable
+			text = string(b)
+		}
+	}
+	for _, want := range []string{"Leave (" + m.UnsubscribeURL + ")", "Site (https://example.org/a?c=" + m.Subscriber.Name + ")"} {
+		if !strings.Contains(strings.ReplaceAll(text, "\r\n", "\n"), want) {
+			t.Errorf("the text part lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "%7B") {
+		t.Errorf("the text part holds an escaped action:\n%s", text)
 	}
 }

@@ -237,7 +237,11 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 			t.static = htmltemplate.HTML(html)
 		}
 	}
-	if gen := HTMLToText(html); t.text == nil && strings.Count(gen, "{{") <= strings.Count(html, "{{") {
+	// Markdown escapes an action in a link target ("%7B%7B.Email%7D%7D"):
+	// the text part of such a body is converted from each rendered message
+	// instead of once from the converted template.
+	lost := strings.Count(html, "{{") < strings.Count(c.Body, "{{")
+	if gen := HTMLToText(html); t.text == nil && !lost && strings.Count(gen, "{{") <= strings.Count(html, "{{") {
 		// More actions than the source had came from decoded entities
 		// ("&#123;&#123;"): not a template to run then.
 		t.genText, _ = texttemplate.New("text").Funcs(funcs).Option("missingkey=zero").Parse(gen)
