@@ -205,6 +205,10 @@ func TestEmailChange(t *testing.T) {
 	if res.StatusCode != 422 || !strings.Contains(body, "role address") {
 		t.Errorf("role address change = %d\n%s", res.StatusCode, body)
 	}
+	res, body = e.post(manage, url.Values{"action": {"email"}, "email": {"jörg@example.org"}})
+	if res.StatusCode != 422 || !strings.Contains(body, "beyond plain ASCII") {
+		t.Errorf("change to a non-ASCII local part = %d\n%s", res.StatusCode, body)
+	}
 	res, body = e.post(manage, url.Values{"action": {"email"}, "email": {"first@example.org"}})
 	if res.StatusCode != 200 || !strings.Contains(body, "confirmation link") {
 		t.Fatalf("change request = %d\n%s", res.StatusCode, body)

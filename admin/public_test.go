@@ -279,6 +279,9 @@ func TestSubscribeInvalidKeepsInput(t *testing.T) {
 		{"long name", url.Values{"email": {"z@example.com"}, "name": {strings.Repeat("n", 201)}, "attr.city": {"Oslo"}}, "name is too long"},
 		{"long attribute", url.Values{"email": {"z@example.com"}, "attr.city": {strings.Repeat("c", 501)}}, "too long"},
 		{"control character", url.Values{"email": {"z@example.com"}, "name": {"a\x01b"}, "attr.city": {"Oslo"}}, "control characters"},
+		// The sender cannot put it in an envelope (no SMTPUTF8): the
+		// confirmation would never come.
+		{"non-ASCII local part", url.Values{"email": {"jörg@example.com"}, "attr.city": {"Oslo"}}, "beyond plain ASCII"},
 	}
 	for _, c := range cases {
 		res, body := e.post("/subscribe/newsletter", c.form)

@@ -116,6 +116,9 @@ func (s *Service) RequestEmailChange(ctx context.Context, token, email string, o
 	if err != nil {
 		return err
 	}
+	if err := checkMailable(a); err != nil {
+		return err
+	}
 	sb := mv.Subscriber
 	if a.Identity == sb.Identity {
 		return fmt.Errorf("%w: this is already your address", ErrInvalid)

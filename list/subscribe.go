@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // SubscribeRequest is a sign-up from the public form or the API.
@@ -18,6 +19,22 @@ type SubscribeRequest struct {
 	Origin     Origin
 }
 
+// checkMailable refuses, for a person signing up or changing their own
+// address, an address the sender cannot put in an envelope: a non-ASCII
+// part before the @ needs SMTPUTF8, which the sender does not speak. The
+// confirmation would never arrive while the page said it was on its way.
+// Editors may still keep such addresses (imports, the API); their messages
+// fail alone at send time.
+func checkMailable(a Address) error {
+	local, _, _ := strings.Cut(a.Display, "@")
+	for _, r := range local {
+		if r >= utf8.RuneSelf {
+			return fmt.Errorf("%w: addresses with letters beyond plain ASCII before the @ cannot receive our mail yet; please use another address", ErrInvalid)
+		}
+	}
+	return nil
+}
+
 // Subscribe creates or renews an unconfirmed subscription and queues the
 // confirmation mail (or confirms at once on a single opt-in list). It answers
 // the same whether the address was new, known, confirmed or limited, so that
@@ -25,6 +42,9 @@ type SubscribeRequest struct {
 func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	addr, err := ParseAddress(req.Email)
 	if err != nil {
+		return err
+	}
+	if err := checkMailable(addr); err != nil {
 		return err
 	}
 	name := strings.TrimSpace(req.Name)

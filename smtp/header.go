@@ -20,7 +20,8 @@ const (
 )
 
 // errHeader is wrapped by every refusal of a header value; it is a
-// list.ErrInvalid.
+// list.ErrInvalid. The refusals name the header, never its value: they end
+// up in the logs, which carry no addresses or tokens.
 var errHeader = fmt.Errorf("smtp: header value %w", list.ErrInvalid)
 
 // errSMTPUTF8 is wrapped by the refusal of an address with a non-ASCII
@@ -204,7 +205,7 @@ func parseMailbox(what, s string) (address, error) {
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil {
-		return address{}, fmt.Errorf("%w: %s %q: %v", errHeader, what, s, err)
+		return address{}, fmt.Errorf("%w: %s: %v", errHeader, what, err)
 	}
 	return newAddress(what, a.Name, a.Address)
 }
@@ -219,12 +220,12 @@ func newAddress(what, name, addr string) (address, error) {
 	}
 	at := strings.LastIndexByte(addr, '@')
 	if at <= 0 || at == len(addr)-1 || strings.ContainsAny(addr, " \t<>\"(),;:[]\\") {
-		return address{}, fmt.Errorf("%w: %s %q is not a plain address", errHeader, what, addr)
+		return address{}, fmt.Errorf("%w: %s is not a plain address", errHeader, what)
 	}
 	local, domain := addr[:at], addr[at+1:]
 	for i := 0; i < len(local); i++ {
 		if local[i] >= utf8.RuneSelf {
-			return address{}, fmt.Errorf("%w: %s %q has a non-ASCII local part (%w)", errHeader, what, addr, errSMTPUTF8)
+			return address{}, fmt.Errorf("%w: %s has a non-ASCII local part (%w)", errHeader, what, errSMTPUTF8)
 		}
 	}
 	d, err := idna.Lookup.ToASCII(domain)
@@ -254,11 +255,11 @@ func checkURL(what, u string) error {
 		return err
 	}
 	if strings.ContainsAny(u, " \t<>\"") {
-		return fmt.Errorf("%w: %s %q contains a space, quote or angle bracket", errHeader, what, u)
+		return fmt.Errorf("%w: %s contains a space, quote or angle bracket", errHeader, what)
 	}
 	for i := 0; i < len(u); i++ {
 		if u[i] >= utf8.RuneSelf {
-			return fmt.Errorf("%w: %s %q is not ASCII", errHeader, what, u)
+			return fmt.Errorf("%w: %s is not ASCII", errHeader, what)
 		}
 	}
 	return nil

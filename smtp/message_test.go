@@ -392,3 +392,20 @@ func TestMarkdownLinkActions(t *testing.T) {
 		t.Errorf("the text part holds an escaped action:\n%s", text)
 	}
 }
+
+// TestHeaderErrorsHideValues: a refused address or URL is not quoted in
+// the error, which the log shows: logs carry no addresses or tokens.
+func TestHeaderErrorsHideValues(t *testing.T) {
+	t.Parallel()
+	for _, err := range []error{
+		func() error { _, err := newAddress("To", "", "jörg.secret@example.org"); return err }(),
+		func() error { _, err := newAddress("To", "", "secret person@example.org"); return err }(),
+		func() error { _, err := parseMailbox("To", "secret@@example"); return err }(),
+		checkURL("List-Unsubscribe", "https://news.example/unsubscribe/secret token"),
+		checkURL("List-Unsubscribe", "https://news.example/unsubscribe/secrét"),
+	} {
+		if err == nil || strings.Contains(err.Error(), "secr") {
+			t.Errorf("error = %v, want one that does not show the value", err)
+		}
+	}
+}
