@@ -183,6 +183,14 @@ func (s *Service) HandleInbound(ctx context.Context, r InboundReport) error {
 	return nil
 }
 
+// CheckUnsubscribeToken reports whether token is a genuine, unexpired
+// unsubscribe token, so that the inbound server can refuse a mailto
+// unsubscribe that would do nothing while the sender is still connected.
+func (s *Service) CheckUnsubscribeToken(token string) error {
+	_, err := s.tokens.Open(PurposeUnsubscribe, token, s.Now())
+	return err
+}
+
 // RecordDeliveryFailure records a relay's refusal of one campaign message
 // (a 5xx answer during the SMTP transaction, classified by the caller) and
 // acts on it: such an answer cannot be forged. b needs Kind, Status and

@@ -20,6 +20,15 @@ type InboundHandler interface {
 	HandleInbound(ctx context.Context, r list.InboundReport) error
 }
 
+// UnsubscribeChecker is implemented by an InboundHandler that can tell at
+// RCPT whether an unsubscribe token is genuine (*list.Service does): a
+// mailto unsubscribe to a forged, mangled or expired one is then refused,
+// so that its sender learns it did nothing, instead of being accepted and
+// ignored.
+type UnsubscribeChecker interface {
+	CheckUnsubscribeToken(token string) error
+}
+
 // InboundOptions configure an Inbound server.
 type InboundOptions struct {
 	// Addr is the address ListenAndServe listens on (127.0.0.1:2525).

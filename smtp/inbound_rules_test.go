@@ -230,8 +230,12 @@ func TestInboundMailtoUnsubscribe(t *testing.T) {
 	if evs := e.eventKinds(t, jo.ID); !contains(evs, "unsubscribed/mailto") {
 		t.Errorf("events %v, want unsubscribed/mailto", evs)
 	}
-	// A bad token is taken and changes nothing.
-	mustDeliver(t, e.addr, "unsubscribe+"+strings.Repeat("a", 40)+"@"+testDomain, "Subject: x\r\n\r\ny\r\n")
+	// A well-formed token whose MAC does not check is refused at RCPT
+	// (deliverability.md), so that its sender learns it did nothing, and
+	// changes nothing.
+	if err := deliver(t, e.addr, "unsubscribe+"+strings.Repeat("a", 40)+"@"+testDomain, "Subject: x\r\n\r\ny\r\n"); smtpCode(err) != 550 {
+		t.Errorf("bad mailto token: %v, want 550", err)
+	}
 	if v := e.record(t, jo.ID); v.Subscriptions[0].State != list.StateConfirmed {
 		t.Errorf("bad mailto token unsubscribed")
 	}

@@ -69,13 +69,21 @@ func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 		s.in.log.Debug("inbound recipient refused", "ip", s.ip)
 		return errNoRelay
 	}
+	if uc, can := s.in.opts.Handler.(UnsubscribeChecker); can && r.kind == list.RcptUnsubscribe {
+		if err := uc.CheckUnsubscribeToken(r.token); err != nil {
+			s.in.log.Info("mailto unsubscribe with an invalid token refused", "ip", s.ip, "err", err)
+			return errNoRelay
+		}
+	}
 	s.rcpts = append(s.rcpts, r)
 	return nil
 }
 
 // parseRcpt recognises bounces+TOKEN@, bounces@, unsubscribe+TOKEN@ and
 // feedback@ at a configured domain, without regard to case. The token is
-// only checked for its shape here; the list package checks its MAC.
+// only checked for its shape here; Rcpt has the list package check an
+// unsubscribe token's MAC (UnsubscribeChecker), and a bounce token's is
+// checked with the report.
 //
 // bounces+ with anything that is not token-shaped (a token mangled by a
 // forwarding MTA) is still taken, as a report to bounces@ without a token:
