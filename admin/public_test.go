@@ -425,6 +425,47 @@ func TestManageSuppressedJoinConfirms(t *testing.T) {
 	}
 }
 
+// TestSuppressedConfirmedSignsUpAgain: a person suppressed by a bounce
+// while still confirmed on a list signs up on that list again: the form
+// answers as ever, a confirmation goes out, and its link lifts the
+// suppression. Without one, nobody suppressed could come back on their own.
+func TestSuppressedConfirmedSignsUpAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.confirmed("erin@example.com")
+	if _, err := e.svc.Suppress(t.Context(), "erin@example.com", "hard bounce 5.1.1", list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.state("erin@example.com", "newsletter"); st != list.StateConfirmed {
+		t.Fatalf("newsletter = %s before the sign-up, want confirmed", st)
+	}
+	e.advance(24 * time.Hour) // the bounce came long after the first sign-up
+	res, body := e.post("/subscribe/newsletter", url.Values{"email": {"erin@example.com"}})
+	if res.StatusCode != 200 || !strings.Contains(body, "Check your inbox") {
+		t.Fatalf("sign-up = %d\n%s", res.StatusCode, body)
+	}
+	msgs := e.drain()
+	if len(msgs) != 1 || msgs[0].Kind != list.MailConfirm || msgs[0].ConfirmURL == "" {
+		t.Fatalf("mails after the sign-up = %+v, want one confirmation", msgs)
+	}
+	if !e.subscriber("erin@example.com").Blocklisted {
+		t.Fatal("the sign-up alone lifted the suppression")
+	}
+	if res, _ := e.post(pathOf(msgs[0].ConfirmURL), nil); res.StatusCode != 200 {
+		t.Fatalf("confirm = %d", res.StatusCode)
+	}
+	if v := e.subscriber("erin@example.com"); v.Blocklisted || e.state("erin@example.com", "newsletter") != list.StateConfirmed {
+		t.Errorf("after confirming: blocklisted %v; want lifted and still confirmed", v.Blocklisted)
+	}
+	e.drain() // the welcome
+	// A confirmed person who is not suppressed gets nothing, as before.
+	e.confirmed("fay@example.com")
+	e.post("/subscribe/newsletter", url.Values{"email": {"fay@example.com"}})
+	if msgs := e.drain(); len(msgs) != 0 {
+		t.Errorf("a confirmed subscriber's sign-up mailed %+v", msgs)
+	}
+}
+
 func TestManage(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

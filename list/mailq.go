@@ -136,6 +136,10 @@ func (s *Service) systemMessage(ctx context.Context, q QueuedMail) (*Message, er
 func mailApplies(q QueuedMail, r *Record, sub *Subscription) bool {
 	switch q.Kind {
 	case MailConfirm, MailReminder:
+		if sub != nil && sub.State == StateConfirmed {
+			// The way back of a suppressed person still on the list.
+			return q.Kind == MailConfirm && r.Suppression != nil
+		}
 		return sub != nil && sub.State == StateUnconfirmed && (q.Kind == MailConfirm || r.Suppression == nil)
 	case MailWelcome:
 		return sub != nil && sub.State == StateConfirmed && r.Suppression == nil

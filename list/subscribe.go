@@ -95,7 +95,14 @@ func (s *Service) signUp(r *Record, fx *Effects, l *List, consent *Consent, how 
 	}
 	switch sub.State {
 	case StateConfirmed:
-		return nil // nothing new to send, and the same answer as for a new address
+		// Nothing new to send, and the same answer as for a new address;
+		// but a suppressed person (a bounce, a complaint) still confirmed
+		// on the list gets the confirmation whose link lifts the
+		// suppression: their own fresh double opt-in is the way back.
+		if r.Suppression == nil || now.Sub(sub.LastConfirmMail) < s.Config().ConfirmEvery {
+			return nil
+		}
+		setRequestConsent(sub, consent)
 	case StateUnconfirmed:
 		if now.Sub(sub.LastConfirmMail) < s.Config().ConfirmEvery {
 			return nil // limited, silently
@@ -236,8 +243,11 @@ func (s *Service) Confirm(ctx context.Context, token string, o Origin) (LinkInfo
 	r, err := s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
 		sub := r.Subscription(l.ID)
 		switch {
-		case sub != nil && sub.State == StateConfirmed:
+		case sub != nil && sub.State == StateConfirmed && (r.Suppression == nil || sub.Nonce != t.Nonce):
 			return nil
+		case sub != nil && sub.State == StateConfirmed:
+			// A suppressed person signed up again on a list they were
+			// still confirmed on (signUp): confirming lifts it.
 		case sub == nil || sub.State != StateUnconfirmed || sub.Nonce != t.Nonce:
 			return fmt.Errorf("%w: this link is no longer valid", ErrInvalidToken)
 		}
