@@ -30,6 +30,9 @@ type subscriptionJSON struct {
 	ConfirmedAt    *rfcTime     `json:"confirmed_at"`
 	UnsubscribedAt *rfcTime     `json:"unsubscribed_at"`
 	Consent        *consentJSON `json:"consent,omitempty"`
+	// PendingConsent is a new sign-up to a list the person had left,
+	// until it is confirmed (docs/api.md).
+	PendingConsent *consentJSON `json:"pending_consent,omitempty"`
 }
 
 type consentJSON struct {
@@ -69,14 +72,22 @@ func newSubscriberJSON(v list.SubscriberView, detail bool) subscriberJSON {
 	for _, sub := range v.Subscriptions {
 		sj := subscriptionJSON{List: sub.Slug, State: sub.State, CreatedAt: rfcTime(sub.CreatedAt),
 			ConfirmedAt: timePtr(sub.ConfirmedAt), UnsubscribedAt: timePtr(sub.UnsubscribedAt)}
-		if c := sub.Consent; detail && c != nil {
-			sj.Consent = &consentJSON{Source: c.Source, Text: c.Text, TextVersion: c.TextVersion,
-				PrivacyURL: c.PrivacyURL, Reason: c.Reason, At: rfcTime(c.At), IP: c.IP, UserAgent: c.UserAgent,
-				ConfirmedAt: timePtr(c.ConfirmedAt), ConfirmIP: c.ConfirmIP, ConfirmUserAgent: c.ConfirmUserAgent}
+		if detail {
+			sj.Consent, sj.PendingConsent = newConsentJSON(sub.Consent), newConsentJSON(sub.PendingConsent)
 		}
 		out.Subscriptions = append(out.Subscriptions, sj)
 	}
 	return out
+}
+
+// newConsentJSON is the API shape of a consent record, nil for none.
+func newConsentJSON(c *list.Consent) *consentJSON {
+	if c == nil {
+		return nil
+	}
+	return &consentJSON{Source: c.Source, Text: c.Text, TextVersion: c.TextVersion,
+		PrivacyURL: c.PrivacyURL, Reason: c.Reason, At: rfcTime(c.At), IP: c.IP, UserAgent: c.UserAgent,
+		ConfirmedAt: timePtr(c.ConfirmedAt), ConfirmIP: c.ConfirmIP, ConfirmUserAgent: c.ConfirmUserAgent}
 }
 
 // writeSubscriber answers one subscriber with consent records and events.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -366,5 +367,27 @@ func TestErrorMapping(t *testing.T) {
 	e.srv.apiError(rec, req, &limitedError{after: 5 * time.Second})
 	if rec.Code != 429 || rec.Header().Get("Retry-After") != "5" || !strings.Contains(rec.Body.String(), `"error"`) {
 		t.Errorf("apiError(limited) = %d %v %s", rec.Code, rec.Header(), rec.Body)
+	}
+}
+
+// TestAPIPendingConsent: a person who left a list and signs up again shows
+// the new request as pending_consent next to the consent the mail sent so
+// far rests on, until it is confirmed (docs/api.md).
+func TestAPIPendingConsent(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	w := e.confirmed("al@example.com")
+	if res, _ := e.post(pathOf(w.UnsubscribeURL), nil); res.StatusCode != 200 {
+		t.Fatalf("unsubscribe = %d", res.StatusCode)
+	}
+	e.advance(24 * time.Hour)
+	if res, _ := e.post("/subscribe/newsletter", url.Values{"email": {"al@example.com"}}); res.StatusCode != 200 {
+		t.Fatalf("sign-up again = %d", res.StatusCode)
+	}
+	var s subscriberJSON
+	e.call("GET", fmt.Sprintf("/api/v1/subscribers/%d", e.subscriber("al@example.com").ID), "ed", nil, 200, &s)
+	if len(s.Subscriptions) != 1 || s.Subscriptions[0].Consent == nil || s.Subscriptions[0].Consent.ConfirmedAt == nil ||
+		s.Subscriptions[0].PendingConsent == nil || s.Subscriptions[0].PendingConsent.ConfirmedAt != nil {
+		t.Errorf("subscriptions = %+v, want the confirmed consent and a pending one", s.Subscriptions)
 	}
 }
