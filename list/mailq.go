@@ -83,6 +83,12 @@ func (s *Service) deliverQueued(ctx context.Context, q QueuedMail) error {
 	case errors.As(err, &de) && !de.Temporary, now.Sub(q.Created) > s.Config().MailRetryFor:
 		s.log.Warn("system mail failed", "sub_id", q.Subscriber, "kind", q.Kind, "err", err)
 		s.appendEvent(ctx, Event{Subscriber: q.Subscriber, List: q.List, Kind: EventMailFailed, How: HowSystem, At: now, Detail: string(q.Kind) + ": " + err.Error()})
+		// The relay's refusal of the address is a bounce like a
+		// campaign's (deliverability.md); not for a change of address,
+		// whose mail goes to the new, unproven one.
+		if de != nil && !de.Temporary && !de.Unsendable && !de.SenderWide && de.Code >= 500 && q.Kind != MailEmailChange && q.Subscriber != 0 {
+			s.recordSendFailure(ctx, SendRecord{Subscriber: q.Subscriber}, de)
+		}
 		return s.store.DeleteMail(ctx, q.ID)
 	}
 	q.LastErr = err.Error()

@@ -332,3 +332,36 @@ func TestNextStatusTable(t *testing.T) {
 		}
 	}
 }
+
+// TestSystemMailRefusalIsABounce: a relay's 5xx for a confirmation mail is
+// a bounce record that acts on the address, as a campaign's is
+// (deliverability.md); a 4xx is retried and records nothing.
+func TestSystemMailRefusalIsABounce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.mail.answer = func(m *list.Message) error {
+		switch m.To {
+		case "gone@example.com":
+			return &list.DeliveryError{Code: 550, Status: "5.1.1", Text: "no such user", Kind: list.BounceHard}
+		case "busy@example.com":
+			return &list.DeliveryError{Code: 452, Status: "4.2.2", Text: "mailbox full", Temporary: true}
+		}
+		return nil
+	}
+	for _, email := range []string{"gone@example.com", "busy@example.com"} {
+		if err := f.svc.Subscribe(t.Context(), list.SubscribeRequest{List: "newsletter", Email: email, How: list.HowForm}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.drain(t)
+	for email, want := range map[string]int{"gone@example.com": 1, "busy@example.com": 0} {
+		bs, err := f.db.Bounces(t.Context(), list.BounceFilter{Email: email})
+		if err != nil || len(bs) != want || want == 1 && (bs[0].Kind != list.BounceHard || !bs[0].Counted || bs[0].Campaign != 0) {
+			t.Errorf("%s: bounces %+v, %v; want %d", email, bs, err, want)
+		}
+		items, _, _, err := f.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: email})
+		if err != nil || len(items) != 1 || items[0].Blocklisted != (want == 1) {
+			t.Errorf("%s: %+v, %v; want blocklisted %v", email, items, err, want == 1)
+		}
+	}
+}
