@@ -65,9 +65,12 @@ func (s *Service) CreateList(ctx context.Context, l List, o Origin) (List, error
 	}
 	now := s.Now()
 	l.ID, l.CreatedAt, l.UpdatedAt = 0, now, now
-	if l.ConsentText != "" {
-		l.ConsentVersion = 1
+	if l.ConsentText == "" {
+		// Every sign-up records the statement the person agreed to: a
+		// list made without one gets a plain one, which editors can reword.
+		l.ConsentText = "Yes, send me " + l.Name + " by email. I can unsubscribe at any time."
 	}
+	l.ConsentVersion = 1
 	if err := s.store.CreateList(ctx, &l); err != nil {
 		return List{}, err
 	}

@@ -365,3 +365,26 @@ func TestSystemMailRefusalIsABounce(t *testing.T) {
 		}
 	}
 }
+
+// TestListGetsAConsentStatement: a list made without a consent text gets a
+// plain one, so that every sign-up records what the person agreed to; one
+// given is kept.
+func TestListGetsAConsentStatement(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	l, err := f.svc.CreateList(t.Context(), list.List{Slug: "weekly", Name: "The Weekly", Public: true}, list.Origin{})
+	if err != nil || !strings.Contains(l.ConsentText, "The Weekly") || l.ConsentVersion != 1 {
+		t.Fatalf("CreateList = %q v%d, %v", l.ConsentText, l.ConsentVersion, err)
+	}
+	if err := f.svc.Subscribe(t.Context(), list.SubscribeRequest{List: "weekly", Email: "w@example.com", How: list.HowForm}); err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.db.Record(t.Context(), list.Key{Identity: "w@example.com"})
+	if err != nil || len(r.Subscriptions) != 1 || r.Subscriptions[0].Consent == nil || r.Subscriptions[0].Consent.Text != l.ConsentText {
+		t.Errorf("the sign-up's consent record = %+v, %v; want the list's statement", r.Subscriptions, err)
+	}
+	own, err := f.svc.CreateList(t.Context(), list.List{Slug: "own", Name: "Own", ConsentText: "Mine."}, list.Origin{})
+	if err != nil || own.ConsentText != "Mine." {
+		t.Errorf("CreateList with a text = %q, %v", own.ConsentText, err)
+	}
+}
