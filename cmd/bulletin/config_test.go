@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +12,15 @@ import (
 	"testing"
 	"time"
 )
+
+// serveFlagSet returns serve's flags, writing to nowhere, and the config
+// they fill.
+func serveFlagSet() (*flag.FlagSet, *config) {
+	c := &config{}
+	fs := newFlagSet("serve", io.Discard)
+	serveFlags(fs, c)
+	return fs, c
+}
 
 // runServeOnce runs a command line that must not start a server: a bad
 // value accepted would serve until the deadline and fail the test there.
@@ -120,11 +131,9 @@ func TestBaseURLFollowsListenAddress(t *testing.T) {
 // days, as configure.md says.
 func TestDurationFlagsTakeDays(t *testing.T) {
 	t.Parallel()
-	var c config
-	fs := newFlagSet("serve", &bytes.Buffer{})
-	serveFlags(fs, &c)
+	fs, c := serveFlagSet()
 	err := parse(fs, []string{"--soft-bounce-window", "30d", "--smtp-in-timeout", "1d", "--reminder-after", "2d"},
-		envOf("BULLETIN_SMTP_IN_SESSION_TIMEOUT", "2d"), &c)
+		envOf("BULLETIN_SMTP_IN_SESSION_TIMEOUT", "2d"), c)
 	if err == nil {
 		err = c.validate()
 	}
@@ -136,10 +145,8 @@ func TestDurationFlagsTakeDays(t *testing.T) {
 		t.Errorf("window %s, timeout %s, session timeout %s", in.SoftWindow, in.Timeout, in.SessionTimeout)
 	}
 	// The defaults are unchanged.
-	c = config{}
-	fs = newFlagSet("serve", &bytes.Buffer{})
-	serveFlags(fs, &c)
-	if err := parse(fs, nil, envOf(), &c); err != nil {
+	fs, c = serveFlagSet()
+	if err := parse(fs, nil, envOf(), c); err != nil {
 		t.Fatal(err)
 	}
 	if in := c.Inbound; in.SoftWindow != 30*day || in.Timeout != time.Minute || in.SessionTimeout != 10*time.Minute {
@@ -181,9 +188,7 @@ func TestFlagMistakeSaidOnce(t *testing.T) {
 // default; the settings' own variables and the passwords and token pass.
 func TestUnknownEnvWarned(t *testing.T) {
 	t.Parallel()
-	var c config
-	fs := newFlagSet("serve", &bytes.Buffer{})
-	serveFlags(fs, &c)
+	fs, _ := serveFlagSet()
 	got := unknownEnv(fs, []string{"BULLETIN_POSTAL_ADRESS=1 Main St", "BULLETIN_RELAY_URL=smtp://x:25", "BULLETIN_RELAY=smtp://x:25",
 		"BULLETIN_ADMIN_PASSWORD=secret-secret", "BULLETIN_TOKEN=t", "BULLETIN_SMTP_IN_TIMEOUT=1m", "HOME=/root", "BULLETIN=1"})
 	want := []envWarning{{"BULLETIN_POSTAL_ADRESS", "BULLETIN_POSTAL_ADDRESS"}, {"BULLETIN_RELAY_URL", "BULLETIN_RELAY"}}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -12,13 +11,11 @@ import (
 func TestPrivacyFlags(t *testing.T) {
 	t.Parallel()
 	parseArgs := func(args []string, env map[string]string) (config, error) {
-		var c config
-		fs := newFlagSet("serve", io.Discard)
-		serveFlags(fs, &c)
-		if err := parse(fs, args, func(k string) string { return env[k] }, &c); err != nil {
-			return c, err
+		fs, c := serveFlagSet()
+		if err := parse(fs, args, func(k string) string { return env[k] }, c); err != nil {
+			return *c, err
 		}
-		return c, c.validate()
+		return *c, c.validate()
 	}
 	c, err := parseArgs(nil, nil)
 	if err != nil {
