@@ -192,6 +192,12 @@ func (s *Service) retainSubscription(ctx context.Context, l *List, id Subscriber
 			fx.Events = append(fx.Events, s.event(r, l.ID, EventPurged, HowSystem, Origin{}, now, "never confirmed"))
 		case retainLapse:
 			sub.State, sub.PendingConsent, sub.Nonce = StateUnsubscribed, nil, sub.Nonce+1
+			// The renewal cleared the confirmation time (a pending
+			// subscription has none); the consent it rests on still has it.
+			if sub.Consent != nil && sub.Consent.ConfirmedAt != nil {
+				t := *sub.Consent.ConfirmedAt
+				sub.ConfirmedAt = &t
+			}
 			fx.Events = append(fx.Events, s.event(r, l.ID, EventUnsubscribed, HowSystem, Origin{}, now, "renewed sign-up never confirmed"))
 		case retainRemind:
 			t := now

@@ -204,8 +204,9 @@ func TestRenewalOfALeftSubscription(t *testing.T) {
 	if !ok {
 		t.Fatal("bob, who had confirmed once, was deleted with his history")
 	}
-	if sub := bob.Subscriptions[0]; sub.State != list.StateUnsubscribed || sub.PendingConsent != nil || sub.Consent.IP != first.IP {
-		t.Fatalf("after the renewal lapsed: %+v; want unsubscribed with the first consent", sub)
+	if sub := bob.Subscriptions[0]; sub.State != list.StateUnsubscribed || sub.PendingConsent != nil || sub.Consent.IP != first.IP ||
+		sub.ConfirmedAt == nil || !sub.ConfirmedAt.Equal(*first.ConfirmedAt) {
+		t.Fatalf("after the renewal lapsed: %+v; want unsubscribed with the first consent and its confirmation time", sub)
 	}
 	// Had Bob confirmed the renewal, its consent would have replaced the first.
 	if len(renewal) != 1 || renewal[0].ConfirmURL == "" {
