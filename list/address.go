@@ -33,11 +33,11 @@ func ParseAddress(s string) (Address, error) {
 		return Address{}, fmt.Errorf("%w: email address is empty", ErrInvalid)
 	}
 	if len(s) > MaxAddressLen || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00<> ,;\t") {
-		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}
 	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
-		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}
 	local, domain := s[:at], s[at+1:]
 	if len(local) > 64 {
@@ -45,13 +45,25 @@ func ParseAddress(s string) (Address, error) {
 	}
 	ascii, err := idnaProfile.ToASCII(strings.TrimSuffix(domain, "."))
 	if err != nil || !strings.Contains(ascii, ".") || strings.HasPrefix(ascii, ".") || strings.Contains(ascii, "..") {
-		return Address{}, fmt.Errorf("%w: %q has no valid domain", ErrInvalid, s)
+		return Address{}, fmt.Errorf("%w: %s has no valid domain", ErrInvalid, shown(s))
 	}
 	if _, err := mail.ParseAddress(asciiLocal(local) + "@" + ascii); err != nil {
-		return Address{}, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, s)
+		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}
 	ascii = strings.ToLower(ascii)
 	return Address{Display: s, Identity: strings.ToLower(local) + "@" + ascii, Domain: ascii}, nil
+}
+
+// shown quotes a refused address for the person who typed it: in
+// typographic quotes, with control characters and invalid UTF-8 as "�",
+// rather than Go's escapes ("nul\x01@example.org").
+func shown(s string) string {
+	return "“" + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '�'
+		}
+		return r
+	}, Truncate(s, 200)) + "”"
 }
 
 // asciiLocal replaces non-ASCII runes so that net/mail can judge the rest of

@@ -34,6 +34,16 @@ func TestParseAddress(t *testing.T) {
 	}
 }
 
+// TestParseAddressErrorShowsTyped: a refusal shows the address as typed,
+// in quotes a person reads, not with Go's escapes.
+func TestParseAddressErrorShowsTyped(t *testing.T) {
+	t.Parallel()
+	_, err := ParseAddress("nul\x01@example.org")
+	if err == nil || !strings.Contains(err.Error(), "“nul�@example.org” is not a valid email address") || strings.Contains(err.Error(), `\x01`) {
+		t.Errorf("error = %v", err)
+	}
+}
+
 func FuzzParseAddress(f *testing.F) {
 	for _, s := range []string{"a@example.com", "A@Bücher.example", "x@y", "\r\n@x.y"} {
 		f.Add(s)
