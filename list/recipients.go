@@ -2,6 +2,7 @@ package list
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -21,6 +22,11 @@ type listCursor struct {
 func (lc *listCursor) head(ctx context.Context, st Store) (*Member, error) {
 	if len(lc.buf) == 0 && !lc.done {
 		ms, err := st.Members(ctx, lc.list, lc.after, memberPage)
+		if errors.Is(err, ErrNotFound) {
+			// Deleted since the stream began: its members went with it.
+			lc.done = true
+			return nil, nil
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -577,5 +579,59 @@ func TestCampaignResumeSkipsCommitted(t *testing.T) {
 	}
 	if done.Stats.Sent != len(ids) || done.Stats.Remaining != 0 {
 		t.Errorf("stats = %+v, want %d sent", done.Stats, len(ids))
+	}
+}
+
+// TestDeletedListLeavesCampaigns: deleting a list takes it out of the
+// campaigns still to send: a draft keeps its other lists and still sends
+// to them, a scheduled campaign left with no list goes back to draft
+// saying why, and a running campaign whose list goes mid-run finishes
+// with the rest instead of pausing on an error.
+func TestDeletedListLeavesCampaigns(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 60)
+	ctx := t.Context()
+	draft := newCampaign(t, f, "a", "b")
+	later := time.Now().Add(time.Hour)
+	subj, body, lists := "Later", "<p>Hi</p>", []string{"b"}
+	sched, err := f.svc.CreateCampaign(ctx, list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists, SendAt: &later}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.CampaignAction(ctx, sched.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.DeleteList(ctx, "b", list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err := f.svc.GetCampaign(ctx, draft.ID); err != nil || !slices.Equal(c.Lists, []string{"a"}) || c.Status != list.StatusDraft {
+		t.Errorf("draft after the delete = %+v, %v", c, err)
+	}
+	if c, err := f.svc.GetCampaign(ctx, sched.ID); err != nil || c.Status != list.StatusDraft || !strings.Contains(c.Reason, "deleted") {
+		t.Errorf("scheduled campaign after the delete = %s %q, %v; want a draft saying why", c.Status, c.Reason, err)
+	}
+	f.mail.delay = 20 * time.Millisecond // the last campaign runs long enough to lose a list mid-run
+	startRunner(t, f, list.RunnerOptions{Workers: 4, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(ctx, draft.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitStatus(t, f, draft.ID, list.StatusFinished); c.Stats.Sent != 30 {
+		t.Errorf("sent %d, want the 30 on list a", c.Stats.Sent)
+	}
+
+	// A list deleted under a running campaign's stream.
+	run := newCampaign(t, f, "a", "c")
+	if _, err := f.svc.CampaignAction(ctx, run.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	for c, _ := f.svc.GetCampaign(ctx, run.ID); c.Stats.Sent == 0 && c.Status == list.StatusRunning; c, _ = f.svc.GetCampaign(ctx, run.ID) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := f.svc.DeleteList(ctx, "c", list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if c := waitStatus(t, f, run.ID, list.StatusFinished); c.Reason != "" {
+		t.Errorf("the running campaign ended with %q", c.Reason)
 	}
 }
