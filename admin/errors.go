@@ -58,6 +58,7 @@ func classify(err error) errorInfo {
 	var mbe *http.MaxBytesError
 	var ra interface{ RetryAfter() time.Duration }
 	var le *list.LintError
+	var de *list.DeliveryError
 	switch {
 	case errors.As(err, &he):
 		return errorInfo{status: he.status, msg: he.msg}
@@ -66,6 +67,10 @@ func classify(err error) errorInfo {
 	case errors.As(err, &le):
 		// Its text says which findings block the send; "invalid" would not.
 		return errorInfo{status: http.StatusUnprocessableEntity, msg: le.Error(), findings: le.Findings}
+	case errors.As(err, &de) && !de.Unsendable:
+		// A test send the relay refused or could not be reached for: the
+		// editor needs its answer, not "internal error".
+		return errorInfo{status: http.StatusBadGateway, msg: "The relay did not take the mail: " + err.Error()}
 	case errors.Is(err, list.ErrInvalidToken):
 		return errorInfo{status: http.StatusBadRequest, msg: "This link is invalid or has expired."}
 	case errors.Is(err, list.ErrInvalid):

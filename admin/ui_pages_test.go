@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -33,13 +34,19 @@ type uiEnv struct {
 
 func newUIEnv(t *testing.T) *uiEnv {
 	t.Helper()
+	return newUIEnvRelay(t, "")
+}
+
+// newUIEnvRelay is newUIEnv sending through relay ("" : to an outbox).
+func newUIEnvRelay(t *testing.T, relay string) *uiEnv {
+	t.Helper()
 	dir := t.TempDir()
 	db, err := store.Open(filepath.Join(dir, "b.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	sender, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "news.example", OutboxDir: filepath.Join(dir, "outbox"), BaseURL: testBaseURL})
+	sender, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "news.example", OutboxDir: filepath.Join(dir, "outbox"), BaseURL: testBaseURL, Relay: relay})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -540,6 +547,31 @@ func TestImportAPI(t *testing.T) {
 	}
 	if res, _ := call("GET", "/api/v1/import/unknown", "", ""); res.StatusCode != 404 {
 		t.Errorf("unknown job = %d", res.StatusCode)
+	}
+}
+
+// TestUITestSendRelayDown: a test send the relay cannot take (here: no
+// relay listening) shows the campaign page again with the relay's answer
+// and the typed addresses, not a bare "internal error".
+func TestUITestSendRelayDown(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	u := newUIEnvRelay(t, "smtp+plain://"+addr)
+	s := u.login("ed")
+	subj, body, lists := "Hi", "<p>Hi</p>", []string{"newsletter"}
+	c, err := u.svc.CreateCampaign(t.Context(), list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, page := s.post(fmt.Sprintf("/admin/campaigns/%d/test", c.ID), url.Values{"emails": {"me@test.example"}})
+	if res.StatusCode != http.StatusBadGateway || !strings.Contains(page, "The relay did not take the mail") ||
+		!strings.Contains(page, "connection refused") || !strings.Contains(page, "me@test.example") || !strings.Contains(page, `id="compose"`) {
+		t.Errorf("test send with the relay down = %d\n%s", res.StatusCode, page)
 	}
 }
 

@@ -154,7 +154,7 @@ func (s *Server) uiPage(w http.ResponseWriter, r *http.Request, status int, name
 // input was at fault (422 or 409), and passes any other error on.
 func (s *Server) formError(w http.ResponseWriter, r *http.Request, err error, name, nav string, data any) error {
 	ei := classify(err)
-	if ei.status != http.StatusUnprocessableEntity && ei.status != http.StatusConflict && ei.status != http.StatusBadRequest {
+	if ei.status != http.StatusUnprocessableEntity && ei.status != http.StatusConflict && ei.status != http.StatusBadRequest && ei.status != http.StatusBadGateway {
 		return err
 	}
 	return s.uiPage(w, r, ei.status, name, nav, data, ei.msg)
