@@ -227,6 +227,12 @@ func TestBrowser(t *testing.T) {
 	)
 
 	do("send to the outbox and watch the progress",
+		// Send now asks first (data-confirm); the headless browser has
+		// nobody to answer the dialog.
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(window.confirm = function () { return true; }, true)`)(ctx, tg)
+			return err
+		}),
 		chromedp.Click(css("#send")),
 		waitJS(`document.getElementById("c-bar") !== null`),
 		waitJS(`document.getElementById("c-bar").value === 100 && document.getElementById("c-total").textContent === "2"`),

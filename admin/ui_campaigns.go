@@ -73,6 +73,8 @@ type campaignPage struct {
 	Chart    chart
 	SendAt   string
 	Tests    string
+	// Future says send_at lies ahead: Send then schedules.
+	Future bool
 }
 
 // HasList reports whether the campaign goes to slug.
@@ -202,6 +204,7 @@ func (s *Server) campaignPageData(r *http.Request, id list.CampaignID) (campaign
 	p := campaignPage{C: c, Lists: ls}
 	if c.SendAt != nil {
 		p.SendAt = c.SendAt.UTC().Format("2006-01-02T15:04")
+		p.Future = c.SendAt.After(s.svc.Now())
 	}
 	if p.Draft() {
 		if p.Findings, err = s.svc.LintCampaign(ctx, id); err != nil {

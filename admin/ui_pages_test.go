@@ -573,6 +573,10 @@ func TestUITestSendRelayDown(t *testing.T) {
 		!strings.Contains(page, "connection refused") || !strings.Contains(page, "me@test.example") || !strings.Contains(page, `id="compose"`) {
 		t.Errorf("test send with the relay down = %d\n%s", res.StatusCode, page)
 	}
+	// Sending, and deleting the draft, ask first.
+	if !strings.Contains(page, `data-confirm="Send this campaign to its lists now?">Send now`) || !strings.Contains(page, `data-confirm="Delete this draft?`) {
+		t.Errorf("the draft's Send now or Delete does not ask first:\n%s", page)
+	}
 }
 
 func TestUICampaignFlow(t *testing.T) {

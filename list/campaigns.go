@@ -104,6 +104,10 @@ func (s *Service) applyCampaign(ctx context.Context, c *Campaign, in CampaignInp
 		c.SendAt = &t
 		if t.IsZero() {
 			c.SendAt = nil
+		} else if t.Before(s.Now().Add(-time.Minute)) {
+			// Send would then mail everyone at once: a time typed in local
+			// time instead of UTC, or last year's, must not do that.
+			return fmt.Errorf("%w: send_at %s UTC is in the past (times are UTC); clear it to send at once", ErrInvalid, t.Format("2006-01-02 15:04"))
 		}
 	}
 	if in.Lists != nil {

@@ -635,3 +635,28 @@ func TestDeletedListLeavesCampaigns(t *testing.T) {
 		t.Errorf("the running campaign ended with %q", c.Reason)
 	}
 }
+
+// TestPastSendAtRefused: a send time in the past is refused when saved,
+// since Send would then mail everyone at once; one ahead schedules.
+func TestPastSendAtRefused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 3)
+	subj, body, lists := "Hi", "<p>Hi</p>", []string{"a"}
+	past := f.svc.Now().Add(-2 * time.Hour)
+	_, err := f.svc.CreateCampaign(t.Context(), list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists, SendAt: &past}, list.Origin{})
+	if !errors.Is(err, list.ErrInvalid) || !strings.Contains(err.Error(), "in the past") {
+		t.Errorf("a past send_at = %v, want refused", err)
+	}
+	c := newCampaign(t, f, "a")
+	if _, err := f.svc.UpdateCampaign(t.Context(), c.ID, list.CampaignInput{SendAt: &past}, list.Origin{}); !errors.Is(err, list.ErrInvalid) {
+		t.Errorf("updating to a past send_at = %v, want refused", err)
+	}
+	ahead := f.svc.Now().Add(time.Hour)
+	if _, err := f.svc.UpdateCampaign(t.Context(), c.ID, list.CampaignInput{SendAt: &ahead}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil || got.Status != list.StatusScheduled {
+		t.Errorf("send with send_at ahead = %s, %v; want scheduled", got.Status, err)
+	}
+}

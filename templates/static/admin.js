@@ -97,11 +97,14 @@
     return "about " + h + " h " + Math.round((s - h * 3600) / 60) + " min left";
   }
 
-  // Campaign progress: server-sent events while it runs.
+  // Campaign progress: server-sent events while it runs. A paused
+  // campaign's stream ends at once: it is opened again every few seconds,
+  // so that the last messages in flight, and a resume from elsewhere,
+  // show.
   var prog = document.getElementById("progress");
   if (prog && window.EventSource) {
     var st = prog.getAttribute("data-status");
-    if (st === "running" || st === "scheduled") {
+    var watch = function () {
       var es = new EventSource(prog.getAttribute("data-src"));
       es.addEventListener("stats", function (ev) {
         var p = JSON.parse(ev.data);
@@ -131,10 +134,22 @@
       });
       es.addEventListener("end", function () {
         es.close();
-        setTimeout(function () { location.reload(); }, 1500);
+        if (st === "paused") {
+          setTimeout(watch, 5000);
+        } else {
+          setTimeout(function () { location.reload(); }, 1500);
+        }
       });
-    }
+    };
+    if (st === "running" || st === "scheduled" || st === "paused") { watch(); }
   }
+
+  // Actions that cannot be undone ask first (data-confirm on the button).
+  document.addEventListener("submit", function (ev) {
+    var b = ev.submitter || ev.target.querySelector("button[data-confirm]");
+    var q = b && b.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) { ev.preventDefault(); }
+  }, true);
 
   // Import: upload with a progress bar, then go to the job's page.
   var imp = document.getElementById("import-form");
