@@ -433,3 +433,20 @@ func TestImportCancelledKeepsNames(t *testing.T) {
 		t.Fatalf("search by name: %d hits, %v; want %d", total, err, done)
 	}
 }
+
+// TestImportRefusesOtherEncodings: a row in Windows-1252 (José Müller) is
+// refused by line, saying to save the file as UTF-8, instead of stored
+// with "�" for every accented letter; the UTF-8 rows are imported.
+func TestImportRefusesOtherEncodings(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	csv := "email,name,city\n" +
+		"jose@example.com,Jos\xe9 M\xfcller,Madrid\n" + // 2
+		"rene@example.com,Ren\xc3\xa9e,Lille\n" + // 3: UTF-8
+		"ana@example.com,Ana,S\xe3o Paulo\n" // 4: the attribute
+	res := importCSV(t, f, csv, list.ImportOptions{})
+	lines := errLines(res)
+	if res.Imported != 1 || !strings.Contains(lines[2], "save the file as UTF-8") || !strings.Contains(lines[4], "UTF-8") {
+		t.Errorf("result = %+v, errors %v; want lines 2 and 4 refused for their encoding", res, lines)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Config is the part of the instance configuration the domain rules need.
@@ -212,6 +213,11 @@ func (s *Service) Bootstrap(ctx context.Context) error {
 func checkText(field, v string, max int) error {
 	if len(v) > max {
 		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalid, field, max)
+	}
+	if !utf8.ValidString(v) {
+		// A file in another encoding (Windows-1252, say) would otherwise
+		// be stored with "�" for every accented letter.
+		return fmt.Errorf("%w: %s is not UTF-8 text (save the file as UTF-8)", ErrInvalid, field)
 	}
 	for _, r := range v {
 		if r < 0x20 || r == 0x7f {
