@@ -769,3 +769,29 @@ func TestUIPreviewNotStale(t *testing.T) {
 		}
 	}
 }
+
+// TestUILivePagesRefreshWithoutScript: a campaign still to send reloads
+// itself where JavaScript is off (docs: every page works without it); a
+// draft does not.
+func TestUILivePagesRefreshWithoutScript(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("ed")
+	subj, body, lists := "Hi", "<p>Hi</p>", []string{"newsletter"}
+	at := u.svc.Now().Add(time.Hour)
+	c, err := u.svc.CreateCampaign(t.Context(), list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists, SendAt: &at}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := fmt.Sprintf("/admin/campaigns/%d", c.ID)
+	const refresh = `<noscript><meta http-equiv="refresh"`
+	if _, html := s.get(page); strings.Contains(html, refresh) {
+		t.Error("a draft reloads itself")
+	}
+	if _, err := u.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, html := s.get(page); !strings.Contains(html, refresh) {
+		t.Errorf("a scheduled campaign's page does not reload without JavaScript:\n%s", html)
+	}
+}
