@@ -269,7 +269,7 @@ func TestUIReminderText(t *testing.T) {
 	// nothing changed.
 	long := url.Values{"confirm_text": {"New confirm"}, "reminder_text": {strings.Repeat("r", 20001)}, "welcome_text": {"Hi"}}
 	res, body = s.post("/admin/templates/newsletter", long)
-	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "too long") || !strings.Contains(body, "New confirm") {
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "reminder text of list newsletter is longer than") || !strings.Contains(body, "New confirm") {
 		t.Errorf("long text = %d, want 422 with the message and the posted text\n%.400s", res.StatusCode, body)
 	}
 	if l, _ := u.svc.ListBySlug(t.Context(), "newsletter"); l.ConfirmText != "Confirm words" || l.ReminderText != "Remember us?" {

@@ -29,8 +29,15 @@ func validateList(l *List) error {
 	if err := checkText("name", l.Name, 200); err != nil {
 		return err
 	}
-	if len(l.Description) > 2000 || len(l.ConsentText) > 4000 || len(l.WelcomeText) > 20000 || len(l.ConfirmText) > 20000 || len(l.ReminderText) > 20000 {
-		return fmt.Errorf("%w: a text field is too long", ErrInvalid)
+	for _, f := range []struct {
+		name string
+		v    string
+		max  int
+	}{{"description", l.Description, 2000}, {"consent text", l.ConsentText, 4000}, {"welcome text", l.WelcomeText, 20000},
+		{"confirmation text", l.ConfirmText, 20000}, {"reminder text", l.ReminderText, 20000}} {
+		if len(f.v) > f.max {
+			return fmt.Errorf("%w: the %s of list %s is longer than %d bytes", ErrInvalid, f.name, l.Slug, f.max)
+		}
 	}
 	switch l.OptIn {
 	case "":

@@ -388,3 +388,15 @@ func TestListGetsAConsentStatement(t *testing.T) {
 		t.Errorf("CreateList with a text = %q, %v", own.ConsentText, err)
 	}
 }
+
+// TestListTextTooLongSaysWhich: a list text over its limit is refused
+// naming the field and the list, on a page with one form per list.
+func TestListTextTooLongSaysWhich(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	long := strings.Repeat("x", 20001)
+	_, err := f.svc.UpdateList(t.Context(), "newsletter", list.ListPatch{ConfirmText: &long}, list.Origin{})
+	if !errors.Is(err, list.ErrInvalid) || !strings.Contains(err.Error(), "confirmation text of list newsletter") {
+		t.Errorf("UpdateList with a long confirmation text = %v", err)
+	}
+}
