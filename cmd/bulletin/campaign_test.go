@@ -41,6 +41,17 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// startSeeded seeds a store with n subscribers and a draft campaign (seed)
+// and starts a server on it that sends to a new sink at 20 messages a
+// second, slow enough to act on a campaign mid-run.
+func startSeeded(t *testing.T, n int) (*sink, *server, map[string]bool, list.CampaignID) {
+	t.Helper()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	want, id := seed(t, data, n)
+	return sk, startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20"), want, id
+}
+
 // seed makes lists a, b and c on a stopped store and n confirmed
 // subscribers on overlapping lists (i%2 on a, i%3 on b, i%5 on c), and a
 // draft campaign to all three; it returns the recipients and the campaign id.
@@ -426,10 +437,7 @@ func sendPlain(addr, from string, to []string, r io.Reader) error {
 // already with the relay finish, and a resume sends everyone once.
 func TestPauseStopsWaitingMessages(t *testing.T) {
 	t.Parallel()
-	sk := newSink(t)
-	data := filepath.Join(t.TempDir(), "data")
-	want, id := seed(t, data, 240)
-	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	sk, s, want, id := startSeeded(t, 240)
 	s.campaignAction(t, id, "send")
 	for len(received(t, sk)) < 10 {
 		time.Sleep(10 * time.Millisecond)

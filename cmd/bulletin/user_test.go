@@ -75,10 +75,7 @@ func TestUserCommands(t *testing.T) {
 
 func TestCampaignSendThroughServer(t *testing.T) {
 	t.Parallel()
-	sk := newSink(t)
-	data := filepath.Join(t.TempDir(), "data")
-	want, id := seed(t, data, 40)
-	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	_, s, want, id := startSeeded(t, 40)
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"campaign", "send", "--server", s.base, fmt.Sprint(id)}, envOf("BULLETIN_TOKEN", "admin:"+testPassword), &out, io.Discard)
 	if err != nil {
@@ -103,10 +100,7 @@ func TestCampaignSendThroughServer(t *testing.T) {
 // campaign is refused instead of printing a summary of nothing.
 func TestCampaignSendThroughServerResumesOrRefuses(t *testing.T) {
 	t.Parallel()
-	sk := newSink(t)
-	data := filepath.Join(t.TempDir(), "data")
-	want, id := seed(t, data, 40)
-	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "20")
+	_, s, want, id := startSeeded(t, 40)
 	s.campaignAction(t, id, "send")
 	s.campaignAction(t, id, "pause")
 	waitCampaign(t, s, id, list.StatusPaused, 5*time.Second)
