@@ -178,6 +178,31 @@ func (s *Service) GetCampaign(ctx context.Context, id CampaignID) (CampaignView,
 	return s.campaignView(ctx, c)
 }
 
+// EachCampaign calls fn on every campaign in st, oldest first, reading a
+// page at a time, until fn returns an error or ctx ends.
+func EachCampaign(ctx context.Context, st Store, fn func(Campaign) error) error {
+	const page = 200
+	var after CampaignID
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		cs, err := st.Campaigns(ctx, after, page)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := fn(c); err != nil {
+				return err
+			}
+		}
+		if len(cs) < page {
+			return nil
+		}
+		after = cs[len(cs)-1].ID
+	}
+}
+
 // Campaigns pages through campaigns, oldest first.
 func (s *Service) Campaigns(ctx context.Context, after CampaignID, limit int) ([]CampaignView, *CampaignID, error) {
 	limit = max(1, min(limit, 1000))

@@ -183,34 +183,24 @@ func (s *Service) DeleteList(ctx context.Context, slug string, o Origin) error {
 // their history, shown without it. A scheduled campaign left without a list
 // goes back to draft, saying why, rather than starting to nobody.
 func (s *Service) dropListFromCampaigns(ctx context.Context, l List) error {
-	var after CampaignID
-	for {
-		cs, err := s.store.Campaigns(ctx, after, 200)
-		if err != nil {
-			return err
-		}
-		for _, c := range cs {
-			if c.Status == StatusFinished || c.Status == StatusCancelled || !slices.Contains(c.Lists, l.ID) {
-				continue
-			}
-			_, err := s.store.UpdateCampaign(ctx, c.ID, func(c *Campaign) error {
-				c.Lists = slices.DeleteFunc(c.Lists, func(id ListID) bool { return id == l.ID })
-				if len(c.Lists) == 0 && c.Status == StatusScheduled {
-					c.Status, c.SendAt = StatusDraft, nil
-					c.Reason = "unscheduled: its list " + l.Slug + " was deleted"
-				}
-				c.UpdatedAt = s.Now()
-				return nil
-			})
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-		}
-		if len(cs) < 200 {
+	return EachCampaign(ctx, s.store, func(c Campaign) error {
+		if c.Status == StatusFinished || c.Status == StatusCancelled || !slices.Contains(c.Lists, l.ID) {
 			return nil
 		}
-		after = cs[len(cs)-1].ID
-	}
+		_, err := s.store.UpdateCampaign(ctx, c.ID, func(c *Campaign) error {
+			c.Lists = slices.DeleteFunc(c.Lists, func(id ListID) bool { return id == l.ID })
+			if len(c.Lists) == 0 && c.Status == StatusScheduled {
+				c.Status, c.SendAt = StatusDraft, nil
+				c.Reason = "unscheduled: its list " + l.Slug + " was deleted"
+			}
+			c.UpdatedAt = s.Now()
+			return nil
+		})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	})
 }
 
 // Lists returns every list with its counts.

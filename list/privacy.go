@@ -360,27 +360,21 @@ func (s *Service) exportSubscriber(ctx context.Context, id SubscriberID, how How
 // exportMails finds the subscriber's record in every campaign.
 func (s *Service) exportMails(ctx context.Context, id SubscriberID) ([]ExportedMail, error) {
 	out := []ExportedMail{}
-	var after CampaignID
-	for {
-		cs, err := s.store.Campaigns(ctx, after, 500)
+	err := EachCampaign(ctx, s.store, func(c Campaign) error {
+		rec, err := s.store.SendRecord(ctx, c.ID, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		for _, c := range cs {
-			rec, err := s.store.SendRecord(ctx, c.ID, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			}
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, ExportedMail{Campaign: c.ID, Name: c.Name, Subject: c.Subject, SendRecord: rec})
-		}
-		if len(cs) < 500 {
-			return out, nil
-		}
-		after = cs[len(cs)-1].ID
+		out = append(out, ExportedMail{Campaign: c.ID, Name: c.Name, Subject: c.Subject, SendRecord: rec})
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
 // subscriberBounces returns the bounce records of the subscriber: those

@@ -116,26 +116,18 @@ func (s *Service) RunCampaigns(ctx context.Context, opts RunnerOptions) {
 // runnable starts due scheduled campaigns and returns the running ones.
 func (s *Service) runnable(ctx context.Context) []CampaignID {
 	var ids []CampaignID
-	var after CampaignID
 	now := s.Now()
-	for ctx.Err() == nil {
-		cs, err := s.store.Campaigns(ctx, after, 200)
-		if err != nil {
-			s.log.Error("campaign scheduler", "err", err)
-			return ids
+	err := EachCampaign(ctx, s.store, func(c Campaign) error {
+		if due(c, now) {
+			c = s.startScheduled(ctx, c.ID, now)
 		}
-		for _, c := range cs {
-			if due(c, now) {
-				c = s.startScheduled(ctx, c.ID, now)
-			}
-			if c.Status == StatusRunning {
-				ids = append(ids, c.ID)
-			}
+		if c.Status == StatusRunning {
+			ids = append(ids, c.ID)
 		}
-		if len(cs) < 200 {
-			return ids
-		}
-		after = cs[len(cs)-1].ID
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("campaign scheduler", "err", err)
 	}
 	return ids
 }

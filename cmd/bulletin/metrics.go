@@ -180,23 +180,17 @@ func (c *storeCollector) queueDepth(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	n := len(mails)
-	var after list.CampaignID
-	for {
-		cs, err := st.Campaigns(ctx, after, 200)
-		if err != nil {
-			return 0, err
+	err = list.EachCampaign(ctx, st, func(cp list.Campaign) error {
+		if cp.Status == list.StatusRunning {
+			s := cp.Stats
+			n += max(0, s.Total-s.Sent-s.Failed-s.Skipped)
 		}
-		for _, cp := range cs {
-			if cp.Status == list.StatusRunning {
-				s := cp.Stats
-				n += max(0, s.Total-s.Sent-s.Failed-s.Skipped)
-			}
-		}
-		if len(cs) < 200 {
-			return n, nil
-		}
-		after = cs[len(cs)-1].ID
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
+	return n, nil
 }
 
 // ready is /readyz: the store answers a read.
