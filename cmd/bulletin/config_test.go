@@ -60,6 +60,8 @@ func TestServeRefusesBadValues(t *testing.T) {
 		{[]string{"--soft-bounce-window", "30s"}, "--soft-bounce-window"},
 		{[]string{"--hard-bounce-limit", "0"}, "--hard-bounce-limit"},
 		{[]string{"--soft-bounce-limit", "0"}, "--soft-bounce-limit"},
+		{[]string{"--smtp-in-timeout", "0"}, "--smtp-in-max-size"},
+		{[]string{"--smtp-in-max-conns", "0"}, "--smtp-in-max-size"},
 		{[]string{"--smtp-in-tls-cert", "/nonexistent/cert.pem", "--smtp-in-tls-key", "/nonexistent/key.pem"}, "--smtp-in-tls-cert"},
 	} {
 		data := filepath.Join(t.TempDir(), "data")

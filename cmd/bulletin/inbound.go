@@ -24,9 +24,12 @@ type inboundSettings struct {
 	SessionTimeout time.Duration
 	TLSCert        string
 	TLSKey         string
-	HardLimit      int
-	SoftLimit      int
-	SoftWindow     time.Duration
+	// cert is the pair loaded when the flags were checked, so that a
+	// file changed between the check and the start cannot differ.
+	cert       *tls.Certificate
+	HardLimit  int
+	SoftLimit  int
+	SoftWindow time.Duration
 }
 
 // inboundFlags registers the inbound server's and the bounce rules' flags.
@@ -51,8 +54,13 @@ func inboundFlags(fs *flag.FlagSet, c *config) {
 func (s *inboundSettings) errors() []error {
 	var errs []error
 	// Zero limits and timeouts come from subcommands that do not take these
-	// flags: the inbound server's own defaults apply then.
-	if s.MaxSize < 0 || s.MaxRcpts < 0 || s.MaxConns < 0 || s.Timeout < 0 || s.SessionTimeout < 0 {
+	// flags: the inbound server's own defaults apply then. Given as flags,
+	// a zero would silently mean that default, so it is refused.
+	least := int64(0)
+	if s.registered {
+		least = 1
+	}
+	if s.MaxSize < least || int64(s.MaxRcpts) < least || int64(s.MaxConns) < least || int64(s.Timeout) < least || int64(s.SessionTimeout) < least {
 		errs = append(errs, errors.New("--smtp-in-max-size, -max-rcpts, -max-conns and the timeouts must be positive"))
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
@@ -60,8 +68,11 @@ func (s *inboundSettings) errors() []error {
 	} else if s.TLSCert != "" {
 		// Loaded now so that a wrong path is reported with the other bad
 		// values, before the store is made.
-		if _, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey); err != nil {
+		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("--smtp-in-tls-cert and --smtp-in-tls-key: %w", err))
+		} else {
+			s.cert = &cert
 		}
 	}
 	if !s.registered {
@@ -120,12 +131,8 @@ func (in *instance) newInbound(ctx context.Context) (*smtp.Inbound, error) {
 		MaxMessageBytes: s.MaxSize, MaxRecipients: s.MaxRcpts, MaxConns: s.MaxConns,
 		ReadTimeout: s.Timeout, WriteTimeout: s.Timeout, SessionTimeout: s.SessionTimeout,
 	}
-	if s.TLSCert != "" {
-		cert, err := tls.LoadX509KeyPair(s.TLSCert, s.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("smtp-in tls: %w", err)
-		}
-		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if s.cert != nil {
+		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*s.cert}, MinVersion: tls.VersionTLS12}
 	}
 	return smtp.NewInbound(opts)
 }
