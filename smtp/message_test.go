@@ -393,6 +393,31 @@ func TestMarkdownLinkActions(t *testing.T) {
 	}
 }
 
+// TestMarkdownAutolinkActions: an autolink around an action
+// ("<{{.ManageURL}}>"), the way Markdown writes a bare link, becomes a link
+// to the URL, as it would with the URL written out.
+func TestMarkdownAutolinkActions(t *testing.T) {
+	t.Parallel()
+	m := testMessage()
+	m.Campaign.Format = list.FormatMarkdown
+	m.Campaign.Body = "Change your details: <{{.ManageURL}}>\n\nOr leave: <{{ .UnsubscribeURL }}>\n"
+	raw, err := newTestSender(t, nil).Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMessage(t, raw)
+	html, text := p.parts["text/html"], p.parts["text/plain"]
+	if want := `<a href="` + m.ManageURL + `">` + m.ManageURL + `</a>`; !strings.Contains(html, want) {
+		t.Errorf("the HTML part lacks %s:\n%s", want, html)
+	}
+	if strings.Contains(html, "&lt;") || strings.Contains(text, "<https") {
+		t.Errorf("an autolink kept its angle brackets:\n%s\n%s", html, text)
+	}
+	if !strings.Contains(html, `<a href="`+m.UnsubscribeURL+`">`) {
+		t.Errorf("the autolink with spaces in its action is no link:\n%s", html)
+	}
+}
+
 // TestHeaderErrorsHideValues: a refused address or URL is not quoted in
 // the error, which the log shows: logs carry no addresses or tokens.
 func TestHeaderErrorsHideValues(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	htmltemplate "html/template"
 	"io"
 	"io/fs"
+	"regexp"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -212,13 +213,25 @@ func (s *Sender) campaign(c *list.Campaign, l *list.Layout) (*campaignTemplates,
 	return t, nil
 }
 
+// autolinkAction matches a Markdown autolink around one action,
+// "<{{.ManageURL}}>".
+var autolinkAction = regexp.MustCompile(`<(\{\{[^{}]*\}\})>`)
+
 func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown}
+	body := c.Body
+	if t.markdown {
+		// html/template escapes the "<" of an autolink around an action, as
+		// it would a tag it cannot check, so Markdown never sees the link.
+		// The action alone becomes the bare URL, which the GFM linkify
+		// extension turns into the same link.
+		body = autolinkAction.ReplaceAllString(body, "$1")
+	}
 	var err error
 	if t.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
 		return nil, &TemplateError{"subject", err}
 	}
-	if t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(c.Body); err != nil {
+	if t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(body); err != nil {
 		return nil, &TemplateError{"body", err}
 	}
 	if strings.TrimSpace(c.Text) != "" {
@@ -226,21 +239,21 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 			return nil, &TemplateError{"text", err}
 		}
 	}
-	html := c.Body
+	html := body
 	if t.markdown {
 		var b bytes.Buffer
-		if err := markdown.Convert([]byte(c.Body), &b); err != nil {
+		if err := markdown.Convert([]byte(body), &b); err != nil {
 			return nil, &TemplateError{"body", err}
 		}
 		html = b.String()
-		if !strings.Contains(c.Body, "{{") {
+		if !strings.Contains(body, "{{") {
 			t.static = htmltemplate.HTML(html)
 		}
 	}
 	// Markdown escapes an action in a link target ("%7B%7B.Email%7D%7D"):
 	// the text part of such a body is converted from each rendered message
 	// instead of once from the converted template.
-	lost := strings.Count(html, "{{") < strings.Count(c.Body, "{{")
+	lost := strings.Count(html, "{{") < strings.Count(body, "{{")
 	if gen := HTMLToText(html); t.text == nil && !lost && strings.Count(gen, "{{") <= strings.Count(html, "{{") {
 		// More actions than the source had came from decoded entities
 		// ("&#123;&#123;"): not a template to run then.
