@@ -155,9 +155,11 @@ func renderChart(series []chartSeries, start, end time.Time, days int) string {
 	b.WriteString(`</svg>`)
 	b.WriteString(`<ul class="legend">`)
 	for _, cs := range series {
+		// The last point is a daily snapshot, not a live count: its day is
+		// said, so that it is not read against the live counts beside it.
 		last := cs.points[len(cs.points)-1]
-		fmt.Fprintf(&b, `<li><svg width="%d" height="%d" aria-hidden="true"><rect width="%d" height="%d" fill="%s"/></svg> %s: <strong>%d</strong></li>`,
-			chartLegendSwatch, chartLegendSwatch, chartLegendSwatch, chartLegendSwatch, cs.color, html.EscapeString(cs.name), last.value)
+		fmt.Fprintf(&b, `<li><svg width="%d" height="%d" aria-hidden="true"><rect width="%d" height="%d" fill="%s"/></svg> %s: <strong>%d</strong> on %s</li>`,
+			chartLegendSwatch, chartLegendSwatch, chartLegendSwatch, chartLegendSwatch, cs.color, html.EscapeString(cs.name), last.value, last.day.Format(layout))
 	}
 	b.WriteString(`</ul>`)
 	return b.String()
