@@ -177,7 +177,7 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 	if msg == "" {
 		err := s.svc.ManageSave(r.Context(), token, u, s.origin(r))
 		if errors.Is(err, list.ErrInvalid) {
-			msg = classify(err).msg
+			msg = publicMessage(err)
 		} else if err != nil {
 			return err
 		}
@@ -200,7 +200,7 @@ func (s *Server) manageEmail(w http.ResponseWriter, r *http.Request, token strin
 	}
 	err := s.svc.RequestEmailChange(r.Context(), token, email, s.origin(r))
 	if errors.Is(err, list.ErrInvalid) {
-		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", classify(err).msg)
+		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", publicMessage(err))
 	}
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/gorilla/mux"
@@ -197,12 +199,27 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.svc.Subscribe(r.Context(), req)
 	if errors.Is(err, list.ErrInvalid) {
-		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, classify(err).msg)
+		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, publicMessage(err))
 	}
 	if err != nil {
 		return err
 	}
 	return done()
+}
+
+// publicMessage words a refused input for the public pages as their own
+// messages are worded: a sentence, capitalised and closed.
+func publicMessage(err error) string {
+	msg := classify(err).msg
+	if msg == "" {
+		return msg
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
 }
 
 // checkFields applies the form's own size limits and collects the list's

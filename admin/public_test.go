@@ -9,9 +9,12 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -262,6 +265,16 @@ func TestSubscribeSameAnswer(t *testing.T) {
 	}
 }
 
+// startsUpper reports whether s starts with a capital or with a quoted
+// value, as a sentence may.
+func startsUpper(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsUpper(r) || r == '“'
+}
+
+// alertRE finds a public page's error message.
+var alertRE = regexp.MustCompile(`role="alert" id="form-error">([^<]+)</p>`)
+
 func TestSubscribeInvalidKeepsInput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -288,6 +301,10 @@ func TestSubscribeInvalidKeepsInput(t *testing.T) {
 		if res.StatusCode != 422 || !strings.Contains(body, c.want) || !strings.Contains(body, `role="alert"`) {
 			t.Errorf("%s: %d, want 422 with %q\n%s", c.name, res.StatusCode, c.want, body)
 			continue
+		}
+		// Every message is a sentence, whichever layer refused the input.
+		if m := alertRE.FindStringSubmatch(body); m == nil || !startsUpper(html.UnescapeString(m[1])) || !strings.HasSuffix(m[1], ".") {
+			t.Errorf("%s: the message is not a sentence: %v", c.name, m)
 		}
 		if v := c.form.Get("email"); v != "" && !strings.Contains(body, `value="`+v+`"`) {
 			t.Errorf("%s: typed address not kept", c.name)
