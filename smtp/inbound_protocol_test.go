@@ -2,15 +2,10 @@ package smtp_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -19,6 +14,7 @@ import (
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/smtp/tlstest"
 	gosmtp "github.com/emersion/go-smtp"
 )
 
@@ -451,17 +447,7 @@ func TestNewInboundValidation(t *testing.T) {
 
 func TestInboundStartTLS(t *testing.T) {
 	t.Parallel()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{testDomain},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	cert := tlstest.SelfSigned(t, testDomain).TLS
 	rec, addr := startRecorder(t, func(o *smtp.InboundOptions) {
 		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	})

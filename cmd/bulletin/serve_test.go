@@ -2,21 +2,14 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/bulletin/bulletin/smtp/tlstest"
 	gosmtp "github.com/emersion/go-smtp"
 )
 
@@ -56,7 +49,8 @@ func TestServePortInUse(t *testing.T) {
 func TestServeInboundSTARTTLS(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	certFile, keyFile, der := writeSelfSigned(t, dir, "mx.news.test")
+	cert := tlstest.SelfSigned(t, "mx.news.test")
+	certFile, keyFile := cert.WritePEM(t, dir)
 	s := startServer(t, filepath.Join(dir, "data"), "--smtp-in-tls-cert", certFile, "--smtp-in-tls-key", keyFile)
 	// DialStartTLS fails when STARTTLS is not offered.
 	c, err := gosmtp.DialStartTLS(s.smtpIn, &tls.Config{ServerName: "mx.news.test", InsecureSkipVerify: true})
@@ -68,34 +62,7 @@ func TestServeInboundSTARTTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	st, ok := c.TLSConnectionState()
-	if !ok || len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, der) {
+	if !ok || len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, cert.DER) {
 		t.Fatal("the inbound port did not present the configured certificate")
 	}
-}
-
-// writeSelfSigned writes a self-signed certificate for host and its key as
-// PEM files in dir, and returns their paths and the certificate's DER.
-func writeSelfSigned(t *testing.T, dir, host string) (certFile, keyFile string, der []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	for file, b := range map[string]*pem.Block{certFile: {Type: "CERTIFICATE", Bytes: der}, keyFile: {Type: "PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(file, pem.EncodeToMemory(b), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return certFile, keyFile, der
 }
