@@ -39,6 +39,8 @@ type RetentionReport struct {
 	SubscribersDeleted int
 	// IPsTruncated counts the event IP addresses shortened.
 	IPsTruncated int
+	// SessionsSwept counts the expired admin sessions deleted.
+	SessionsSwept int
 }
 
 // RunRetention runs the retention jobs at once and then every interval
@@ -71,7 +73,8 @@ func (s *Service) safeRetention(ctx context.Context) {
 	}
 	if rep != (RetentionReport{}) || err == nil {
 		s.log.Info("retention", "reminded", rep.Reminded, "purged", rep.Purged,
-			"subscribers_deleted", rep.SubscribersDeleted, "ips_truncated", rep.IPsTruncated)
+			"subscribers_deleted", rep.SubscribersDeleted, "ips_truncated", rep.IPsTruncated,
+			"sessions_swept", rep.SessionsSwept)
 	}
 }
 
@@ -80,9 +83,15 @@ func (s *Service) safeRetention(ctx context.Context) {
 // deletion of subscriptions still unconfirmed after PurgeUnconfirmedAfter
 // (and of their subscriber when nothing else is left), and truncation of
 // the IP addresses of events older than TruncateIPsAfter. Consent records
-// keep their IPs as proof for as long as the subscription exists.
+// keep their IPs as proof for as long as the subscription exists. Expired
+// admin sessions are swept first, whatever the list jobs then meet.
 func (s *Service) Retention(ctx context.Context) (RetentionReport, error) {
 	var rep RetentionReport
+	n, err := s.SweepSessions(ctx)
+	rep.SessionsSwept = n
+	if err != nil {
+		return rep, err
+	}
 	cfg := s.Config()
 	lists, err := s.store.Lists(ctx)
 	if err != nil {

@@ -1,6 +1,7 @@
 package list
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -109,6 +110,8 @@ type Service struct {
 	store  Store
 	mailer Mailer
 	tokens *Tokens
+	// secret is the instance secret, kept for DeriveKey only.
+	secret []byte
 	log    *slog.Logger
 	now    func() time.Time
 
@@ -145,7 +148,7 @@ func New(opts Options) (*Service, error) {
 	}
 	opts.Config.defaults()
 	return &Service{
-		store: opts.Store, mailer: opts.Mailer, tokens: NewTokens(opts.Secret),
+		store: opts.Store, mailer: opts.Mailer, tokens: NewTokens(opts.Secret), secret: bytes.Clone(opts.Secret),
 		log: opts.Logger, now: opts.Now, cfg: opts.Config, kick: make(chan struct{}, 1),
 		runKick: make(chan struct{}, 1), observe: opts.Observe,
 		mx: newMXCache(opts.LookupMX, opts.Now), settings: opts.Settings,

@@ -163,14 +163,41 @@ type UserStore interface {
 	UserByName(ctx context.Context, name string) (User, error)
 	Users(ctx context.Context) ([]User, error)
 	UpdateUser(ctx context.Context, id UserID, fn func(*User) error) (User, error)
+	// DeleteUser deletes a user with their API tokens and sessions.
 	DeleteUser(ctx context.Context, id UserID) error
 	// CreateAPIToken stores t and sets its ID.
 	CreateAPIToken(ctx context.Context, t *APIToken) error
 	APITokenByHash(ctx context.Context, hash []byte) (APIToken, error)
 	APITokens(ctx context.Context, user UserID) ([]APIToken, error)
 	DeleteAPIToken(ctx context.Context, id uint64) error
+	SessionStore
 	// AppendAudit stores an audit entry and sets its ID.
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	// Audit returns audit entries after the given id, oldest first.
 	Audit(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+}
+
+// SessionStore keeps the admin UI's login sessions, by the hash of their
+// id. The rules (how long a session lives) are the Service's: the store
+// only reads, writes and deletes what it is told.
+type SessionStore interface {
+	// CreateSession stores s, first deleting the least recently seen
+	// sessions of its user so that they keep fewer than perUser;
+	// ErrNotFound if the user does not exist, ErrExists if the hash is
+	// taken.
+	CreateSession(ctx context.Context, s Session, perUser int) error
+	// Session returns the session stored under hash, or ErrNotFound.
+	Session(ctx context.Context, hash []byte) (Session, error)
+	// TouchSession sets the session's SeenAt to seen, unless it is already
+	// later; ErrNotFound if the session is gone.
+	TouchSession(ctx context.Context, hash []byte, seen time.Time) error
+	// DeleteSession deletes a session; deleting one that is gone is no
+	// error.
+	DeleteSession(ctx context.Context, hash []byte) error
+	// DeleteUserSessions deletes every session of user except the one
+	// under keep (nil: none kept) and returns how many it deleted.
+	DeleteUserSessions(ctx context.Context, user UserID, keep []byte) (int, error)
+	// SweepSessions deletes the sessions last seen before seenBefore or
+	// created before createdBefore and returns how many it deleted.
+	SweepSessions(ctx context.Context, seenBefore, createdBefore time.Time) (int, error)
 }

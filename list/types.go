@@ -259,6 +259,18 @@ type APIToken struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
+// Session is a logged-in admin browser as stored. Only the SHA-256 of the
+// session id is kept, so that a copy of the store (a backup) holds nothing
+// a browser could present as its cookie.
+type Session struct {
+	Hash      []byte    `json:"-"`
+	User      UserID    `json:"user_id"`
+	CreatedAt time.Time `json:"created_at"`
+	// SeenAt is when the session was last used, written at most every
+	// SessionTouchEvery.
+	SeenAt time.Time `json:"seen_at"`
+}
+
 // MailKind names a system mail.
 type MailKind string
 

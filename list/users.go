@@ -129,7 +129,8 @@ func (s *Service) Authenticate(ctx context.Context, name, password string) (User
 // dummyHash is verified for unknown users to even out timing.
 var dummyHash, _ = HashPassword("bulletin timing equaliser")
 
-// SetPassword changes a user's password.
+// SetPassword changes a user's password and ends their sessions, so that
+// whoever was logged in with the old one is logged out everywhere.
 func (s *Service) SetPassword(ctx context.Context, name, password string, o Origin) error {
 	if len(password) < MinPasswordLen {
 		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLen)
@@ -146,10 +147,11 @@ func (s *Service) SetPassword(ctx context.Context, name, password string, o Orig
 		u.PasswordHash = h
 		return nil
 	})
-	if err == nil {
-		s.audit(ctx, o, "user.passwd", name)
+	if err != nil {
+		return err
 	}
-	return err
+	s.audit(ctx, o, "user.passwd", name)
+	return s.EndUserSessions(ctx, u.ID, "")
 }
 
 // apiTokenPrefix marks Bulletin API tokens, so that secret scanners can

@@ -76,6 +76,10 @@ const (
 	bTokenHash     = "token_hash"
 	bAudit         = "audit"
 	bSettings      = "settings"
+	// bSessions keeps the admin sessions. It is made at every Open that
+	// may write, with no schema change: it needs no migration of data,
+	// and an older Bulletin opening the store just leaves it alone.
+	bSessions = "sessions"
 )
 
 // bucketsV1 is the layout of schema version 1; see the package doc.
@@ -192,7 +196,7 @@ func (db *DB) migrate(readOnly bool) error {
 			}
 			db.log.Info("store schema migrated", "version", v+1)
 		}
-		for _, name := range append(bucketsV1[:], bCampaignBody, bSuppressionAt) {
+		for _, name := range append(bucketsV1[:], bCampaignBody, bSuppressionAt, bSessions) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}

@@ -46,6 +46,8 @@
 //	tokens           tokenID → APIToken (with hash); listed by a scan, as they are few
 //	token_hash       hash → tokenID
 //	audit            auditID → AuditEntry
+//	sessions         SHA-256 of a session id → Session (never the id itself);
+//	                 made at Open with no schema change; scanned, as they are few
 //	settings         key → raw bytes
 //
 // Every method is one transaction (DeleteList: a first one, then chunks;

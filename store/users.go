@@ -147,8 +147,8 @@ func (db *DB) UpdateUser(ctx context.Context, id list.UserID, fn func(*list.User
 	return u, nil
 }
 
-// DeleteUser deletes a user and their API tokens, which would otherwise
-// still authenticate as nobody.
+// DeleteUser deletes a user with their API tokens and sessions, which
+// would otherwise still authenticate as nobody.
 func (db *DB) DeleteUser(ctx context.Context, id list.UserID) error {
 	err := db.update(ctx, func(tx *bolt.Tx) error {
 		var v userValue
@@ -163,6 +163,9 @@ func (db *DB) DeleteUser(ctx context.Context, id list.UserID) error {
 			if err := removeToken(tx, &t); err != nil {
 				return err
 			}
+		}
+		if _, err := deleteUserSessions(tx, id, nil); err != nil {
+			return err
 		}
 		if err := bucket(tx, bUserName).Delete([]byte(v.Name)); err != nil {
 			return err
