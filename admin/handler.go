@@ -38,6 +38,8 @@ type reqInfo struct {
 	route string
 	// u is the authenticated user (API or admin session).
 	u list.User
+	// sid is the admin session id, once a ui wrapper found the session.
+	sid string
 }
 
 func info(r *http.Request) *reqInfo {

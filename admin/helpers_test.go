@@ -72,6 +72,10 @@ type env struct {
 	svc  *list.Service
 	db   *store.DB
 	mail *recMailer
+	// path is the store file and opts the server options, kept for
+	// restart.
+	path string
+	opts []func(*Options)
 	// slept records the login throttle delays.
 	mu     sync.Mutex
 	slept  []time.Duration
@@ -81,12 +85,23 @@ type env struct {
 
 func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "b.db"), store.Options{})
+	e := &env{t: t, mail: &recMailer{}, path: filepath.Join(t.TempDir(), "b.db"), opts: opts,
+		nowVal: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e.start()
+	t.Cleanup(func() { e.db.Close() })
+	return e
+}
+
+// start opens the store at e.path and builds the service and the Server
+// over it, as the binary does when it starts.
+func (e *env) start() {
+	t := e.t
+	t.Helper()
+	db, err := store.Open(e.path, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	e := &env{t: t, db: db, mail: &recMailer{}, nowVal: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	e.db = db
 	svc, err := list.New(list.Options{Store: db, Mailer: e.mail, Secret: []byte("0123456789abcdef0123456789abcdef"),
 		Config: list.Config{BaseURL: testBaseURL, Domain: "news.example"}, Now: e.now})
 	if err != nil {
@@ -97,7 +112,7 @@ func newEnv(t *testing.T, opts ...func(*Options)) *env {
 	}
 	e.svc = svc
 	o := Options{Service: svc, FS: templates.FS, Now: e.now}
-	for _, f := range opts {
+	for _, f := range e.opts {
 		f(&o)
 	}
 	srv, err := New(o)
@@ -111,7 +126,17 @@ func newEnv(t *testing.T, opts ...func(*Options)) *env {
 		return nil
 	}
 	e.srv, e.h = srv, srv.Handler()
-	return e
+}
+
+// restart closes the store and starts a new service and Server on the
+// same file: all that survives is what the store kept (a Server holds no
+// resource to close).
+func (e *env) restart() {
+	e.t.Helper()
+	if err := e.db.Close(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.start()
 }
 
 func (e *env) now() time.Time {

@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"crypto/rand"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -74,9 +73,10 @@ type Server struct {
 	subscribeFloor time.Duration
 	logins         *throttle
 	basicCache     *authCache
-	sessions       *sessions
+	newTokens      *newTokens
 	cop            *http.CrossOriginProtection
-	// csrfKey keys the CSRF tokens derived from session ids.
+	// csrfKey keys the CSRF tokens derived from session ids; it is derived
+	// from the instance secret, so it outlives a restart.
 	csrfKey []byte
 	// sleep waits out a login throttle delay; tests replace it.
 	sleep func(r *http.Request, d time.Duration) error
@@ -130,12 +130,11 @@ func New(opts Options) (*Server, error) {
 		outboxShown:    500,
 		logins:         newThrottle(),
 		basicCache:     newAuthCache(basicCacheTTL, maxAuthCache),
-		sessions:       newSessions(),
+		newTokens:      newNewTokens(),
 		cop:            http.NewCrossOriginProtection(),
-		csrfKey:        make([]byte, 32),
+		csrfKey:        opts.Service.DeriveKey(csrfPurpose),
 		sleep:          sleepCtx,
 	}
-	rand.Read(s.csrfKey) // crypto/rand.Read never fails
 	s.cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	return s, nil
 }

@@ -14,7 +14,11 @@ import (
 func (s *Server) ui(fn handlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		sess, ok := s.session(r)
+		sess, ok, err := s.session(r)
+		if err != nil {
+			s.uiError(w, r, err)
+			return
+		}
 		if !ok {
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				if err := s.loginPage(w, r, http.StatusOK, "", ""); err != nil {
@@ -25,8 +29,7 @@ func (s *Server) ui(fn handlerFunc) http.Handler {
 			s.uiError(w, r, errCSRF)
 			return
 		}
-		info(r).u = sess.user
-		err := error(nil)
+		info(r).u, info(r).sid = sess.user, sess.id
 		if !safeMethod(r.Method) {
 			err = checkCSRF(w, r, s.csrfToken("session", sess.id))
 		}
@@ -63,7 +66,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, name string, data 
 // pageStatus is page with a status and the whole view (for notices).
 func (s *Server) pageStatus(w http.ResponseWriter, r *http.Request, status int, name string, v view) error {
 	v.Outbox = s.outbox
-	if sess, ok := s.session(r); ok {
+	// An error page for a store that fails is still rendered, without
+	// the user.
+	if sess, ok, _ := s.session(r); ok {
 		v.User, v.Role = sess.user.Name, string(sess.user.Role)
 		v.CSRF = s.csrfToken("session", sess.id)
 	}
@@ -110,9 +115,11 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, u
 
 // loginForm shows the login form, or goes to the dashboard when logged in.
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
-	if _, ok := s.session(r); ok {
-		http.Redirect(w, r, "/admin/", http.StatusSeeOther)
-		return nil
+	if _, ok, err := s.session(r); err != nil || ok {
+		if err == nil {
+			http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+		}
+		return err
 	}
 	return s.loginPage(w, r, http.StatusOK, "", "")
 }
@@ -141,10 +148,13 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if c, err := r.Cookie(sessionCookie); err == nil { // no fixation: always a new id
-		s.sessions.delete(c.Value)
+		if err := s.svc.EndSession(r.Context(), c.Value); err != nil {
+			return err
+		}
 	}
-	sess := s.sessions.create(u, s.now())
-	s.setCookie(w, r, sessionCookie, sess.id, int(sessionMax.Seconds()))
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
 	s.setCookie(w, r, loginCookie, "", -1)
 	s.logger(r).Info("login", "user_id", u.ID)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
@@ -154,7 +164,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 // logout ends the session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	if c, err := r.Cookie(sessionCookie); err == nil {
-		s.sessions.delete(c.Value)
+		if err := s.svc.EndSession(r.Context(), c.Value); err != nil {
+			return err
+		}
 	}
 	s.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)

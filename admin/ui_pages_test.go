@@ -256,6 +256,9 @@ func TestUIAccount(t *testing.T) {
 	if _, err := u.svc.Authenticate(t.Context(), "ed", "new-password-1"); err != nil {
 		t.Fatal("password not changed")
 	}
+	// The change gave this browser a new session, and so a new CSRF token.
+	_, body := s.get("/admin/account")
+	s.token = csrf(t, body)
 	// A token is made by a POST that redirects (a reload makes no second
 	// one), shown once on the page it redirects to (never in the URL),
 	// works for the API, and dies when revoked.
@@ -264,7 +267,7 @@ func TestUIAccount(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther || loc != "/admin/account?done=token-created" {
 		t.Fatalf("create token = %d %q, want 303 to the account page", res.StatusCode, loc)
 	}
-	_, body := s.get(loc)
+	_, body = s.get(loc)
 	m := regexp.MustCompile(`id="new-token" class="token">(blt_[^<]+)<`).FindStringSubmatch(body)
 	if m == nil || !strings.Contains(body, "The token was made.") {
 		t.Fatalf("the page after the redirect lacks the token\n%s", body)

@@ -107,12 +107,15 @@ func (s *Server) uiRoutes(r *mux.Router) {
 func (s *Server) uiStream(fn handlerFunc) http.Handler {
 	return s.cop.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		sess, ok := s.session(r)
-		if !ok {
-			s.uiError(w, r, errCSRF)
+		sess, ok, err := s.session(r)
+		if err == nil && !ok {
+			err = errCSRF
+		}
+		if err != nil {
+			s.uiError(w, r, err)
 			return
 		}
-		info(r).u = sess.user
+		info(r).u, info(r).sid = sess.user, sess.id
 		got := r.Header.Get(csrfHeader)
 		if got == "" {
 			got = r.URL.Query().Get(csrfField)

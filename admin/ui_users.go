@@ -32,9 +32,7 @@ func (s *Server) uiAccount(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Showing a new token once is the display of the POST's result, not a
 	// change of stored state.
-	if sess, ok := s.session(r); ok {
-		p.NewToken = s.sessions.takeNewToken(sess.id)
-	}
+	p.NewToken = s.newTokens.take(info(r).sid, s.now())
 	return s.uiPage(w, r, http.StatusOK, "account", "account", p, "")
 }
 
@@ -71,6 +69,11 @@ func (s *Server) uiPassword(w http.ResponseWriter, r *http.Request) error {
 	s.basicCache.mu.Lock()
 	clear(s.basicCache.m) // the old password must stop working for the API at once
 	s.basicCache.mu.Unlock()
+	// SetPassword ended every session of the user, this one too: the
+	// browser that changed the password goes on under a new id.
+	if err := s.startSession(w, r, u); err != nil {
+		return err
+	}
 	return redirect(w, r, "/admin/account", "password")
 }
 
@@ -93,9 +96,7 @@ func (s *Server) uiCreateToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	// Redirect rather than answer, so that a reload does not make a second
 	// token; the session carries the secret to the next page.
-	if sess, ok := s.session(r); ok {
-		s.sessions.setNewToken(sess.id, secret)
-	}
+	s.newTokens.put(info(r).sid, secret, s.now())
 	return redirect(w, r, "/admin/account", "token-created")
 }
 
@@ -195,13 +196,6 @@ func (s *Server) uiDeleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Store().DeleteUser(ctx, id); err != nil {
 		return err
 	}
-	s.sessions.mu.Lock()
-	for sid, sess := range s.sessions.m {
-		if sess.user.ID == id {
-			delete(s.sessions.m, sid)
-		}
-	}
-	s.sessions.mu.Unlock()
 	s.basicCache.mu.Lock()
 	clear(s.basicCache.m)
 	s.basicCache.mu.Unlock()
