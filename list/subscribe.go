@@ -112,17 +112,22 @@ func (s *Service) signUp(r *Record, fx *Effects, l *List, consent *Consent, how 
 		// UnsubscribedAt stays until a confirmation: a renewal that nobody
 		// confirms is still a subscription its owner left (imports and the
 		// retention job go by it), and its consent record stays whole.
-		sub.State, sub.Nonce = StateUnconfirmed, nonce
-		setRequestConsent(sub, consent)
-		sub.ConfirmedAt, sub.RemindedAt = nil, nil
+		reopen(sub, consent, nonce)
 		fx.Events = append(fx.Events, s.event(r, l.ID, EventSubscribed, how, o, now, ""))
 		if l.OptIn == OptInSingle && r.Suppression == nil {
 			return s.confirm(r, fx, l, sub, how, o, now, nonce+1)
 		}
 	}
-	sub.LastConfirmMail = now
-	fx.Mails = append(fx.Mails, QueuedMail{Kind: MailConfirm, Subscriber: r.Subscriber.ID, List: l.ID, Due: now, Created: now})
+	queueConfirm(r, fx, l, sub, now)
 	return nil
+}
+
+// reopen makes a subscription its owner left unconfirmed again for a new
+// request, whose consent waits beside the old one until confirmed.
+func reopen(sub *Subscription, consent *Consent, nonce uint32) {
+	sub.State, sub.Nonce = StateUnconfirmed, nonce
+	setRequestConsent(sub, consent)
+	sub.ConfirmedAt, sub.RemindedAt = nil, nil
 }
 
 // setRequestConsent records the consent of a sign-up request: as the

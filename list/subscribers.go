@@ -68,16 +68,8 @@ func (s *Service) AddSubscriber(ctx context.Context, n NewSubscriber, how How, o
 	if err := checkAttributes(n.Attributes); err != nil {
 		return SubscriberView{}, err
 	}
-	switch n.State {
-	case "":
-		n.State = StateUnconfirmed
-	case StateConfirmed:
-		if strings.TrimSpace(n.Reason) == "" {
-			return SubscriberView{}, fmt.Errorf("%w: a confirmed addition needs a reason (the consent source)", ErrInvalid)
-		}
-	case StateUnconfirmed:
-	default:
-		return SubscriberView{}, fmt.Errorf("%w: state must be \"confirmed\" or \"unconfirmed\"", ErrInvalid)
+	if n.State, err = additionState(n.State, n.Reason); err != nil {
+		return SubscriberView{}, err
 	}
 	lists, err := s.listsBySlug(ctx, n.Lists)
 	if err != nil {
@@ -98,8 +90,7 @@ func (s *Service) AddSubscriber(ctx context.Context, n NewSubscriber, how How, o
 			Attributes: n.Attributes, CreatedAt: now, UpdatedAt: now, Nonce: nonce}
 		for i := range lists {
 			l := &lists[i]
-			consent := &Consent{Source: string(how), Reason: n.Reason, Text: l.ConsentText, TextVersion: l.ConsentVersion,
-				PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
+			consent := editorConsent(l, how, n.Reason, o, now, cfg)
 			if err := s.addToList(r, fx, l, n.State, consent, how, o, now, nonce); err != nil {
 				return err
 			}
@@ -112,6 +103,24 @@ func (s *Service) AddSubscriber(ctx context.Context, n NewSubscriber, how How, o
 	s.Kick()
 	s.audit(ctx, o, "subscriber.add", fmt.Sprint(r.Subscriber.ID))
 	return s.view(ctx, r, map[ListID]List{})
+}
+
+// additionState checks the state an editor asks for a subscription: none
+// means unconfirmed (a confirmation mail, the safe default), and confirmed
+// needs a reason, since the editor vouches for a consent given elsewhere.
+func additionState(state State, reason string) (State, error) {
+	switch state {
+	case "":
+		return StateUnconfirmed, nil
+	case StateConfirmed:
+		if strings.TrimSpace(reason) == "" {
+			return "", fmt.Errorf("%w: a confirmed addition needs a reason (the consent source)", ErrInvalid)
+		}
+		return state, nil
+	case StateUnconfirmed:
+		return state, nil
+	}
+	return "", fmt.Errorf("%w: state must be \"confirmed\" or \"unconfirmed\"", ErrInvalid)
 }
 
 // addToList subscribes a record to a list as an editor or import asks:
@@ -141,9 +150,22 @@ func (s *Service) addToList(r *Record, fx *Effects, l *List, state State, consen
 		fx.Events = append(fx.Events, s.event(r, l.ID, EventConfirmed, how, o, now, consent.Reason))
 		return nil
 	}
+	queueConfirm(r, fx, l, sub, now)
+	return nil
+}
+
+// editorConsent is the consent record of an editor's addition: how it came
+// (admin, api) and the editor's reason, beside what the list shows.
+func editorConsent(l *List, how How, reason string, o Origin, now time.Time, cfg Config) *Consent {
+	return &Consent{Source: string(how), Reason: reason, Text: l.ConsentText, TextVersion: l.ConsentVersion,
+		PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
+}
+
+// queueConfirm queues the confirmation mail of sub, in the same
+// transaction as the change that asks for it.
+func queueConfirm(r *Record, fx *Effects, l *List, sub *Subscription, now time.Time) {
 	sub.LastConfirmMail = now
 	fx.Mails = append(fx.Mails, QueuedMail{Kind: MailConfirm, Subscriber: r.Subscriber.ID, List: l.ID, Due: now, Created: now})
-	return nil
 }
 
 func (s *Service) listsBySlug(ctx context.Context, slugs []string) ([]List, error) {
