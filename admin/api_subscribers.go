@@ -221,6 +221,40 @@ func (s *Server) apiUpdateSubscriber(w http.ResponseWriter, r *http.Request) err
 	return s.writeSubscriber(w, r, http.StatusOK, v)
 }
 
+// apiSubscribeToLists puts an existing subscriber on lists ({lists, state,
+// reason}, as POST /api/v1/subscribers takes them): 200 with the
+// subscriber as GET answers it, also when nothing had to change.
+func (s *Server) apiSubscribeToLists(w http.ResponseWriter, r *http.Request) error {
+	id, err := subscriberID(r)
+	if err != nil {
+		return err
+	}
+	var a list.ListAddition
+	if err := decodeJSON(w, r, &a); err != nil {
+		return err
+	}
+	v, err := s.svc.SubscribeToLists(r.Context(), id, a, list.HowAPI, s.origin(r))
+	if err != nil {
+		return err
+	}
+	return s.writeSubscriber(w, r, http.StatusOK, v)
+}
+
+// apiUnsubscribeFromList takes a subscriber off a list, ?reason= saying
+// why: 200 with the subscriber, not 204, since the subscription stays
+// (unsubscribed, with its consent record) and the answer shows it.
+func (s *Server) apiUnsubscribeFromList(w http.ResponseWriter, r *http.Request) error {
+	id, err := subscriberID(r)
+	if err != nil {
+		return err
+	}
+	v, err := s.svc.UnsubscribeFromList(r.Context(), id, mux.Vars(r)["slug"], r.URL.Query().Get("reason"), list.HowAPI, s.origin(r))
+	if err != nil {
+		return err
+	}
+	return s.writeSubscriber(w, r, http.StatusOK, v)
+}
+
 // apiDeleteSubscriber erases a subscriber (a keyed hash stays in the
 // suppression list): 204.
 func (s *Server) apiDeleteSubscriber(w http.ResponseWriter, r *http.Request) error {

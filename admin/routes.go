@@ -41,6 +41,8 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/api/v1/subscribers/{id:[0-9]+}", s.api(s.apiUpdateSubscriber)).Methods("PUT")
 	r.Handle("/api/v1/subscribers/{id:[0-9]+}", s.api(s.apiDeleteSubscriber)).Methods("DELETE")
 	r.Handle("/api/v1/subscribers/{id:[0-9]+}/export", s.api(s.apiExportSubscriber)).Methods("GET")
+	r.Handle("/api/v1/subscribers/{id:[0-9]+}/lists", s.api(s.apiSubscribeToLists)).Methods("POST")
+	r.Handle("/api/v1/subscribers/{id:[0-9]+}/lists/{slug}", s.api(s.apiUnsubscribeFromList)).Methods("DELETE")
 	r.Handle("/api/v1/export", s.api(s.apiExport)).Methods("GET")
 	r.Handle("/api/v1/campaigns", s.api(s.apiCampaigns)).Methods("GET")
 	r.Handle("/api/v1/campaigns", s.api(s.apiCreateCampaign)).Methods("POST")

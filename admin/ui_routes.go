@@ -53,6 +53,8 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/subscribers/{id:[0-9]+}", s.uiSubscriber, get)
 	ui("/admin/subscribers/{id:[0-9]+}", s.uiSaveSubscriber, post)
 	ui("/admin/subscribers/{id:[0-9]+}/blocklist", s.uiBlocklist, post)
+	ui("/admin/subscribers/{id:[0-9]+}/lists", s.uiSubscribeToLists, post)
+	ui("/admin/subscribers/{id:[0-9]+}/lists/{slug}/unsubscribe", s.uiUnsubscribeFromList, post)
 	ui("/admin/subscribers/{id:[0-9]+}/export", s.uiExportSubscriber, get)
 	ui("/admin/subscribers/{id:[0-9]+}/delete", s.uiEraseForm, get)
 	ui("/admin/subscribers/{id:[0-9]+}/delete", s.uiErase, post)
@@ -137,6 +139,7 @@ var notices = map[string]string{
 	"list-created": "The list was created.", "list-saved": "The list was saved.", "list-deleted": "The list was deleted.",
 	"sub-added": "The subscriber was added.", "sub-saved": "The subscriber was saved.", "sub-erased": "The subscriber was erased; their address stays suppressed.",
 	"blocklisted": "The address is blocklisted.", "unblocklisted": "The address is no longer blocklisted.",
+	"sub-subscribed": "The subscription was saved: its state is below.", "sub-unsubscribed": "The subscriber was unsubscribed from the list.",
 	"campaign-created": "The draft was created.", "campaign-saved": "The draft was saved.", "campaign-deleted": "The draft was deleted.",
 	"test-sent": "The test was sent.", "send": "The campaign was started.", "pause": "The campaign was paused.",
 	"resume": "The campaign was resumed.", "cancel": "The campaign was cancelled.", "unschedule": "The campaign is a draft again.",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/gorilla/mux"
 )
 
 // subscribersPage is the search page's data.
@@ -131,7 +132,28 @@ type subscriberPage struct {
 	Events []list.Event
 	Slugs  map[list.ListID]string
 	Attrs  string
+	// Lists are all the lists, for the "Add to list" form; Add is what
+	// that form last asked, kept when it was refused.
+	Lists []list.ListWithCounts
+	Add   list.ListAddition
 }
+
+// Addable are the lists the person is not confirmed on: those the "Add to
+// list" form offers.
+func (p subscriberPage) Addable() []list.ListWithCounts {
+	var out []list.ListWithCounts
+	for _, l := range p.Lists {
+		if !slices.ContainsFunc(p.Sub.Subscriptions, func(s list.SubscriptionView) bool {
+			return s.List == l.ID && s.State == list.StateConfirmed
+		}) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// Picked reports whether the "Add to list" form last asked for slug.
+func (p subscriberPage) Picked(slug string) bool { return slices.Contains(p.Add.Lists, slug) }
 
 func (s *Server) subscriberPageData(r *http.Request, id list.SubscriberID) (subscriberPage, error) {
 	v, err := s.svc.Subscriber(r.Context(), id)
@@ -142,11 +164,15 @@ func (s *Server) subscriberPageData(r *http.Request, id list.SubscriberID) (subs
 	if err != nil {
 		return subscriberPage{}, err
 	}
-	slugs, err := s.listSlugs(r)
+	ls, err := s.svc.Lists(r.Context())
 	if err != nil {
 		return subscriberPage{}, err
 	}
-	return subscriberPage{Sub: v, Events: evs, Slugs: slugs, Attrs: attrText(v.Attributes)}, nil
+	slugs := make(map[list.ListID]string, len(ls))
+	for _, l := range ls {
+		slugs[l.ID] = l.Slug
+	}
+	return subscriberPage{Sub: v, Events: evs, Slugs: slugs, Attrs: attrText(v.Attributes), Lists: ls}, nil
 }
 
 // attrText shows attributes as name=value lines, sorted.
@@ -199,6 +225,47 @@ func (s *Server) uiSaveSubscriber(w http.ResponseWriter, r *http.Request) error 
 		return s.formError(w, r, err, "subscriber", "subscribers", p)
 	}
 	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-saved")
+}
+
+// uiSubscribeToLists puts the subscriber on the list the "Add to list"
+// form names; refused input shows the page again with the message and
+// what was typed.
+func (s *Server) uiSubscribeToLists(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	f := r.PostForm
+	a := list.ListAddition{Lists: f["list"], State: list.State(f.Get("state")), Reason: f.Get("reason")}
+	if _, err := s.svc.SubscribeToLists(r.Context(), list.SubscriberID(id), a, list.HowAdmin, s.origin(r)); err != nil {
+		p, perr := s.subscriberPageData(r, list.SubscriberID(id))
+		if perr != nil {
+			return perr
+		}
+		p.Add = a
+		return s.formError(w, r, err, "subscriber", "subscribers", p)
+	}
+	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-subscribed")
+}
+
+// uiUnsubscribeFromList takes the subscriber off one list, keeping the
+// subscription and its consent record.
+func (s *Server) uiUnsubscribeFromList(w http.ResponseWriter, r *http.Request) error {
+	if err := uiForm(w, r); err != nil {
+		return err
+	}
+	id, err := pathID(r, "id")
+	if err != nil {
+		return err
+	}
+	_, err = s.svc.UnsubscribeFromList(r.Context(), list.SubscriberID(id), mux.Vars(r)["slug"], r.PostForm.Get("reason"), list.HowAdmin, s.origin(r))
+	if err != nil {
+		return err
+	}
+	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-unsubscribed")
 }
 
 func (s *Server) uiBlocklist(w http.ResponseWriter, r *http.Request) error {

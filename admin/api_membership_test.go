@@ -1,0 +1,88 @@
+package admin
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/bulletin/bulletin/list"
+)
+
+// TestAPISubscriberLists: an editor puts an existing subscriber on lists
+// and takes them off one through the API; both answer the subscriber as
+// GET does, and asking twice changes nothing.
+func TestAPISubscriberLists(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	var s subscriberJSON
+	e.call("POST", "/api/v1/subscribers", "ed", `{"email":"amy@example.com","lists":["newsletter"],"state":"confirmed","reason":"paper form"}`, 201, &s)
+	for _, slug := range []string{"weekly", "daily"} {
+		e.call("POST", "/api/v1/lists", "ed", fmt.Sprintf(`{"slug":%q,"name":%q}`, slug, slug), 201, nil)
+	}
+	lists := fmt.Sprintf("/api/v1/subscribers/%d/lists", s.ID)
+
+	var got, again subscriberJSON
+	e.call("POST", lists, "ed", `{"lists":["weekly"],"state":"confirmed","reason":"asked by phone"}`, 200, &got)
+	weekly := subscriptionOf(t, got, "weekly")
+	if weekly.State != list.StateConfirmed || weekly.ConfirmedAt == nil || weekly.Consent == nil ||
+		weekly.Consent.Source != "api" || weekly.Consent.Reason != "asked by phone" || len(got.Events) == 0 {
+		t.Fatalf("weekly = %+v consent %+v, events %d", weekly, weekly.Consent, len(got.Events))
+	}
+	e.call("POST", lists, "ed", `{"lists":["weekly"],"state":"confirmed","reason":"asked again"}`, 200, &again)
+	if len(again.Events) != len(got.Events) || subscriptionOf(t, again, "weekly").Consent.Reason != "asked by phone" {
+		t.Errorf("a second confirmed addition changed the subscriber: %d events, was %d", len(again.Events), len(got.Events))
+	}
+	e.call("POST", lists, "ed", `{"lists":["daily"],"state":"unconfirmed"}`, 200, &got)
+	if ms := e.drain(); len(ms) != 1 || ms[0].Kind != list.MailConfirm || ms[0].List.Slug != "daily" || subscriptionOf(t, got, "daily").State != list.StateUnconfirmed {
+		t.Errorf("an unconfirmed addition mailed %d messages, want daily's confirmation", len(ms))
+	}
+
+	var er apiErr
+	for _, c := range []struct {
+		path, body string
+		want       int
+	}{
+		{lists, `{"lists":["weekly"],"state":"confirmed"}`, 422},
+		{lists, `{"lists":["nope"]}`, 422},
+		{lists, `{"lists":[]}`, 422},
+		{lists, `{"list":["weekly"]}`, 400},
+		{"/api/v1/subscribers/999999/lists", `{"lists":["weekly"]}`, 404},
+	} {
+		e.call("POST", c.path, "ed", c.body, c.want, &er)
+	}
+	if res, _ := e.do(apiReq("POST", lists, "", `{"lists":["weekly"]}`)); res.StatusCode != 401 {
+		t.Errorf("without credentials = %d", res.StatusCode)
+	}
+
+	e.call("DELETE", lists+"/weekly?reason=asked+by+mail", "ed", nil, 200, &got)
+	weekly = subscriptionOf(t, got, "weekly")
+	last := got.Events[len(got.Events)-1]
+	if weekly.State != list.StateUnsubscribed || weekly.UnsubscribedAt == nil || weekly.Consent == nil || weekly.Consent.Reason != "asked by phone" ||
+		last.Kind != list.EventUnsubscribed || last.How != list.HowAPI || last.List != "weekly" || last.Detail != "by an editor: asked by mail" {
+		t.Errorf("after DELETE: %+v consent %+v, last event %+v", weekly, weekly.Consent, last)
+	}
+	e.call("DELETE", lists+"/weekly", "ed", nil, 200, &again)
+	if len(again.Events) != len(got.Events) {
+		t.Errorf("a second DELETE recorded %d events", len(again.Events)-len(got.Events))
+	}
+	for _, path := range []string{lists + "/nope", "/api/v1/subscribers/999999/lists/weekly"} {
+		e.call("DELETE", path, "ed", nil, 404, &er)
+	}
+	e.call("POST", "/api/v1/subscribers", "ed", `{"email":"bo@example.com","lists":["newsletter"]}`, 201, &s)
+	e.call("DELETE", fmt.Sprintf("/api/v1/subscribers/%d/lists/weekly", s.ID), "ed", nil, 404, &er)
+	if !strings.Contains(er.Error, "not found") {
+		t.Errorf("DELETE from a list they are not on: %q", er.Error)
+	}
+}
+
+// subscriptionOf is s's subscription to slug; the test fails without one.
+func subscriptionOf(t *testing.T, s subscriberJSON, slug string) subscriptionJSON {
+	t.Helper()
+	for _, sub := range s.Subscriptions {
+		if sub.List == slug {
+			return sub
+		}
+	}
+	t.Fatalf("%s is not on %s: %+v", s.Email, slug, s.Subscriptions)
+	return subscriptionJSON{}
+}
