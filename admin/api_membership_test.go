@@ -75,6 +75,23 @@ func TestAPISubscriberLists(t *testing.T) {
 	}
 }
 
+// TestAPIStateFilterTotal: a state filter without a list answers the
+// number of subscribers it matches on its first page, each person once.
+func TestAPIStateFilterTotal(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	e.call("POST", "/api/v1/lists", "ed", `{"slug":"weekly","name":"Weekly"}`, 201, nil)
+	for i, lists := range []string{`["newsletter","weekly"]`, `["weekly"]`, `["newsletter"]`} {
+		e.call("POST", "/api/v1/subscribers", "ed", fmt.Sprintf(`{"email":"p%d@example.com","lists":%s,"state":"confirmed","reason":"test"}`, i, lists), 201, nil)
+	}
+	e.call("POST", "/api/v1/subscribers", "ed", `{"email":"u@example.com","lists":["weekly"]}`, 201, nil)
+	var pg page[subscriberJSON]
+	e.call("GET", "/api/v1/subscribers?state=confirmed&limit=1", "ed", nil, 200, &pg)
+	if pg.Total != 3 || len(pg.Items) != 1 || pg.Next == nil {
+		t.Errorf("confirmed, first page: total %d, %d items, next %v; want 3, 1 and a cursor", pg.Total, len(pg.Items), pg.Next)
+	}
+}
+
 // subscriptionOf is s's subscription to slug; the test fails without one.
 func subscriptionOf(t *testing.T, s subscriberJSON, slug string) subscriptionJSON {
 	t.Helper()

@@ -115,3 +115,19 @@ func TestUISubscriberListsAllConfirmed(t *testing.T) {
 		t.Error("the add form shows for a person confirmed on every list")
 	}
 }
+
+// TestUISubscribersStateCount: a state filter without a list says how many
+// subscribers match, each once however many lists they are in it on.
+func TestUISubscribersStateCount(t *testing.T) {
+	t.Parallel()
+	u, s, _ := membershipUI(t)
+	for _, email := range []string{"bo@example.com", "cy@example.com"} {
+		if _, err := u.svc.AddSubscriber(t.Context(), list.NewSubscriber{Email: email, Lists: []string{"newsletter", "weekly"},
+			State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, body := s.get("/admin/subscribers?state=confirmed"); !strings.Contains(body, "3 matching.") {
+		t.Errorf("a state filter without a list shows no count of 3:\n%s", body)
+	}
+}

@@ -57,6 +57,7 @@ func (s *Server) uiSubscribers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	req.Count = true // the page says how many match, whatever the filter
 	items, total, next, err := s.svc.SearchSubscribers(r.Context(), req)
 	if err != nil {
 		return err

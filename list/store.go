@@ -23,6 +23,10 @@ type SubscriberQuery struct {
 	State  State
 	After  SubscriberID
 	Limit  int
+	// Count asks for the total of a state filter without a list too,
+	// which takes a walk of the membership index: a page that shows it
+	// asks, an export or a later page of the API does not.
+	Count bool
 }
 
 // Store is the persistence Bulletin needs. Every method is one transaction:

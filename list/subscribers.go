@@ -328,6 +328,9 @@ type SearchRequest struct {
 	Q     string
 	After SubscriberID
 	Limit int
+	// Count asks for the total even where it takes a walk of the
+	// membership index (a state without a list): SubscriberQuery.Count.
+	Count bool
 }
 
 // SearchSubscribers pages through subscribers matching r, in id order.
@@ -339,7 +342,7 @@ func (s *Service) SearchSubscribers(ctx context.Context, r SearchRequest) ([]Sub
 	if r.State != "" && !r.State.Valid() {
 		return nil, 0, nil, fmt.Errorf("%w: unknown state %q", ErrInvalid, r.State)
 	}
-	q := SubscriberQuery{Prefix: strings.ToLower(strings.TrimSpace(r.Q)), State: r.State, After: r.After, Limit: r.Limit + 1}
+	q := SubscriberQuery{Prefix: strings.ToLower(strings.TrimSpace(r.Q)), State: r.State, After: r.After, Limit: r.Limit + 1, Count: r.Count}
 	if r.Email != "" {
 		a, err := ParseAddress(r.Email)
 		if err != nil {

@@ -21,7 +21,8 @@ import (
 //   - with a list and no prefix, the list's membership index is walked from
 //     q.After; the total comes from the list's counters.
 //   - otherwise the subscribers bucket is walked from q.After; the total is
-//     the kept subscriber count, or -1 with a state filter.
+//     the kept subscriber count, or with a state filter -1 unless q.Count
+//     asks for it (countState).
 func (db *DB) SearchSubscribers(ctx context.Context, q list.SubscriberQuery) ([]list.Record, int, error) {
 	if q.State != "" && !q.State.Valid() {
 		return nil, 0, fmt.Errorf("store: search subscribers: %w: state %q", list.ErrInvalid, q.State)
@@ -92,10 +93,81 @@ func searchAll(tx *bolt.Tx, q *list.SubscriberQuery) ([]list.Record, int, error)
 			out = append(out, r)
 		}
 	}
-	if q.State != "" {
+	if q.State != "" && !q.Count {
 		return out, -1, nil
 	}
+	if q.State != "" {
+		n, err := countState(tx, q.State)
+		return out, n, err
+	}
 	return out, int(readU64(bucket(tx, bMeta).Get([]byte(metaSubscribers)), 0)), nil
+}
+
+// countState counts the subscribers with a subscription in state s. Each
+// list's range of the membership index is in subscriber-id order; merging
+// the ranges (one cursor a list, in a heap) counts a person on several
+// lists once without a set of the ids seen, and reads no subscriber.
+func countState(tx *bolt.Tx, s list.State) (int, error) {
+	var h memberHeap
+	err := bucket(tx, bLists).ForEach(func(k, _ []byte) error {
+		m := &memberCursor{c: bucket(tx, bMembers).Cursor(), prefix: bytes.Clone(k)}
+		if m.load(m.c.Seek(m.prefix)) {
+			h = append(h, m)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	heap.Init(&h)
+	n := 0
+	for len(h) > 0 {
+		id, hit := h[0].id, false
+		for len(h) > 0 && h[0].id == id {
+			m := h[0]
+			hit = hit || m.state == s
+			if m.load(m.c.Next()) {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
+			}
+		}
+		if hit {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// memberCursor walks one list's range of the membership index.
+type memberCursor struct {
+	c      *bolt.Cursor
+	prefix []byte
+	id     uint64
+	state  list.State
+}
+
+// load takes the entry at k, v and reports whether it is still the list's.
+func (m *memberCursor) load(k, v []byte) bool {
+	if k == nil || !bytes.HasPrefix(k, m.prefix) {
+		return false
+	}
+	m.id, m.state = readU64(k, 8), memberState(v)
+	return true
+}
+
+// memberHeap orders the list cursors by their current subscriber id.
+type memberHeap []*memberCursor
+
+func (h memberHeap) Len() int           { return len(h) }
+func (h memberHeap) Less(i, j int) bool { return h[i].id < h[j].id }
+func (h memberHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *memberHeap) Push(x any)        { *h = append(*h, x.(*memberCursor)) }
+func (h *memberHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // hasState reports whether any subscription of r is in state s ("" = any).

@@ -103,6 +103,18 @@ func TestSearchListState(t *testing.T) {
 	}
 	res, total, err := db.SearchSubscribers(ctx, list.SubscriberQuery{State: list.StateConfirmed, Limit: 1000})
 	if err != nil || len(res) != 11 || total != -1 {
-		t.Errorf("state-only search = %d records, total %d, %v, want 11 and -1", len(res), total, err)
+		t.Errorf("state-only search = %d records, total %d, %v, want 11 and -1 (not asked to count)", len(res), total, err)
+	}
+	// Counted on demand: each person once, however many lists they are
+	// in that state on (only-b and the 10 confirmed on a; 3 of those on b
+	// too, confirmed or not).
+	for i, r := range res[:3] {
+		mustUpdate(t, db, list.Key{ID: r.Subscriber.ID}, false, subscribe(b.ID, []list.State{list.StateConfirmed, list.StateUnconfirmed, list.StateConfirmed}[i], ""))
+	}
+	for state, want := range map[list.State]int{list.StateConfirmed: 11, list.StateUnconfirmed: 11, list.StateUnsubscribed: 10} {
+		res, total, err = db.SearchSubscribers(ctx, list.SubscriberQuery{State: state, Limit: 2, Count: true})
+		if err != nil || len(res) != 2 || total != want {
+			t.Errorf("counted %s search = %d records, total %d, %v, want 2 and %d", state, len(res), total, err, want)
+		}
 	}
 }
