@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -129,5 +130,28 @@ func TestUISubscribersStateCount(t *testing.T) {
 	}
 	if _, body := s.get("/admin/subscribers?state=confirmed"); !strings.Contains(body, "3 matching.") {
 		t.Errorf("a state filter without a list shows no count of 3:\n%s", body)
+	}
+}
+
+// TestUISearchExportPerSubscription: a search's export has the rows and
+// columns of a list's, one row per subscription (docs/api.md, Export).
+func TestUISearchExportPerSubscription(t *testing.T) {
+	t.Parallel()
+	u, s, _ := membershipUI(t)
+	if _, err := u.svc.SubscribeToLists(t.Context(), u.subID(t, "ann@example.com"), list.ListAddition{Lists: []string{"weekly"},
+		State: list.StateConfirmed, Reason: "asked by phone"}, list.HowAdmin, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	_, listFile := s.get("/admin/subscribers/export?list=weekly")
+	res, searchFile := s.get("/admin/subscribers/export?q=ann")
+	recs, err := csv.NewReader(strings.NewReader(searchFile)).ReadAll()
+	if res.StatusCode != http.StatusOK || err != nil || len(recs) != 3 {
+		t.Fatalf("search export = %d, %d records, %v:\n%s", res.StatusCode, len(recs), err, searchFile)
+	}
+	if header := strings.SplitN(listFile, "\n", 2)[0]; strings.Join(recs[0], ",") != header {
+		t.Errorf("search export header %q, list export header %q", recs[0], header)
+	}
+	if recs[1][2] != "newsletter" || recs[2][2] != "weekly" || recs[2][10] != "asked by phone" {
+		t.Errorf("search export rows = %q", recs[1:])
 	}
 }

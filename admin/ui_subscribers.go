@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -71,9 +70,10 @@ func (s *Server) uiSubscribers(w http.ResponseWriter, r *http.Request) error {
 	return s.uiPage(w, r, http.StatusOK, "subscribers", "subscribers", p, "")
 }
 
-// uiExport streams the subscribers of a list or a search as CSV: with a
-// list or state only, the service's export; with a search text, the
-// matching subscribers page by page.
+// uiExport streams the subscriptions of the subscribers of a list or a
+// search as CSV, one row per subscription in the columns of
+// /api/v1/export (docs/api.md), whatever the filter, so that a search's
+// file reads and imports as a list's does.
 func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 	req, err := searchRequest(r, 1000)
 	if err != nil {
@@ -84,47 +84,7 @@ func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 		name = req.List
 	}
 	cw := &csvWriter{w: w, filename: name + "-" + time.Now().UTC().Format("20060102") + ".csv"}
-	if req.Q == "" && req.Email == "" {
-		return s.svc.ExportCSV(r.Context(), cw, req.List, req.State)
-	}
-	out := csv.NewWriter(cw)
-	// attributes last: the columns before it are read by position.
-	if err := out.Write([]string{"email", "name", "lists", "blocklisted", "created_at", "attributes"}); err != nil {
-		return err
-	}
-	for {
-		items, _, next, err := s.svc.SearchSubscribers(r.Context(), req)
-		if err != nil {
-			return err
-		}
-		for _, v := range items {
-			var slugs []string
-			for _, sub := range v.Subscriptions {
-				slugs = append(slugs, sub.Slug+":"+string(sub.State))
-			}
-			attrs, err := list.AttributesJSON(v.Attributes)
-			if err != nil {
-				return err
-			}
-			row := []string{csvCell(v.Email), csvCell(v.Name), strings.Join(slugs, " "), fmt.Sprint(v.Blocklisted), v.CreatedAt.UTC().Format(time.RFC3339), attrs}
-			if err := out.Write(row); err != nil {
-				return err
-			}
-		}
-		out.Flush()
-		if err := out.Error(); err != nil || next == nil {
-			return err
-		}
-		req.After = *next
-	}
-}
-
-// csvCell defuses cells that spreadsheets would run as formulas.
-func csvCell(v string) string {
-	if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-		return "'" + v
-	}
-	return v
+	return s.svc.ExportSearchCSV(r.Context(), cw, req)
 }
 
 // subscriberPage is one subscriber with their history.

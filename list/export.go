@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -16,12 +17,20 @@ import (
 // list. Import reads the file back: the attributes column is the JSON
 // object it understands, and it ignores the bookkeeping columns.
 func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state State) error {
-	if state != "" && !state.Valid() {
-		return fmt.Errorf("%w: unknown state %q", ErrInvalid, state)
+	return s.ExportSearchCSV(ctx, w, SearchRequest{List: slug, State: state})
+}
+
+// ExportSearchCSV streams the subscribers a search finds (a whole address,
+// a prefix of address or name, a list, a state: SearchSubscribers) as
+// ExportCSV does, in the same columns and one row per subscription; with a
+// list or a state, the subscriptions that match them.
+func (s *Service) ExportSearchCSV(ctx context.Context, w io.Writer, r SearchRequest) error {
+	if r.State != "" && !r.State.Valid() {
+		return fmt.Errorf("%w: unknown state %q", ErrInvalid, r.State)
 	}
-	q := SubscriberQuery{State: state, Limit: 1000}
-	if slug != "" {
-		l, err := s.store.ListBySlug(ctx, slug)
+	q := SubscriberQuery{Prefix: strings.ToLower(strings.TrimSpace(r.Q)), State: r.State, Limit: 1000}
+	if r.List != "" {
+		l, err := s.store.ListBySlug(ctx, r.List)
 		if err != nil {
 			return err
 		}
@@ -32,22 +41,48 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer, slug string, state
 		return err
 	}
 	cache := map[ListID]List{}
+	err := s.eachFound(ctx, r.Email, q, func(rec Record) error {
+		return s.writeCSVRows(ctx, cw, rec, q, cache)
+	}, func() error {
+		cw.Flush()
+		return cw.Error()
+	})
+	if err != nil {
+		return err
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// eachFound calls fn for the subscriber with address email, or else for
+// each subscriber q finds, page by page, calling flush after each page.
+func (s *Service) eachFound(ctx context.Context, email string, q SubscriberQuery, fn func(Record) error, flush func() error) error {
+	if email != "" {
+		a, err := ParseAddress(email)
+		if err != nil {
+			return err
+		}
+		rec, err := s.store.Record(ctx, Key{Identity: a.Identity})
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	}
 	for {
 		recs, _, err := s.store.SearchSubscribers(ctx, q)
 		if err != nil {
 			return err
 		}
-		for _, r := range recs {
-			if err := s.writeCSVRows(ctx, cw, r, q, cache); err != nil {
+		for _, rec := range recs {
+			if err := fn(rec); err != nil {
 				return err
 			}
 		}
-		cw.Flush()
-		if err := cw.Error(); err != nil {
+		if err := flush(); err != nil || len(recs) < q.Limit {
 			return err
-		}
-		if len(recs) < q.Limit {
-			return nil
 		}
 		q.After = recs[len(recs)-1].Subscriber.ID
 	}
