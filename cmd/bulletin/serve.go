@@ -268,9 +268,17 @@ func (in *instance) firstAdmin(ctx context.Context, envPassword string, stdout i
 	return nil
 }
 
+// shutdownGrace is how long a shutdown lets requests finish before it
+// cancels the ones still running: a page or an API call is done well
+// within it, and a supervisor's stop timeout (docker stop: 10 s) is not
+// spent waiting on a progress stream.
+const shutdownGrace = 2 * time.Second
+
 // serve runs the HTTP server on hl, the inbound SMTP server on il and the
-// workers until ctx ends, then shuts them down in order: stop taking work,
-// let in-flight requests finish, stop the workers, close the store.
+// workers until ctx ends, then shuts them down: the workers stop starting
+// messages at once, while the servers stop taking work and let their
+// requests finish (streams and downloads are cut after shutdownGrace), and
+// the store is closed only after both.
 func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.Listener) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
@@ -278,8 +286,14 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.List
 	if err != nil {
 		return err
 	}
+	// Requests run under reqCtx, so that shutdown can end the ones that
+	// would otherwise hold it for their whole length: a progress stream, a
+	// backup download.
+	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer endRequests()
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn)}
+		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn),
+		BaseContext: func(net.Listener) context.Context { return reqCtx }}
 	if !in.cfg.set["base-url"] {
 		// With --http on port 0 the real port is known only from the listener.
 		in.listenURL(baseURLOf(hl.Addr().String()))
@@ -306,10 +320,14 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.List
 	case serveErr = <-errc:
 	}
 	in.log.Info("shutting down")
+	// No message starts after the signal, whatever requests are still
+	// open; the runner keeps the store until the messages under way end.
+	stopWork()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	cut := time.AfterFunc(shutdownGrace, endRequests)
+	defer cut.Stop()
 	err = errors.Join(httpSrv.Shutdown(shutCtx), inbound.Shutdown(shutCtx))
-	stopWork()
 	wg.Wait()
 	if errors.Is(serveErr, http.ErrServerClosed) {
 		serveErr = nil
