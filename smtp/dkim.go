@@ -212,7 +212,10 @@ func DNSRecords(domain, envelopeDomain, selector string, keys []crypto.Signer, r
 		spf = "v=spf1 a:" + relayHost + " mx ~all"
 	}
 	out = append(out, envelopeDomain+". IN TXT "+txtStrings(spf))
-	out = append(out, "_dmarc."+domain+". IN TXT "+txtStrings("v=DMARC1; p=none; rua=mailto:postmaster@"+domain))
+	// No rua= address of this domain: its MX is Bulletin, which takes
+	// bounces, not the aggregate reports.
+	out = append(out, "; DMARC: add rua=mailto:ADDRESS (a mailbox you read, at another domain than "+domain+") to get aggregate reports")
+	out = append(out, "_dmarc."+domain+". IN TXT "+txtStrings("v=DMARC1; p=none"))
 	return out
 }
 

@@ -231,7 +231,7 @@ func dmarcAligned(a, b string, strict bool) bool {
 // signature (d= the From domain) or SPF (the bounce domain) aligns.
 func (d *Doctor) checkDMARC(ctx context.Context, r *resolver) Check {
 	name := "DMARC _dmarc." + d.FromDomain
-	fix := `publish a TXT record: _dmarc.` + d.FromDomain + ` "v=DMARC1; p=none; rua=mailto:postmaster@` + d.FromDomain + `" (Gmail and Yahoo require one of bulk senders)`
+	fix := `publish a TXT record: _dmarc.` + d.FromDomain + ` "v=DMARC1; p=none" (Gmail and Yahoo require one of bulk senders), with rua=mailto: a mailbox you read at another domain to get reports`
 	rec, at, err := d.dmarcRecord(ctx, r)
 	if err != nil {
 		return warn(name, "could not ask DNS: "+err.Error(), "check --resolver and try again")

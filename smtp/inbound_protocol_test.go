@@ -83,7 +83,11 @@ func TestInboundRcpt(t *testing.T) {
 		{"bounces@example.com", 550, ""},
 		{"bounces@evil.example.org", 550, ""},
 		{"bounces@example.org.evil.com", 550, ""},
-		{"postmaster@example.org", 550, ""},
+		// RFC 5321 section 4.5.1: every domain takes postmaster@; what
+		// comes there is recorded as a report to bounces@ would be.
+		{"postmaster@example.org", 0, list.RcptBounce},
+		{"Postmaster@bounce.example.org", 0, list.RcptBounce},
+		{"postmaster@example.com", 550, ""},
 		{"news@example.org", 550, ""},
 		{"bounces+" + strings.Repeat("a", 200) + "@example.org", 550, ""},
 		{"bounces+x%evil.example.com@example.org", 550, ""},

@@ -79,8 +79,8 @@ func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 	return nil
 }
 
-// parseRcpt recognises bounces+TOKEN@, bounces@, unsubscribe+TOKEN@ and
-// feedback@ at a configured domain, without regard to case. The token is
+// parseRcpt recognises bounces+TOKEN@, bounces@, postmaster@,
+// unsubscribe+TOKEN@ and feedback@ at a configured domain, without regard to case. The token is
 // only checked for its shape here; Rcpt has the list package check an
 // unsubscribe token's MAC (UnsubscribeChecker), and a bounce token's is
 // checked with the report.
@@ -97,7 +97,10 @@ func (in *Inbound) parseRcpt(to string) (inboundRcpt, bool) {
 	}
 	local := strings.ToLower(to[:at])
 	switch local {
-	case "bounces":
+	case "bounces", "postmaster":
+		// RFC 5321 section 4.5.1 has every mail domain take postmaster@;
+		// what reaches it here is mostly delivery reports, recorded as
+		// those to bounces@ are (one that is not a report is kept too).
 		return inboundRcpt{kind: list.RcptBounce}, true
 	case "feedback":
 		return inboundRcpt{kind: list.RcptFeedback}, true
