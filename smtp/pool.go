@@ -45,7 +45,15 @@ type pool struct {
 	idle         []*conn
 	closed       bool
 	backoffUntil time.Time
+	// failLogged is when a failure to open a session was last logged, and
+	// zero while sessions open: see noteDial.
+	failLogged time.Time
 }
+
+// dialLogEvery spaces the warnings about a relay that cannot be reached:
+// every worker fails on every message then, and one line a minute says
+// as much as thousands.
+const dialLogEvery = time.Minute
 
 // conn is one SMTP session. nc is the connection go-smtp talks over (the
 // TLS one when encrypted), wrapped so that the pool can hand back bytes it
@@ -141,7 +149,34 @@ func (p *pool) get(ctx context.Context, fresh bool) (*conn, error) {
 			return nil, ctx.Err()
 		}
 	}
-	return p.dial(ctx)
+	c, err := p.dial(ctx)
+	if ctx.Err() == nil {
+		p.noteDial(err)
+	}
+	return c, err
+}
+
+// noteDial logs a failure to open a session with the relay, at most once
+// every dialLogEvery, and the first success after it. The message is
+// deferred and retried either way; without the log, an unreachable relay
+// or a wrong password would show only as a campaign that does not move.
+// The relay is named by its address, never with its credentials.
+func (p *pool) noteDial(err error) {
+	p.mu.Lock()
+	now, last := time.Now(), p.failLogged
+	switch {
+	case err == nil:
+		p.failLogged = time.Time{}
+	case now.Sub(last) >= dialLogEvery:
+		p.failLogged = now
+	}
+	p.mu.Unlock()
+	switch {
+	case err == nil && !last.IsZero():
+		p.log.Info("smtp: relay reachable again", "relay", p.dialAddr)
+	case err != nil && now.Sub(last) >= dialLogEvery:
+		p.log.Warn("smtp: cannot open a session with the relay; messages are deferred and retried", "relay", p.dialAddr, "err", err)
+	}
 }
 
 func (p *pool) put(c *conn) {

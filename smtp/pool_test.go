@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -376,5 +378,65 @@ func TestSendCancelled(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("Send took %v after cancellation", d)
+	}
+}
+
+// lockedBuffer is a log destination shared by the sender's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestUnreachableRelayLogged: a relay that cannot be reached is said in
+// the log, by its address and without its password, once however many
+// messages fail on it; and its return is said too.
+func TestUnreachableRelayLogged(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	var logs lockedBuffer
+	s := newTestSender(t, func(o *Options) {
+		o.Relay, o.OutboxDir = "smtp+plain://bulletin:s3cret-pw@"+addr, ""
+		o.Timeouts = Timeouts{Dial: time.Second, Command: time.Second, Data: time.Second, Backoff: time.Millisecond}
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	for range 5 {
+		var de *list.DeliveryError
+		if _, err := s.Send(t.Context(), testMessage()); !errors.As(err, &de) || !de.Temporary {
+			t.Fatalf("Send to an unreachable relay = %v, want a temporary delivery error", err)
+		}
+	}
+	out := logs.String()
+	if n := strings.Count(out, "cannot open a session with the relay"); n != 1 || !strings.Contains(out, "relay="+addr) {
+		t.Errorf("%d warnings naming the relay, want 1 naming %s:\n%s", n, addr, out)
+	}
+	if strings.Contains(out, "s3cret-pw") {
+		t.Errorf("the log shows the relay's password:\n%s", out)
+	}
+
+	// The relay comes back (at another port: this one may be taken).
+	ts := newTestServer(t, func(ts *testServer, _ *gosmtp.Server) { ts.user, ts.pass = "bulletin", "s3cret-pw" })
+	s.tr.(*pool).dialAddr = ts.addr
+	if _, err := s.Send(t.Context(), testMessage()); err != nil {
+		t.Fatalf("Send once the relay is back: %v", err)
+	}
+	if !strings.Contains(logs.String(), "relay reachable again") {
+		t.Errorf("the relay's return is not logged:\n%s", logs.String())
 	}
 }
