@@ -165,10 +165,14 @@ func (s *Service) safeRun(ctx context.Context, id CampaignID, opts RunnerOptions
 }
 
 // pauseCampaign pauses a running campaign with a reason for the editor.
+// Every worker of the run may ask at once (each failed alike): the first
+// pauses and logs, the others find it paused and say nothing.
 func (s *Service) pauseCampaign(ctx context.Context, id CampaignID, reason string) {
 	now := s.Now()
+	paused := false
 	_, err := s.store.UpdateCampaign(ctx, id, func(c *Campaign) error {
-		if c.Status == StatusRunning {
+		paused = c.Status == StatusRunning
+		if paused {
 			c.Status, c.Reason, c.UpdatedAt = StatusPaused, reason, now
 		}
 		return nil
@@ -177,7 +181,9 @@ func (s *Service) pauseCampaign(ctx context.Context, id CampaignID, reason strin
 		s.log.Error("pause campaign", "campaign_id", id, "err", err)
 		return
 	}
-	s.log.Warn("campaign paused", "campaign_id", id, "reason", reason)
+	if paused {
+		s.log.Warn("campaign paused", "campaign_id", id, "reason", reason)
+	}
 }
 
 // runStops holds the cancel function of each run under way, so that a

@@ -417,6 +417,31 @@ func TestCampaignPauseWaitsForASlowRelay(t *testing.T) {
 // TestPreviewShowsFirstRealRecipient: the preview is the message the
 // campaign's first recipient gets, so it skips members a run would skip
 // (left, or suppressed) and never shows their links.
+// TestUnbuildableCampaignPausesOnce: when no message of a campaign can be
+// built, every worker fails alike; the campaign is paused once, logged
+// once, with a reason the editor can read.
+func TestUnbuildableCampaignPausesOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 300)
+	f.mail.answer = func(*list.Message) error {
+		return fmt.Errorf("smtp: refusing bulk mail without a postal address (set --postal-address): %w", list.ErrInvalid)
+	}
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 16, Poll: 10 * time.Millisecond})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	c = waitStatus(t, f, c.ID, list.StatusPaused)
+	if want := "cannot build the message: smtp: refusing bulk mail without a postal address (set --postal-address)"; c.Reason != want {
+		t.Errorf("reason = %q, want %q", c.Reason, want)
+	}
+	time.Sleep(200 * time.Millisecond) // the other workers' failures
+	if n := strings.Count(f.logs.String(), `msg="campaign paused"`); n != 1 {
+		t.Errorf("the pause was logged %d times, want once:\n%s", n, f.logs.String())
+	}
+}
+
 func TestPreviewShowsFirstRealRecipient(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

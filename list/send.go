@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -78,7 +79,9 @@ func (r *run) classify(ctx context.Context, res result, err error) result {
 	case !errors.As(err, &de):
 		// Not an answer from the relay: the campaign itself cannot be
 		// rendered or signed, and every other recipient would fail alike.
-		res.abandoned, res.pause = true, "cannot build the message: "+err.Error()
+		// The editor reads the reason: the sentinel's ": invalid" at its
+		// end says nothing to them.
+		res.abandoned, res.pause = true, "cannot build the message: "+strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
 		return res
 	case de.Unsendable:
 		return r.outcome(res, OutcomeFailed, de)

@@ -3,6 +3,7 @@ package list_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -99,6 +100,26 @@ type fixture struct {
 	// start makes the clock move with real time from now on, plus advance.
 	start time.Time
 	mu    sync.Mutex
+	// logs is what the service logged, as text.
+	logs logBuffer
+}
+
+// logBuffer is a log destination shared by the service's goroutines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
 
 func (f *fixture) clock() time.Time {
@@ -122,7 +143,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { db.Close() })
 	f := &fixture{db: db, mail: &recorder{}, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC), start: time.Now()}
 	f.svc, err = list.New(list.Options{Store: db, Mailer: f.mail, Secret: []byte("0123456789abcdef0123456789abcdef"),
-		Now: f.clock, Config: list.Config{BaseURL: "https://news.example.com", Domain: "news.example.com",
+		Now: f.clock, Logger: slog.New(slog.NewTextHandler(&f.logs, nil)), Config: list.Config{BaseURL: "https://news.example.com", Domain: "news.example.com",
 			PostalAddress: "1 Main St, Springfield"}})
 	if err != nil {
 		t.Fatal(err)
