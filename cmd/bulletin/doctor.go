@@ -45,6 +45,9 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if keyErr != nil {
 		checks = replaceDKIM(checks, keyErr)
 	}
+	if errors.Is(keyErr, list.ErrStoreInUse) {
+		checks = replaceUnread(checks, cfg)
+	}
 	printChecks(stdout, checks)
 	if smtp.Failed(checks) {
 		return &exitError{code: 1, err: errors.New("doctor: some checks failed; see the fixes above")}
@@ -134,6 +137,37 @@ func replaceDKIM(checks []smtp.Check, why error) []smtp.Check {
 				Detail: "cannot read the stored keys: " + why.Error(), Fix: fix})
 			done = true
 		}
+	}
+	return out
+}
+
+// unreadSettings are the checks that rest on a setting the settings page
+// may have saved, by the flag that would set it instead.
+var unreadSettings = map[string]string{
+	"postal address": "postal-address", "base URL": "base-url",
+	"relay": "relay", "relay TLS": "relay", "relay AUTH": "relay",
+}
+
+// replaceUnread turns into warnings the verdicts on settings that neither
+// a flag nor a variable gave while the running server held the store: the
+// value saved on the settings page, unread, may well be set, so "no postal
+// address" or "no relay" would be false.
+func replaceUnread(checks []smtp.Check, cfg config) []smtp.Check {
+	out := checks[:0:0]
+	said := map[string]bool{}
+	for _, c := range checks {
+		flag, ok := unreadSettings[c.Name]
+		if !ok || cfg.set[flag] {
+			out = append(out, c)
+			continue
+		}
+		if said[flag] {
+			continue
+		}
+		said[flag] = true
+		out = append(out, smtp.Check{Name: c.Name, Status: smtp.StatusWarn,
+			Detail: "not checked: the running server holds the store, so the value saved on the settings page could not be read",
+			Fix:    "give --" + flag + ", stop the server and run doctor again, or use Check on the settings page"})
 	}
 	return out
 }

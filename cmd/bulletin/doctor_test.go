@@ -97,6 +97,28 @@ func TestDoctorWithoutStore(t *testing.T) {
 	}
 }
 
+// TestDoctorWhileServing: with the server holding the store, the settings
+// the settings page may have saved cannot be read; their checks say so
+// rather than failing on values that may well be set, and a value given
+// as a flag is still checked.
+func TestDoctorWhileServing(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	startServer(t, data)
+	ns := zoneServer(t)
+	_, out := runCmd(t, nil, "doctor", "--data", data, "--resolver", ns, "--postal-address", "1 Main Street, Springfield")
+	for _, want := range []string{"warn  DKIM", "warn  base URL", "not checked: the running server holds the store", "warn  relay ", "pass  postal address"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor while serving lacks %q:\n%s", want, out)
+		}
+	}
+	for _, bad := range []string{"FAIL  base URL", "no relay is configured"} {
+		if strings.Contains(out, bad) {
+			t.Errorf("doctor while serving says %q of a setting it could not read:\n%s", bad, out)
+		}
+	}
+}
+
 // TestDoctorRelayResolver checks that the relay check looks the relay's
 // host up at --resolver, as the DNS checks do: relay.test is known only to
 // the test DNS server, which points it at a go-smtp server on 127.0.0.1.
