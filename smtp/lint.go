@@ -114,7 +114,7 @@ func (s *Sender) lintSettings(l *linter, m *list.Message) {
 	}
 	if u, err := url.Parse(base); base != "" && (err != nil || u.Scheme != "https") {
 		l.warn("base-url-https", fmt.Sprintf("The base URL %q is not HTTPS: one-click unsubscribe (RFC 8058) needs an https link, and mailbox providers distrust plain http.", base),
-			"Serve Bulletin behind HTTPS and set --base-url https://….")
+			"Serve Bulletin behind HTTPS and set --base-url to its https:// address.")
 	}
 }
 
