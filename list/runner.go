@@ -34,6 +34,10 @@ type RunnerOptions struct {
 	// (2 min): nothing hurries a pause, and a reply cut off sends that
 	// message again on resume. A shutdown meanwhile shortens it to Drain.
 	PauseDrain time.Duration
+	// Only, when set, restricts the runner to that one campaign: it
+	// starts no other scheduled campaign and leaves other running ones
+	// for their own run (the command line's send of one campaign).
+	Only CampaignID
 }
 
 func (o *RunnerOptions) defaults() {
@@ -86,7 +90,7 @@ func (s *Service) RunCampaigns(ctx context.Context, opts RunnerOptions) {
 	t := time.NewTicker(opts.Poll)
 	defer t.Stop()
 	for {
-		for _, id := range s.runnable(ctx) {
+		for _, id := range s.runnable(ctx, opts.Only) {
 			mu.Lock()
 			busy := active[id]
 			active[id] = true
@@ -113,11 +117,15 @@ func (s *Service) RunCampaigns(ctx context.Context, opts RunnerOptions) {
 	}
 }
 
-// runnable starts due scheduled campaigns and returns the running ones.
-func (s *Service) runnable(ctx context.Context) []CampaignID {
+// runnable starts due scheduled campaigns and returns the running ones;
+// with only set, it looks at that campaign alone.
+func (s *Service) runnable(ctx context.Context, only CampaignID) []CampaignID {
 	var ids []CampaignID
 	now := s.Now()
 	err := EachCampaign(ctx, s.store, func(c Campaign) error {
+		if only != 0 && c.ID != only {
+			return nil
+		}
 		if due(c, now) {
 			c = s.startScheduled(ctx, c.ID, now)
 		}

@@ -101,6 +101,30 @@ func unsubscribeAt(t *testing.T, f *fixture, n int32, email string) {
 	}
 }
 
+// TestRunnerOnly: a runner restricted to one campaign sends that one and
+// leaves another running campaign untouched for its own run.
+func TestRunnerOnly(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	population(t, f, 30)
+	other, mine := newCampaign(t, f, "a"), newCampaign(t, f, "b")
+	for _, id := range []list.CampaignID{other.ID, mine.ID} {
+		if _, err := f.svc.CampaignAction(t.Context(), id, list.ActionSend, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond, Only: mine.ID})
+	waitStatus(t, f, mine.ID, list.StatusFinished)
+	for _, m := range f.mail.sent() {
+		if m.Campaign != nil && m.Campaign.ID == other.ID {
+			t.Fatalf("the runner restricted to campaign %d sent campaign %d to %s", mine.ID, other.ID, m.To)
+		}
+	}
+	if c, _ := f.svc.GetCampaign(t.Context(), other.ID); c.Status != list.StatusRunning || c.Stats.Sent != 0 {
+		t.Errorf("the other campaign is %s with %d sent, want running with none", c.Status, c.Stats.Sent)
+	}
+}
+
 func TestCampaignReachesEveryoneOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
