@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/store"
@@ -24,11 +25,33 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 	if err := existingStore(cfg, "compact"); err != nil {
 		return err
 	}
-	before, after, err := store.CompactFile(cfg.storePath())
-	if err != nil {
-		return storeOpenError(cfg.storePath(), err)
+	path := cfg.storePath()
+	// The compaction offers no progress and cannot be stopped halfway: it
+	// says so at the start, and an interrupt is answered, not obeyed.
+	if fi, err := os.Stat(path); err == nil {
+		fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while.\n", path, list.FormatBytes(fi.Size()))
 	}
-	fmt.Fprintf(stdout, "Compacted %s: %s → %s (%.1f%% smaller).\n", cfg.storePath(),
-		list.FormatBytes(before), list.FormatBytes(after), 100*float64(before-after)/float64(max(before, 1)))
+	defer context.AfterFunc(ctx, func() {
+		fmt.Fprintln(stderr, "Interrupt: the compaction runs to its end, so that the store is left whole (the old file stays until the new one is complete).")
+	})()
+	before, after, err := store.CompactFile(path)
+	if err != nil {
+		return storeOpenError(path, err)
+	}
+	fmt.Fprintf(stdout, "Compacted %s: %s\n", path, compactResult(before, after))
 	return nil
+}
+
+// compactResult words the sizes before and after a compaction: the new
+// file can be no smaller, or even a little larger, when the old one had
+// little free space (bbolt lays its pages out afresh).
+func compactResult(before, after int64) string {
+	sizes := list.FormatBytes(before) + " → " + list.FormatBytes(after)
+	switch {
+	case after < before:
+		return fmt.Sprintf("%s (%s smaller, %.1f%%).", sizes, list.FormatBytes(before-after), 100*float64(before-after)/float64(before))
+	case after > before:
+		return fmt.Sprintf("%s (%s larger: there was no free space to reclaim).", sizes, list.FormatBytes(after-before))
+	}
+	return sizes + " (no smaller: there was no free space to reclaim)."
 }

@@ -45,6 +45,14 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("compact: exit %d\n%s", code, out)
 	}
 	t.Log(strings.TrimSpace(out))
+	if !strings.Contains(out, "this may take a while") || !strings.Contains(out, "smaller, ") {
+		t.Errorf("compact does not say it starts, or how much it saved:\n%s", out)
+	}
+	// A second compaction has nothing to reclaim: it says so, with no
+	// "-0.0% smaller".
+	if code, out := runCmd(t, nil, "compact", "--data", data); code != 0 || !strings.Contains(out, "no free space to reclaim") || strings.Contains(out, "-0") {
+		t.Errorf("second compact: exit %d\n%s", code, out)
+	}
 	after, _ := os.Stat(path)
 	if after.Size() >= before.Size()/2 {
 		t.Errorf("store is %d bytes after compact, was %d", after.Size(), before.Size())
@@ -61,5 +69,21 @@ func TestCompactCommand(t *testing.T) {
 	}
 	if code, out := runCmd(t, nil, "compact", "--data", filepath.Join(t.TempDir(), "none")); code != 1 || !strings.Contains(out, "no store") {
 		t.Errorf("compact without a store: exit %d, %q", code, out)
+	}
+}
+
+func TestCompactResult(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		before, after int64
+		want          string
+	}{
+		{100 << 20, 40 << 20, "100.0 MiB → 40.0 MiB (60.0 MiB smaller, 60.0%)."},
+		{372 << 20, 372<<20 + 100<<10, "372.0 MiB → 372.1 MiB (100.0 KiB larger: there was no free space to reclaim)."},
+		{8 << 20, 8 << 20, "8.0 MiB → 8.0 MiB (no smaller: there was no free space to reclaim)."},
+	} {
+		if got := compactResult(tc.before, tc.after); got != tc.want {
+			t.Errorf("compactResult(%d, %d) = %q, want %q", tc.before, tc.after, got, tc.want)
+		}
 	}
 }
