@@ -212,7 +212,7 @@ func runCampaign(bin, seedDir, dir string, id list.CampaignID, dk string, sk *si
 	before := sk.count.Load()
 	sk.reset()
 	cmd := exec.Command(bin, "campaign", "send", "--data", dir, "--relay", "smtp+plain://"+sk.addr, "--rate", "0",
-		"--max-conns", "8", "--dkim-sign", dk, "--postal-address", "1 Bench Street, Benchville", "--domain", "bench.test",
+		"--max-conns", "8", "--dkim-sign", dk, "--postal-address", "1 Bench Street, Benchville", "--domain", "bench.test", "--base-url", "https://bench.test",
 		"--log-level", "error", fmt.Sprint(id))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

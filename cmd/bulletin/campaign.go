@@ -17,12 +17,26 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
+const campaignUsage = `Usage: bulletin campaign send [flags] ID
+
+Sends campaign ID and prints its progress until it ends: on a stopped store
+from this process (with the serve settings: --base-url, --domain, --relay,
+…, or their BULLETIN_ variables, over those saved in the settings page), or
+through a running server's API with --server URL (credentials from
+BULLETIN_TOKEN). Flags go before ID. Run "bulletin campaign send -h" for the
+flags.
+`
+
 // runCampaign is "bulletin campaign send ID": it starts a campaign and
 // prints a progress line until it ends, on a stopped store (sending from
 // this process) or through a running server's API with --server.
 func runCampaign(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, campaignUsage)
+		return nil
+	}
 	if len(args) == 0 || args[0] != "send" {
-		return usageError("campaign: want send ID")
+		return usageError("campaign: want send ID (bulletin campaign -h)")
 	}
 	var cfg config
 	fs := newFlagSet("campaign send", stderr)
@@ -31,8 +45,8 @@ func runCampaign(ctx context.Context, args []string, getenv func(string) string,
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if fs.NArg() != 1 {
-		return usageError("campaign send: want exactly one campaign ID")
+	if err := wantArgs(fs, 1, "campaign ID", "campaign send [flags] ID"); err != nil {
+		return err
 	}
 	id, err := strconv.ParseUint(fs.Arg(0), 10, 64)
 	if err != nil {
@@ -48,15 +62,53 @@ func runCampaign(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
-		return sendLocal(ctx, in, list.CampaignID(id), stdout)
+		return sendLocal(ctx, in, list.CampaignID(id), stdout, stderr)
 	})
 }
 
+// defaultedMail lists the settings of the mail's links and sender that
+// come from the defaults, not from a flag, the environment or the settings
+// page: a server runs with them set, and a send from a stopped store that
+// forgot them would mail links to this machine's loopback address.
+func (in *instance) defaultedMail() []string {
+	var out []string
+	if !in.cfg.set["base-url"] && in.settings.startup.BaseURL == "" {
+		out = append(out, fmt.Sprintf("links would point at %s (--base-url, BULLETIN_BASE_URL)", in.cfg.BaseURL))
+	}
+	if !in.cfg.set["domain"] && in.settings.startup.Domain == "" {
+		out = append(out, fmt.Sprintf("mail would come from %s and be signed for %s (--domain, BULLETIN_DOMAIN)", in.cfg.From, in.cfg.Domain))
+	}
+	return out
+}
+
+// checkDefaults refuses to send real mail (a relay is set) with the
+// default base URL or domain, and warns when the mail only goes to the
+// outbox.
+func (in *instance) checkDefaults(w io.Writer) error {
+	d := in.defaultedMail()
+	if len(d) == 0 {
+		return nil
+	}
+	if in.cfg.Relay != "" {
+		return usageError("campaign send: not sending through the relay with default settings: %s; give the serve settings this store runs with (flags or BULLETIN_ variables) or save them in the settings page",
+			strings.Join(d, ", and "))
+	}
+	fmt.Fprintf(w, "Warning: %s.\n", strings.Join(d, "; "))
+	return nil
+}
+
 // sendLocal sends a campaign from this process: the runner resumes it if it
-// was running already.
-func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Writer) error {
+// was running already. It runs this campaign only: others running or due
+// are left for the server.
+func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w, stderr io.Writer) error {
 	c, err := in.svc.GetCampaign(ctx, id)
 	if err != nil {
+		return err
+	}
+	if c.Status == list.StatusFinished || c.Status == list.StatusCancelled {
+		return over(id, c.Status, c.Stats.Sent)
+	}
+	if err := in.checkDefaults(stderr); err != nil {
 		return err
 	}
 	switch c.Status {
@@ -68,17 +120,21 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 		if _, err := in.svc.CampaignAction(ctx, id, list.ActionResume, list.Origin{User: "cli"}); err != nil {
 			return err
 		}
-	case list.StatusFinished, list.StatusCancelled:
-		return over(id, c.Status, c.Stats.Sent)
 	}
 	in.sayOutbox(w)
 	rctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { in.svc.RunCampaigns(rctx, in.runnerOptions()); close(done) }()
+	opts := in.runnerOptions()
+	opts.Only = id
+	go func() { in.svc.RunCampaigns(rctx, opts); close(done) }()
 	defer func() { stop(); <-done }()
 	go in.svc.RunMailQueue(rctx, time.Minute)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	pp := &progressPrinter{w: w, sendAt: func() *time.Time {
+		c, _ := in.svc.GetCampaign(ctx, id)
+		return c.SendAt
+	}}
 	start, heap := time.Now(), uint64(0)
 	for {
 		var ms runtime.MemStats
@@ -88,18 +144,43 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w io.Write
 		if err != nil {
 			return err
 		}
-		printProgress(w, p)
+		pp.print(p)
 		if end, err := progressEnded(p); end {
 			printDone(w, time.Since(start), p.Stats.Sent, fmt.Sprintf(", Go heap peak %.1f MiB", float64(heap)/(1<<20)))
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			fmt.Fprintln(w, "interrupted: the campaign stays running and resumes on the next start")
-			return nil
+			return interrupted(fmt.Sprintf("campaign %d stays %s and goes on when the server starts (or with campaign send %d)", id, p.Status, id))
 		case <-t.C:
 		}
 	}
+}
+
+// progressPrinter prints a campaign's progress: a line a report while it
+// runs, and one line while it waits for its time, until that changes.
+type progressPrinter struct {
+	w io.Writer
+	// sendAt looks up when the campaign is scheduled for.
+	sendAt  func() *time.Time
+	waiting bool
+}
+
+func (pp *progressPrinter) print(p list.Progress) {
+	if p.Status != list.StatusScheduled {
+		pp.waiting = false
+		printProgress(pp.w, p)
+		return
+	}
+	if pp.waiting {
+		return
+	}
+	pp.waiting = true
+	when := "its time"
+	if at := pp.sendAt(); at != nil {
+		when = at.Local().Format("2006-01-02 15:04 MST")
+	}
+	fmt.Fprintf(pp.w, "campaign %d scheduled for %s; waiting\n", p.ID, when)
 }
 
 // printDone prints the summary line of a campaign send that ended; extra
@@ -136,8 +217,14 @@ func printProgress(w io.Writer, p list.Progress) {
 		eta = (time.Duration(p.ETA) * time.Second).String()
 	}
 	st := p.Stats
-	fmt.Fprintf(w, "campaign %d %s [%s] %5.1f%%  sent %d  failed %d  deferred %d  skipped %d  remaining %d  %.0f msg/s  ETA %s\n",
-		p.ID, p.Status, bar, p.Percent, st.Sent, st.Failed, st.Deferred, st.Skipped, st.Remaining, p.Rate, eta)
+	// The recipients are counted as the run goes: until a total is known,
+	// what remains is not.
+	remaining := ""
+	if st.Total > 0 || p.Status == list.StatusFinished {
+		remaining = fmt.Sprintf("  remaining %d", st.Remaining)
+	}
+	fmt.Fprintf(w, "campaign %d %s [%s] %5.1f%%  sent %d  failed %d  deferred %d  skipped %d%s  %.0f msg/s  ETA %s\n",
+		p.ID, p.Status, bar, p.Percent, st.Sent, st.Failed, st.Deferred, st.Skipped, remaining, p.Rate, eta)
 }
 
 // sendRemote starts the campaign through the API and follows its progress
@@ -155,10 +242,14 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 			return err
 		}
 	}
+	pp := &progressPrinter{w: w, sendAt: func() *time.Time {
+		c, _ := remoteCampaign(ctx, path, token)
+		return c.SendAt
+	}}
 	start := time.Now()
+	var p list.Progress
 	for ctx.Err() == nil {
-		p, err := followProgress(ctx, path+"/progress", token, w)
-		if err != nil {
+		if p, err = followProgress(ctx, path+"/progress", token, pp); err != nil && ctx.Err() == nil {
 			return err
 		}
 		if end, err := progressEnded(p); end {
@@ -172,22 +263,32 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-	return nil
+	return interrupted(fmt.Sprintf("campaign %d keeps running on the server at %s; follow it in the admin UI or with campaign send --server again", id, base))
+}
+
+// remoteState is what a send needs to know of a campaign on a server.
+type remoteState struct {
+	Status list.Status `json:"status"`
+	Stats  list.Stats  `json:"stats"`
+	SendAt *time.Time  `json:"send_at"`
+}
+
+// remoteCampaign reads the campaign at path through the API.
+func remoteCampaign(ctx context.Context, path, token string) (remoteState, error) {
+	var c remoteState
+	req, err := http.NewRequestWithContext(ctx, "GET", path, nil)
+	if err != nil {
+		return c, err
+	}
+	authorize(req, token)
+	return c, doJSON(req, http.StatusOK, &c)
 }
 
 // resumeOrRefuse resumes a paused campaign through the API, and refuses a
 // finished or cancelled one.
 func resumeOrRefuse(ctx context.Context, path string, id uint64, token string) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", path, nil)
+	c, err := remoteCampaign(ctx, path, token)
 	if err != nil {
-		return err
-	}
-	authorize(req, token)
-	var c struct {
-		Status list.Status `json:"status"`
-		Stats  list.Stats  `json:"stats"`
-	}
-	if err := doJSON(req, http.StatusOK, &c); err != nil {
 		return fmt.Errorf("campaign %d: %w", id, err)
 	}
 	switch c.Status {
@@ -202,16 +303,16 @@ func resumeOrRefuse(ctx context.Context, path string, id uint64, token string) e
 }
 
 // postAction posts action to the campaign at path and returns the answer's
-// status: 200, or one of also; any other is an error quoting the answer.
+// status: 200, or one of also; any other is an error with the answer's
+// message.
 func postAction(ctx context.Context, path, action, token string, also ...int) (int, error) {
 	resp, err := apiRequest(ctx, "POST", path+"/"+action, token)
 	if err != nil {
 		return 0, err
 	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
+	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && !slices.Contains(also, resp.StatusCode) {
-		return 0, fmt.Errorf("%s: %s: %s", action, resp.Status, strings.TrimSpace(string(body)))
+		return 0, fmt.Errorf("%s: %w", action, apiError(resp))
 	}
 	return resp.StatusCode, nil
 }
@@ -222,7 +323,7 @@ func over(id list.CampaignID, st list.Status, sent int) error {
 }
 
 // followProgress reads one progress stream and returns its last state.
-func followProgress(ctx context.Context, url, token string, w io.Writer) (list.Progress, error) {
+func followProgress(ctx context.Context, url, token string, pp *progressPrinter) (list.Progress, error) {
 	var last list.Progress
 	resp, err := apiRequest(ctx, "GET", url, token)
 	if err != nil {
@@ -230,7 +331,7 @@ func followProgress(ctx context.Context, url, token string, w io.Writer) (list.P
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return last, fmt.Errorf("progress: %s", resp.Status)
+		return last, fmt.Errorf("progress: %w", apiError(resp))
 	}
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -241,7 +342,7 @@ func followProgress(ctx context.Context, url, token string, w io.Writer) (list.P
 		if err := json.Unmarshal([]byte(data), &last); err != nil {
 			return last, fmt.Errorf("progress: %w", err)
 		}
-		printProgress(w, last)
+		pp.print(last)
 	}
 	return last, nil
 }

@@ -244,7 +244,7 @@ func TestCampaignSurvivesKill(t *testing.T) {
 	}
 	start := func() *exec.Cmd {
 		cmd := exec.Command(exe, "-test.run=^$", "--", "campaign", "send", "--data", data, "--relay", "smtp://"+sk.addr,
-			"--rate", "400", "--postal-address", "1 Crash Road", "--domain", "news.test", fmt.Sprint(id))
+			"--rate", "400", "--postal-address", "1 Crash Road", "--domain", "news.test", "--base-url", "https://news.test", fmt.Sprint(id))
 		cmd.Env = append(os.Environ(), "BULLETIN_TEST_CHILD=1")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -53,8 +53,8 @@ type config struct {
 	BackupKeep  int
 	FoldAfter   time.Duration
 	// set records which settings came from a flag or the environment: they
-	// show read-only in the UI.
-	set map[string]bool
+	// show read-only in the UI; env, those that came from the environment.
+	set, env map[string]bool
 }
 
 // envName is the environment variable of a flag: BULLETIN_ + upper-cased, - → _.
@@ -128,12 +128,30 @@ func parseArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// otherEnv are the BULLETIN_ variables that are not flags.
-var otherEnv = []string{"BULLETIN_ADMIN_PASSWORD", "BULLETIN_PASSWORD", "BULLETIN_TOKEN"}
+// otherEnv are the BULLETIN_ variables that are not serve flags: the
+// secrets, and the flags of other subcommands (a shell that exports
+// BULLETIN_SERVER for "campaign send" starts serve too).
+var otherEnv = []string{"BULLETIN_ADMIN_PASSWORD", "BULLETIN_PASSWORD", "BULLETIN_TOKEN",
+	"BULLETIN_SERVER", "BULLETIN_LIST", "BULLETIN_STATE", "BULLETIN_MODE", "BULLETIN_REASON", "BULLETIN_ROLE", "BULLETIN_TYPE"}
 
 // envWarning is a BULLETIN_ variable that no flag reads, and the closest
 // one that does ("" if none is close).
-type envWarning struct{ name, like string }
+type envWarning struct {
+	name string
+	like suggestion
+}
+
+// suggestion is the variable a misspelt one was likely meant to be. Logged,
+// an empty one leaves its attribute out instead of showing did_you_mean="".
+type suggestion string
+
+// LogValue implements slog.LogValuer: an empty group is left out of a log line.
+func (s suggestion) LogValue() slog.Value {
+	if s == "" {
+		return slog.GroupValue()
+	}
+	return slog.StringValue(string(s))
+}
 
 // unknownEnv returns the BULLETIN_ variables in environ that are neither a
 // flag of fs nor one of otherEnv: a misspelt one (BULLETIN_RELAY_URL) is
@@ -155,7 +173,7 @@ func unknownEnv(fs *flag.FlagSet, environ []string) []envWarning {
 				d = min(d, 2) // BULLETIN_RELAY_URL for BULLETIN_RELAY
 			}
 			if d < best {
-				w.like, best = k, d
+				w.like, best = suggestion(k), d
 			}
 		}
 		out = append(out, w)
@@ -190,7 +208,7 @@ func editDistance(a, b string) int {
 // not stop the others from being read: serve reports them with the
 // validation errors.
 func fromEnv(fs *flag.FlagSet, getenv func(string) string, c *config) error {
-	c.set = map[string]bool{}
+	c.set, c.env = map[string]bool{}, map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { c.set[f.Name] = true })
 	var errs []error
 	fs.VisitAll(func(f *flag.Flag) {
@@ -204,7 +222,7 @@ func fromEnv(fs *flag.FlagSet, getenv func(string) string, c *config) error {
 				// which the checks would then refuse as if it were given.
 				fs.Set(f.Name, f.DefValue)
 			}
-			c.set[f.Name] = true
+			c.set[f.Name], c.env[f.Name] = true, true
 		}
 	})
 	return errors.Join(errs...)

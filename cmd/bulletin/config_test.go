@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,5 +223,61 @@ func TestExtraArguments(t *testing.T) {
 	}
 	if code, out := runServeOnce(t, nil, "version", "--data", t.TempDir()); code != 0 || !strings.HasPrefix(out, "bulletin ") {
 		t.Errorf("version --data = exit %d:\n%s", code, out)
+	}
+}
+
+// TestEnvOfSubcommandsNotWarned: serve does not call the variables of the
+// other subcommands (BULLETIN_SERVER for campaign send, say) unknown: every
+// flag of every command is known.
+func TestEnvOfSubcommandsNotWarned(t *testing.T) {
+	t.Parallel()
+	fs, _ := serveFlagSet()
+	for _, args := range [][]string{{"user", "add"}, {"user", "passwd"}, {"campaign", "send"}, {"import"}, {"export"},
+		{"backup"}, {"restore"}, {"compact"}, {"doctor"}, {"dkim", "keygen"}, {"dkim", "dns"}, {"version"}} {
+		_, out := runCmd(t, nil, append(args, "-h")...)
+		for _, line := range strings.Split(out, "\n") {
+			name, ok := strings.CutPrefix(strings.TrimSpace(line), "-")
+			if !ok {
+				continue
+			}
+			name, _, _ = strings.Cut(name, " ")
+			if got := unknownEnv(fs, []string{envName(name) + "=x"}); len(got) != 0 {
+				t.Errorf("serve warns about %s, the variable of %s --%s", envName(name), strings.Join(args, " "), name)
+			}
+		}
+	}
+}
+
+// TestUnknownEnvNoEmptySuggestion: a variable like no other is logged
+// without an empty did_you_mean.
+func TestUnknownEnvNoEmptySuggestion(t *testing.T) {
+	t.Parallel()
+	fs, _ := serveFlagSet()
+	var b bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&b, nil))
+	for _, w := range unknownEnv(fs, []string{"BULLETIN_QUUXFROBNICATE=1", "BULLETIN_RELAY_URL=x"}) {
+		log.Warn("environment variable ignored: no such setting", "name", w.name, "did_you_mean", w.like)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 || strings.Contains(lines[0], "did_you_mean") || !strings.Contains(lines[1], "did_you_mean=BULLETIN_RELAY") {
+		t.Errorf("warnings:\n%s", b.String())
+	}
+}
+
+func TestVersionLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		parts []string
+		want  string
+	}{
+		{[]string{"(devel)", "", "", "go1.26.8"}, "bulletin (devel) go1.26.8"},
+		{[]string{"v1.2.0", "abc123+dirty", "2026-01-02T03:04:05Z", "go1.26.8"}, "bulletin v1.2.0 abc123+dirty 2026-01-02T03:04:05Z go1.26.8"},
+	} {
+		if got := versionLine(tc.parts...); got != tc.want {
+			t.Errorf("versionLine(%q) = %q, want %q", tc.parts, got, tc.want)
+		}
+	}
+	if code, out := runCmd(t, nil, "version"); code != 0 || strings.Contains(out, "  ") {
+		t.Errorf("version = exit %d, %q: gaps", code, out)
 	}
 }

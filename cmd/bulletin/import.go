@@ -34,8 +34,8 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if fs.NArg() != 1 {
-		return usageError("import: want exactly one FILE (- for standard input)")
+	if err := wantArgs(fs, 1, "FILE (- for standard input)", "import --list S [flags] FILE"); err != nil {
+		return err
 	}
 	if f.list == "" {
 		return usageError("import: --list is required")
@@ -66,6 +66,9 @@ func runImport(ctx context.Context, args []string, getenv func(string) string, s
 				SpillDir: cfg.Data}) // beside the store: /tmp may be memory
 			return err
 		})
+		if err != nil && ctx.Err() != nil {
+			return importInterrupted(res)
+		}
 	}
 	if err != nil {
 		return err
@@ -140,6 +143,14 @@ func (p *importProgress) done(res list.ImportResult) {
 	}
 }
 
+// importInterrupted says what an offline import stopped by Ctrl-C left:
+// rows are committed in batches, and a row imported again is an update, so
+// the same file can simply be imported again.
+func importInterrupted(res list.ImportResult) error {
+	return interrupted(fmt.Sprintf("%d rows were committed before the stop (%d imported, %d updated); importing the same file again is safe: rows already in are updated, not added twice, and get no second confirmation mail",
+		res.Imported+res.Updated, res.Imported, res.Updated))
+}
+
 // importJob is the API's answer about an asynchronous import.
 type importJob struct {
 	Job    string             `json:"job"`
@@ -158,7 +169,7 @@ func importRemote(ctx context.Context, base, token string, f importFlags, body i
 		return list.ImportResult{}, err
 	}
 	req.Header.Set("Content-Type", "text/csv")
-	setAuth(req, token)
+	authorize(req, token)
 	var job importJob
 	if err := doJSON(req, http.StatusAccepted, &job); err != nil {
 		return list.ImportResult{}, fmt.Errorf("import: %w", err)
@@ -173,7 +184,7 @@ func importRemote(ctx context.Context, base, token string, f importFlags, body i
 		if err != nil {
 			return list.ImportResult{}, err
 		}
-		setAuth(req, token)
+		authorize(req, token)
 		if err := doJSON(req, http.StatusOK, &job); err != nil {
 			return list.ImportResult{}, fmt.Errorf("import progress: %w", err)
 		}
@@ -187,14 +198,6 @@ func importRemote(ctx context.Context, base, token string, f importFlags, body i
 	}
 }
 
-func setAuth(req *http.Request, token string) {
-	if user, pass, ok := strings.Cut(token, ":"); ok {
-		req.SetBasicAuth(user, pass)
-	} else if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-}
-
 // doJSON sends req and decodes a JSON answer of the wanted status.
 func doJSON(req *http.Request, want int, v any) error {
 	resp, err := http.DefaultClient.Do(req)
@@ -202,18 +205,8 @@ func doJSON(req *http.Request, want int, v any) error {
 		return err
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
-	if err != nil {
-		return err
-	}
 	if resp.StatusCode != want {
-		var e struct {
-			Error string `json:"error"`
-		}
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("%s", resp.Status)
+		return apiError(resp)
 	}
-	return json.Unmarshal(b, v)
+	return json.NewDecoder(io.LimitReader(resp.Body, 4<<20)).Decode(v)
 }

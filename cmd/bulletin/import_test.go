@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -65,5 +66,24 @@ func TestImportCommandRemote(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "1 imported, 0 updated, 1 skipped") || !strings.Contains(out.String(), "line 3: ") {
 		t.Fatalf("remote import output:\n%s", out.String())
+	}
+}
+
+// TestImportInterrupted: an offline import stopped by Ctrl-C says how many
+// rows it committed and that importing the file again is safe (exit 130).
+func TestImportInterrupted(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	newStore(t, data)
+	file := filepath.Join(t.TempDir(), "subs.csv")
+	if err := os.WriteFile(file, []byte("email\nann@example.org\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out bytes.Buffer
+	err := run(ctx, []string{"import", "--data", data, "--list", "newsletter", file}, envOf(), &out, &out)
+	if code := exitCode(err, &out); code != 130 || !strings.Contains(out.String(), "0 rows were committed") || !strings.Contains(out.String(), "again is safe") {
+		t.Errorf("interrupted import = exit %d:\n%s", code, out.String())
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/bulletin/bulletin/list"
@@ -77,6 +79,28 @@ func exitCode(err error, stderr io.Writer) int {
 // usageError marks a command line mistake (exit code 2).
 func usageError(format string, args ...any) error {
 	return &exitError{code: 2, err: fmt.Errorf(format, args...)}
+}
+
+// interrupted is the error of a command stopped by Ctrl-C or SIGTERM: it
+// says what became of the work (exit code 130, as a shell reports SIGINT).
+func interrupted(what string) error {
+	return &exitError{code: 130, err: errors.New("interrupted: " + what)}
+}
+
+// wantArgs refuses a command line without exactly n arguments after the
+// flags. The flag package stops at the first argument, so a flag after it
+// (user add ed --role admin) is taken as one more argument: then it says
+// that flags go before the arguments.
+func wantArgs(fs *flag.FlagSet, n int, what, usage string) error {
+	if fs.NArg() == n {
+		return nil
+	}
+	for _, a := range fs.Args() {
+		if len(a) > 1 && a[0] == '-' {
+			return usageError("%s: %s comes after the arguments: flags go before them (bulletin %s)", fs.Name(), a, usage)
+		}
+	}
+	return usageError("%s: want exactly one %s (bulletin %s)", fs.Name(), what, usage)
 }
 
 // run is the whole program behind main, testable without a process.
@@ -170,7 +194,6 @@ func runVersion(args []string, getenv func(string) string, w, stderr io.Writer) 
 		fmt.Fprintln(w, "bulletin (no build info)")
 		return nil
 	}
-	v := bi.Main.Version
 	rev, at, dirty := "", "", ""
 	for _, s := range bi.Settings {
 		switch s.Key {
@@ -184,6 +207,13 @@ func runVersion(args []string, getenv func(string) string, w, stderr io.Writer) 
 			}
 		}
 	}
-	fmt.Fprintf(w, "bulletin %s %s%s %s %s\n", v, rev, dirty, at, bi.GoVersion)
+	fmt.Fprintln(w, versionLine(bi.Main.Version, rev+dirty, at, bi.GoVersion))
 	return nil
+}
+
+// versionLine joins the parts of the version that are known: a build
+// without VCS information (go build -buildvcs=false, a Docker context
+// without .git) has no commit or time, and leaves no gap for them.
+func versionLine(parts ...string) string {
+	return strings.Join(slices.DeleteFunc(append([]string{"bulletin"}, parts...), func(s string) bool { return s == "" }), " ")
 }

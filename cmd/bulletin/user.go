@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,92 +13,162 @@ import (
 	"os"
 	"strings"
 
+	"golang.org/x/term"
+
 	"github.com/bulletin/bulletin/list"
 )
 
+const userUsage = `Usage: bulletin user add [--role admin|editor] [--data DIR | --server URL] NAME
+       bulletin user passwd [--data DIR | --server URL] NAME
+
+The password is read from BULLETIN_PASSWORD, or typed at the terminal
+(not shown), or the first line of standard input. Flags go before NAME.
+Run "bulletin user add -h" for the flags.
+`
+
 // runUser manages admin users on a stopped store: "user add" and "user passwd".
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || (args[0] != "add" && args[0] != "passwd") {
-		return usageError("user: want add or passwd")
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, userUsage)
+		return nil
 	}
+	if len(args) == 0 || (args[0] != "add" && args[0] != "passwd") {
+		return usageError("user: want add or passwd (bulletin user -h)")
+	}
+	sub := args[0]
 	var cfg config
 	var role string
-	fs := newFlagSet("user "+args[0], stderr)
+	fs := newFlagSet("user "+sub, stderr)
 	dataFlag(fs, &cfg)
-	if args[0] == "add" {
+	if sub == "add" {
 		fs.StringVar(&role, "role", "editor", "role: admin or editor")
 	}
 	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to change through its API (credentials from BULLETIN_TOKEN)")
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
-	if fs.NArg() != 1 {
-		return usageError("user %s: want exactly one user NAME", args[0])
+	if err := wantArgs(fs, 1, "user NAME", "user "+sub+" [flags] NAME"); err != nil {
+		return err
 	}
 	// Every mistake of the command line is refused before the password is
 	// asked for.
-	if args[0] == "add" && role != string(list.RoleAdmin) && role != string(list.RoleEditor) {
+	if sub == "add" && role != string(list.RoleAdmin) && role != string(list.RoleEditor) {
 		return usageError("user add: --role must be admin or editor, not %q", role)
 	}
 	token := getenv("BULLETIN_TOKEN")
 	if cfg.Server != "" && token == "" {
-		return needsToken("user " + args[0])
+		return needsToken("user " + sub)
 	}
 	name := fs.Arg(0)
-	pw, err := readPassword(getenv, stdout)
-	if err != nil {
-		return err
-	}
 	if cfg.Server != "" {
-		return userRemote(ctx, cfg.Server, token, args[0], name, role, pw, stdout)
+		pw, err := readPassword(ctx, getenv, os.Stdin, stderr)
+		if err != nil {
+			return err
+		}
+		return userRemote(ctx, cfg.Server, token, sub, name, role, pw, stdout)
 	}
-	if err := existingStore(cfg, "user "+args[0]); err != nil {
+	if err := existingStore(cfg, "user "+sub); err != nil {
 		return err
 	}
+	// The store is opened first: nobody types a password to be told then
+	// that a server holds the store.
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
+		pw, err := readPassword(ctx, getenv, os.Stdin, stderr)
+		if err != nil {
+			return err
+		}
 		o := list.Origin{User: "cli"}
-		switch args[0] {
-		case "add":
-			if _, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "user %s added (%s)\n", name, role)
-			return nil
-		case "passwd":
+		if sub == "passwd" {
 			if err := in.svc.SetPassword(ctx, name, pw, o); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "password of %s changed\n", name)
 			return nil
 		}
-		return usageError("user: unknown subcommand %q", args[0])
+		if _, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "user %s added (%s%s)\n", name, role, roleSource(cfg))
+		return nil
 	})
 }
 
-// readPassword takes the password from BULLETIN_PASSWORD or the first line
-// of standard input, so that it never appears in the process list.
-func readPassword(getenv func(string) string, stdout io.Writer) (string, error) {
+// roleSource says where a role that was not typed on the command line came
+// from: BULLETIN_ROLE left in the environment would otherwise make admins
+// without a word.
+func roleSource(cfg config) string {
+	if cfg.env["role"] {
+		return ", from BULLETIN_ROLE"
+	}
+	return ""
+}
+
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
+}
+
+// readPassword takes the password from BULLETIN_PASSWORD or standard input,
+// so that it never appears in the process list: typed at a terminal, it is
+// not shown, after a prompt on stderr; from a pipe, it is the first line.
+func readPassword(ctx context.Context, getenv func(string) string, stdin *os.File, stderr io.Writer) (string, error) {
 	if pw := getenv("BULLETIN_PASSWORD"); pw != "" {
 		return pw, nil
 	}
-	fmt.Fprint(stdout, "Password: ")
-	line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+	if term.IsTerminal(int(stdin.Fd())) {
+		return readHidden(ctx, stdin, stderr)
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && line == "" {
 		return "", fmt.Errorf("reading the password from standard input: %w", err)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
+// readHidden reads a password typed at the terminal tty with echo off. The
+// terminal's state is restored however the read ends: term.ReadPassword
+// restores it when the line is read, and an interrupt (Ctrl-C, which the
+// process catches to cancel ctx) restores it here.
+func readHidden(ctx context.Context, tty *os.File, prompt io.Writer) (string, error) {
+	fd := int(tty.Fd())
+	saved, err := term.GetState(fd)
+	if err != nil {
+		return "", fmt.Errorf("reading the password from the terminal: %w", err)
+	}
+	type line struct {
+		b   []byte
+		err error
+	}
+	got := make(chan line, 1)
+	fmt.Fprint(prompt, "Password: ")
+	go func() {
+		b, err := term.ReadPassword(fd)
+		got <- line{b, err}
+	}()
+	select {
+	case l := <-got:
+		fmt.Fprintln(prompt) // the typed Enter was not echoed either
+		if l.err != nil {
+			return "", fmt.Errorf("reading the password from the terminal: %w", l.err)
+		}
+		return string(l.b), nil
+	case <-ctx.Done():
+		term.Restore(fd, saved)
+		fmt.Fprintln(prompt)
+		return "", interrupted("nothing was changed")
+	}
+}
+
 // userRemote adds a user or sets a password through a running server's API.
 func userRemote(ctx context.Context, server, token, sub, name, role, pw string, stdout io.Writer) error {
 	base := strings.TrimRight(server, "/") + "/api/v1/users"
 	method, url, body := "POST", base, map[string]string{"name": name, "role": role, "password": pw}
-	switch sub {
-	case "passwd":
+	if sub == "passwd" {
 		method, url, body = "PUT", base+"/"+neturl.PathEscape(name)+"/password", map[string]string{"password": pw}
-	case "add":
-	default:
-		return usageError("user: unknown subcommand %q", sub)
 	}
 	b, err := json.Marshal(body)
 	if err != nil {
@@ -114,10 +185,29 @@ func userRemote(ctx context.Context, server, token, sub, name, role, pw string, 
 		return err
 	}
 	defer resp.Body.Close()
-	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 	if resp.StatusCode >= 300 {
-		return fmt.Errorf("user %s: %s: %s", sub, resp.Status, strings.TrimSpace(string(msg)))
+		return fmt.Errorf("user %s: %w", sub, apiError(resp))
 	}
 	fmt.Fprintf(stdout, "user %s: done on %s\n", sub, server)
 	return nil
+}
+
+// apiError is the error of an API answer that is not a success: its status
+// and the message of its {"error": "…"} body, or the body's first bytes
+// when it is not JSON (a proxy's page, say).
+func apiError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	var e struct {
+		Error string `json:"error"`
+	}
+	msg := strings.TrimSpace(string(b))
+	if json.Unmarshal(b, &e) == nil && e.Error != "" {
+		msg = e.Error
+	} else if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	if msg == "" {
+		return errors.New(resp.Status)
+	}
+	return fmt.Errorf("%s: %s", resp.Status, msg)
 }

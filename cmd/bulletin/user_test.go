@@ -68,8 +68,58 @@ func TestUserCommands(t *testing.T) {
 	}
 	// An editor may not manage users.
 	err = run(ctx, []string{"user", "add", "--server", s.base, "--role", "admin", "mallory"}, envOf("BULLETIN_PASSWORD", "mallory password", "BULLETIN_TOKEN", "ed:editor password 2"), &out, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "403") {
-		t.Fatalf("editor adding a user: %v, want 403", err)
+	if err == nil || !strings.Contains(err.Error(), "403") || strings.Contains(err.Error(), `{"error"`) {
+		t.Fatalf("editor adding a user: %v, want 403 with the message, not the JSON", err)
+	}
+}
+
+// TestUserPasswordAfterStoreCheck: on a store held by a server, user add
+// says so before asking for a password nobody could then use.
+func TestUserPasswordAfterStoreCheck(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	startServer(t, data)
+	code, out := runCmd(t, nil, "user", "add", "--data", data, "ed")
+	if code != 2 || !strings.Contains(out, "store in use") || strings.Contains(out, "Password:") {
+		t.Errorf("user add on a running store = exit %d, want 2 without a prompt:\n%s", code, out)
+	}
+}
+
+// TestUserRoleFromEnvironment: a role taken from BULLETIN_ROLE is named
+// in the output, so that a leftover variable does not quietly make admins.
+func TestUserRoleFromEnvironment(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	newStore(t, data)
+	env := map[string]string{"BULLETIN_PASSWORD": "long enough password", "BULLETIN_ROLE": "admin"}
+	if code, out := runCmd(t, env, "user", "add", "--data", data, "ed"); code != 0 || !strings.Contains(out, "user ed added (admin, from BULLETIN_ROLE)") {
+		t.Errorf("user add with BULLETIN_ROLE = exit %d:\n%s", code, out)
+	}
+	if code, out := runCmd(t, env, "user", "add", "--data", data, "--role", "editor", "ed2"); code != 0 || !strings.Contains(out, "user ed2 added (editor)\n") {
+		t.Errorf("user add --role editor = exit %d:\n%s", code, out)
+	}
+}
+
+// TestSubcommandHelpAndFlagOrder: "user -h" and "campaign -h" show help
+// and exit 0 as the other commands do, and a flag after the arguments is
+// refused saying that flags go first.
+func TestSubcommandHelpAndFlagOrder(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"user", "-h"}, {"user", "--help"}, {"campaign", "-h"}, {"campaign", "send", "-h"}, {"user", "add", "-h"}} {
+		if code, out := runCmd(t, nil, args...); code != 0 || !strings.Contains(out, "Usage") {
+			t.Errorf("%s = exit %d, want 0 with the usage:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	env := map[string]string{"BULLETIN_PASSWORD": "long enough password"}
+	for _, args := range [][]string{
+		{"user", "add", "ed", "--role", "editor"},
+		{"campaign", "send", "3", "--server", "http://127.0.0.1:1"},
+		{"import", "--list", "newsletter", "subs.csv", "--mode", "confirmed"},
+	} {
+		code, out := runCmd(t, env, args...)
+		if code != 2 || !strings.Contains(out, "flags go before them") {
+			t.Errorf("%s = exit %d, want 2 saying flags go first:\n%s", strings.Join(args, " "), code, out)
+		}
 	}
 }
 
