@@ -81,19 +81,15 @@ func (in *instance) defaultedMail() []string {
 	return out
 }
 
-// checkDefaults refuses to send real mail (a relay is set) with the
-// default base URL or domain, and warns when the mail only goes to the
-// outbox.
+// checkDefaults warns, before anything is sent, when the mail's links or
+// sender come from the defaults. It does not refuse: a send to a test
+// relay with the defaults is a fair use, and the warning names the flags.
 func (in *instance) checkDefaults(w io.Writer) error {
 	d := in.defaultedMail()
 	if len(d) == 0 {
 		return nil
 	}
-	if in.cfg.Relay != "" {
-		return usageError("campaign send: not sending through the relay with default settings: %s; give the serve settings this store runs with (flags or BULLETIN_ variables) or save them in the settings page",
-			strings.Join(d, ", and "))
-	}
-	fmt.Fprintf(w, "Warning: %s.\n", strings.Join(d, "; "))
+	fmt.Fprintf(w, "Warning: %s. Give the settings this store's server runs with (flags or BULLETIN_ variables), or save them in the settings page.\n", strings.Join(d, "; "))
 	return nil
 }
 
