@@ -1,17 +1,16 @@
 package admin
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 	"golang.org/x/net/html"
 )
 
@@ -208,20 +207,5 @@ func TestLogsHoldNoTokensOrAddresses(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer keeps the logs of a server under test.
+type syncBuffer = logtest.Buffer

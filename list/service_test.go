@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 	"github.com/bulletin/bulletin/store"
 )
 
@@ -101,25 +102,7 @@ type fixture struct {
 	start time.Time
 	mu    sync.Mutex
 	// logs is what the service logged, as text.
-	logs logBuffer
-}
-
-// logBuffer is a log destination shared by the service's goroutines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+	logs logtest.Buffer
 }
 
 func (f *fixture) clock() time.Time {

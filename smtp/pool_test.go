@@ -14,6 +14,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 )
 
 func relaySender(t *testing.T, ts *testServer, mod func(*Options)) *Sender {
@@ -381,24 +382,6 @@ func TestSendCancelled(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log destination shared by the sender's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // TestUnreachableRelayLogged: a relay that cannot be reached is said in
 // the log, by its address and without its password, once however many
 // messages fail on it; and its return is said too.
@@ -410,7 +393,7 @@ func TestUnreachableRelayLogged(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close() // nothing listens there now
-	var logs lockedBuffer
+	var logs logtest.Buffer
 	s := newTestSender(t, func(o *Options) {
 		o.Relay, o.OutboxDir = "smtp+plain://bulletin:s3cret-pw@"+addr, ""
 		o.Timeouts = Timeouts{Dial: time.Second, Command: time.Second, Data: time.Second, Backoff: time.Millisecond}

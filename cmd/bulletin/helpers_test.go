@@ -24,6 +24,7 @@ import (
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 	"github.com/bulletin/bulletin/store"
 )
 
@@ -117,22 +118,8 @@ type server struct {
 	out    *syncBuffer
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer takes the output of a command and of its goroutines.
+type syncBuffer = logtest.Buffer
 
 var listenRE = regexp.MustCompile(`listening on (http://\S+) \(admin UI at /admin/\) and smtp://(\S+)`)
 
