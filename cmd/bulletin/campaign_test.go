@@ -434,16 +434,23 @@ func sendPlain(addr, from string, to []string, r io.Reader) error {
 	return c.SendMail(from, to, r)
 }
 
+// sendUntil starts campaign id and waits until the sink has n of its
+// messages: the campaign is then under way.
+func sendUntil(t *testing.T, s *server, sk *sink, id list.CampaignID, n int) {
+	t.Helper()
+	s.campaignAction(t, id, "send")
+	for len(received(t, sk)) < n {
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestPauseStopsWaitingMessages pauses a rate-limited campaign: messages
 // still waiting their turn are not sent after the pause, only those
 // already with the relay finish, and a resume sends everyone once.
 func TestPauseStopsWaitingMessages(t *testing.T) {
 	t.Parallel()
 	sk, s, want, id := startSeeded(t, 240)
-	s.campaignAction(t, id, "send")
-	for len(received(t, sk)) < 10 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	sendUntil(t, s, sk, id, 10)
 	s.campaignAction(t, id, "pause")
 	atPause := len(received(t, sk))
 	time.Sleep(1500 * time.Millisecond) // 30 messages' worth at 20/s
@@ -471,10 +478,7 @@ func TestPauseStopsWaitingMessages(t *testing.T) {
 func TestShutdownWithStreamStopsSending(t *testing.T) {
 	t.Parallel()
 	sk, s, _, id := startSeeded(t, 400)
-	s.campaignAction(t, id, "send")
-	for len(received(t, sk)) < 10 {
-		time.Sleep(10 * time.Millisecond)
-	}
+	sendUntil(t, s, sk, id, 10)
 	stream := s.api(t, "GET", fmt.Sprintf("/api/v1/campaigns/%d/progress", id), nil)
 	defer stream.Body.Close()
 	if _, err := bufio.NewReader(stream.Body).ReadString('\n'); err != nil {
