@@ -27,4 +27,7 @@ var (
 	ErrStoreInUse = errors.New("store in use: stop the server or use --server")
 	// ErrSchemaTooNew means the store was written by a newer Bulletin.
 	ErrSchemaTooNew = errors.New("store written by a newer version of bulletin")
+	// ErrCorrupt means a store or backup file is cut short or damaged, so
+	// that opening it could read past its end.
+	ErrCorrupt = errors.New("store file truncated or damaged")
 )

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/bulletin/bulletin/list"
 	bolt "go.etcd.io/bbolt"
@@ -65,7 +64,7 @@ func (db *DB) tempFile() (*os.File, error) {
 // compactCopy compacts the store file at path into a new temporary file
 // beside it and returns that file, open at its start.
 func compactCopy(path string) (*os.File, error) {
-	src, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	src, err := openBolt(path, boltOptions(true))
 	if err != nil {
 		return nil, err
 	}

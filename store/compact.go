@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/bulletin/bulletin/list"
 	bolt "go.etcd.io/bbolt"
@@ -25,14 +24,19 @@ type FileInfo struct {
 // Inspect checks, without changing it, that the file at path is a Bulletin
 // store this code can open: a bbolt file with Bulletin's meta bucket, a
 // schema version no newer than this code's (list.ErrSchemaTooNew otherwise),
-// and pages that pass bbolt's consistency check. Restore and backup use it
-// to verify a copy before putting it in place.
+// and pages that pass bbolt's consistency check. A file shorter than its
+// header says, which bbolt would fault reading, fails first with an error
+// wrapping list.ErrCorrupt. Restore and backup use it to verify a copy
+// before putting it in place.
 func Inspect(path string) (FileInfo, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("store: inspect: %w", err)
 	}
-	b, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	b, err := openBolt(path, boltOptions(true))
+	if errors.Is(err, list.ErrCorrupt) {
+		return FileInfo{Size: fi.Size(), Known: schemaVersion}, fmt.Errorf("store: inspect %s: %w", path, err)
+	}
 	if errors.Is(err, berrors.ErrTimeout) {
 		return FileInfo{}, fmt.Errorf("store: inspect %s: %w", path, list.ErrStoreInUse)
 	}
@@ -111,7 +115,7 @@ func CompactFile(path string) (before, after int64, err error) {
 // compactInto copies every bucket of src into a new file at dst with
 // bolt.Compact, in transactions of at most 64 MiB.
 func compactInto(dst string, src *bolt.DB) error {
-	d, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	d, err := openBolt(dst, boltOptions(false))
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}

@@ -114,15 +114,12 @@ const schemaVersion = uint64(len(migrations))
 // Open opens (creating if needed) the store at path and migrates it to the
 // current schema. A file held by another process makes it fail within about
 // a second with an error wrapping list.ErrStoreInUse; a file written by a
-// newer Bulletin fails with list.ErrSchemaTooNew.
+// newer Bulletin fails with list.ErrSchemaTooNew, and one cut short or
+// damaged, before bbolt reads it, with list.ErrCorrupt.
 func Open(path string, opts Options) (*DB, error) {
-	b, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:  time.Second,
-		ReadOnly: opts.ReadOnly,
-		// The map freelist keeps commits fast in big, fragmented files.
-		FreelistType: bolt.FreelistMapType,
-		NoSync:       opts.NoSync,
-	})
+	bo := boltOptions(opts.ReadOnly)
+	bo.NoSync = opts.NoSync
+	b, err := openBolt(path, bo)
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store: open %s: %w", path, list.ErrStoreInUse)
 	}

@@ -143,6 +143,11 @@ func syncDir(dir string) {
 
 // storeOpenError explains the store errors a person can act on.
 func storeOpenError(path string, err error) error {
+	if errors.Is(err, list.ErrCorrupt) {
+		// Exit code 1: the command line is right, the file is not.
+		return fmt.Errorf("%w.\n%s is cut short or damaged (a full disk, an interrupted copy): "+
+			"if it is the store, restore the newest backup into an empty data folder; if it is a backup, use an older one (see docs/backup.md)", err, path)
+	}
 	if errors.Is(err, list.ErrSchemaTooNew) {
 		return fmt.Errorf("%s was written by a newer version of bulletin than this one (%v).\n"+
 			"Run the newer bulletin again, or restore a backup made by this version into an empty data folder (see docs/upgrade.md)", path, err)
