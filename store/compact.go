@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -90,7 +91,8 @@ func CompactFile(path string) (before, after int64, err error) {
 	before = src.Size()
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".compact")
 	os.Remove(tmp)
-	if err := compactInto(tmp, src.bolt); err != nil {
+	// No context reaches here yet: the compact command runs to the end.
+	if err := compactInto(context.Background(), tmp, src.bolt); err != nil {
 		os.Remove(tmp)
 		return before, 0, err
 	}
@@ -112,22 +114,22 @@ func CompactFile(path string) (before, after int64, err error) {
 	return before, after, syncDir(filepath.Dir(path))
 }
 
-// compactInto copies every bucket of src into a new file at dst with
-// bolt.Compact, in transactions of at most 64 MiB.
-func compactInto(dst string, src *bolt.DB) error {
+// compactInto copies every bucket of src into a new file at dst, in
+// write transactions of at most 64 MiB, and syncs it. It stops soon
+// after ctx ends.
+func compactInto(ctx context.Context, dst string, src *bolt.DB) error {
 	d, err := openBolt(dst, boltOptions(false))
 	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
-	if err := bolt.Compact(d, src, 64<<20); err != nil {
-		d.Close()
-		return fmt.Errorf("store: compact: %w", err)
+	err = copyBuckets(ctx, d, src, 64<<20)
+	if err == nil {
+		err = d.Sync()
 	}
-	if err := d.Sync(); err != nil {
-		d.Close()
-		return fmt.Errorf("store: compact: %w", err)
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
-	if err := d.Close(); err != nil {
+	if err != nil {
 		return fmt.Errorf("store: compact: %w", err)
 	}
 	return nil

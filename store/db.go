@@ -115,7 +115,9 @@ const schemaVersion = uint64(len(migrations))
 // current schema. A file held by another process makes it fail within about
 // a second with an error wrapping list.ErrStoreInUse; a file written by a
 // newer Bulletin fails with list.ErrSchemaTooNew, and one cut short or
-// damaged, before bbolt reads it, with list.ErrCorrupt.
+// damaged, before bbolt reads it, with list.ErrCorrupt. Opened for
+// writing, it removes the temporary files of a backup interrupted by a
+// crash.
 func Open(path string, opts Options) (*DB, error) {
 	bo := boltOptions(opts.ReadOnly)
 	bo.NoSync = opts.NoSync
@@ -138,6 +140,8 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	if !opts.ReadOnly {
+		// The write lock is ours: no backup of this store is running.
+		db.removeStaleTemps()
 		if err := db.resumeListDeletions(); err != nil {
 			b.Close()
 			return nil, fmt.Errorf("store: open %s: %w", path, err)
