@@ -260,7 +260,10 @@ func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request) error {
 	s.svc.RecordAudit(r.Context(), s.origin(r), "backup.download", "")
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="bulletin-`+time.Now().UTC().Format("20060102T150405Z")+`.db"`)
-	_, err := s.svc.Backup(r.Context(), w)
+	// Ended by a shutdown, which would otherwise wait out a long one.
+	ctx, release := s.untilStopped(w, r)
+	defer release()
+	_, err := s.svc.Backup(ctx, w)
 	if err != nil && !started(w) {
 		return err
 	}

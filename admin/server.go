@@ -83,6 +83,8 @@ type Server struct {
 	// outboxShown is how many messages the outbox page lists, newest
 	// first (500).
 	outboxShown int
+	// downloads ends the backup downloads at shutdown (downloads.go).
+	downloads *downloads
 }
 
 // New checks the options, parses every template and returns a Server.
@@ -134,6 +136,7 @@ func New(opts Options) (*Server, error) {
 		cop:            http.NewCrossOriginProtection(),
 		csrfKey:        opts.Service.DeriveKey(csrfPurpose),
 		sleep:          sleepCtx,
+		downloads:      newDownloads(),
 	}
 	s.cop.SetDenyHandler(http.HandlerFunc(s.denyCrossOrigin))
 	return s, nil

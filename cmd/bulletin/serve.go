@@ -294,6 +294,9 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.List
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn),
 		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+	// A backup download would hold the shutdown for the grace period, and
+	// a write to a client that stopped reading ignores its context.
+	httpSrv.RegisterOnShutdown(srv.StopDownloads)
 	if !in.cfg.set["base-url"] {
 		// With --http on port 0 the real port is known only from the listener.
 		in.listenURL(baseURLOf(hl.Addr().String()))
