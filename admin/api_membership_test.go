@@ -75,8 +75,9 @@ func TestAPISubscriberLists(t *testing.T) {
 	}
 }
 
-// TestAPIStateFilterTotal: a state filter without a list answers the
-// number of subscribers it matches on its first page, each person once.
+// TestAPIStateFilterTotal: a state filter without a list, or a search
+// with filters, answers the number of subscribers it matches on every
+// page, each person once, as the collection contract says.
 func TestAPIStateFilterTotal(t *testing.T) {
 	t.Parallel()
 	e := apiEnv(t)
@@ -89,6 +90,13 @@ func TestAPIStateFilterTotal(t *testing.T) {
 	e.call("GET", "/api/v1/subscribers?state=confirmed&limit=1", "ed", nil, 200, &pg)
 	if pg.Total != 3 || len(pg.Items) != 1 || pg.Next == nil {
 		t.Errorf("confirmed, first page: total %d, %d items, next %v; want 3, 1 and a cursor", pg.Total, len(pg.Items), pg.Next)
+	}
+	for _, q := range []string{fmt.Sprintf("state=confirmed&limit=1&after=%d", *pg.Next), "q=p&state=confirmed&limit=1", "q=p&list=weekly&limit=1"} {
+		var later page[subscriberJSON]
+		e.call("GET", "/api/v1/subscribers?"+q, "ed", nil, 200, &later)
+		if want := map[bool]int{true: 2, false: 3}[strings.Contains(q, "weekly")]; later.Total != want {
+			t.Errorf("?%s: total %d, want %d", q, later.Total, want)
+		}
 	}
 }
 

@@ -138,10 +138,10 @@ func (s *Server) apiSubscribers(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	// The first page counts what a state filter matches; later pages
-	// would only walk the index again for the same number.
+	// Every page has the total the collection contract promises, even
+	// where it takes a walk of an index.
 	req := list.SearchRequest{Email: q.Get("email"), List: q.Get("list"), State: list.State(q.Get("state")),
-		Q: q.Get("q"), After: list.SubscriberID(after), Limit: limit, Count: after == 0}
+		Q: q.Get("q"), After: list.SubscriberID(after), Limit: limit, Count: true}
 	if req.State != "" && !req.State.Valid() {
 		return newHTTPError(http.StatusUnprocessableEntity, "state must be unconfirmed, confirmed or unsubscribed")
 	}

@@ -23,9 +23,9 @@ type SubscriberQuery struct {
 	State  State
 	After  SubscriberID
 	Limit  int
-	// Count asks for the total of a state filter without a list too,
-	// which takes a walk of the membership index: a page that shows it
-	// asks, an export or a later page of the API does not.
+	// Count asks for the total where it takes a walk: a state filter
+	// without a list (the membership index), or a prefix with filters
+	// (each match checked). The API and the page ask; an export does not.
 	Count bool
 }
 

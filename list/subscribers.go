@@ -328,8 +328,8 @@ type SearchRequest struct {
 	Q     string
 	After SubscriberID
 	Limit int
-	// Count asks for the total even where it takes a walk of the
-	// membership index (a state without a list): SubscriberQuery.Count.
+	// Count asks for the total even where it takes a walk:
+	// SubscriberQuery.Count.
 	Count bool
 }
 

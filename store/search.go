@@ -17,7 +17,8 @@ import (
 //   - with a prefix, the identity index and the name index are walked over
 //     the prefix's key range only; the smallest matching ids are kept in a
 //     bounded heap, so memory stays at q.Limit. The total is exact without
-//     list or state filters, else -1.
+//     list or state filters; with them, -1 unless q.Count asks for it
+//     (every match is then checked against them).
 //   - with a list and no prefix, the list's membership index is walked from
 //     q.After; the total comes from the list's counters.
 //   - otherwise the subscribers bucket is walked from q.After; the total is
@@ -213,10 +214,20 @@ func searchPrefix(tx *bolt.Tx, q *list.SubscriberQuery) ([]list.Record, int, err
 	}
 	pre := []byte(q.Prefix)
 	total := 0
+	// Each match is counted; with filters, only when q.Count asks, since
+	// that applies them to every match rather than to the page's.
+	visit := func(id list.SubscriberID) error {
+		if filtered && q.Count {
+			if ok, err := matchesFilter(tx, id, q); !ok || err != nil {
+				return err
+			}
+		}
+		total++
+		return top.offer(id, match)
+	}
 	c := bucket(tx, bSubIdentity).Cursor()
 	for k, v := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, v = c.Next() {
-		total++
-		if err := top.offer(list.SubscriberID(readU64(v, 0)), match); err != nil {
+		if err := visit(list.SubscriberID(readU64(v, 0))); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -225,13 +236,12 @@ func searchPrefix(tx *bolt.Tx, q *list.SubscriberQuery) ([]list.Record, int, err
 		if bytes.HasPrefix(v, pre) {
 			continue // counted and offered by identity already
 		}
-		total++
-		if err := top.offer(list.SubscriberID(readU64(k, len(k)-8)), match); err != nil {
+		if err := visit(list.SubscriberID(readU64(k, len(k)-8))); err != nil {
 			return nil, 0, err
 		}
 	}
 	out, err := loadRecords(tx, top.sorted())
-	if filtered {
+	if filtered && !q.Count {
 		total = -1
 	}
 	return out, total, err

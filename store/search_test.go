@@ -60,6 +60,17 @@ func TestSearchPrefix(t *testing.T) {
 	if err != nil || total != -1 || len(res) != 1 || res[0].Subscriber.ID != both.Subscriber.ID {
 		t.Errorf("filtered prefix search = %v, %d, %v, want [%d] and -1", ids(res), total, err, both.Subscriber.ID)
 	}
+	// Asked to count, the filters apply to every match, not only the
+	// page's: 8 confirmed "sam" matches, one to a page.
+	for _, q := range []list.SubscriberQuery{
+		{Prefix: "sam", List: l.ID, State: list.StateConfirmed, Limit: 1, Count: true},
+		{Prefix: "sam", State: list.StateConfirmed, Limit: 1, Count: true},
+		{Prefix: "sam", State: list.StateConfirmed, Limit: 1, Count: true, After: want[5]},
+	} {
+		if _, total, err := db.SearchSubscribers(ctx, q); err != nil || total != 8 {
+			t.Errorf("counted filtered prefix search %+v: total %d, %v, want 8", q, total, err)
+		}
+	}
 }
 
 func TestSearchListState(t *testing.T) {
