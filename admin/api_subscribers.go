@@ -243,18 +243,18 @@ func (s *Server) apiSubscribeToLists(w http.ResponseWriter, r *http.Request) err
 }
 
 // apiUnsubscribeFromList takes a subscriber off a list, ?reason= saying
-// why: 200 with the subscriber, not 204, since the subscription stays
-// (unsubscribed, with its consent record) and the answer shows it.
+// why: 204, as every DELETE of the API. The subscription stays
+// (unsubscribed, with its consent record), as GET shows.
 func (s *Server) apiUnsubscribeFromList(w http.ResponseWriter, r *http.Request) error {
 	id, err := subscriberID(r)
 	if err != nil {
 		return err
 	}
-	v, err := s.svc.UnsubscribeFromList(r.Context(), id, mux.Vars(r)["slug"], r.URL.Query().Get("reason"), list.HowAPI, s.origin(r))
-	if err != nil {
+	if _, err := s.svc.UnsubscribeFromList(r.Context(), id, mux.Vars(r)["slug"], r.URL.Query().Get("reason"), list.HowAPI, s.origin(r)); err != nil {
 		return err
 	}
-	return s.writeSubscriber(w, r, http.StatusOK, v)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // apiDeleteSubscriber erases a subscriber (a keyed hash stays in the
