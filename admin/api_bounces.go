@@ -52,20 +52,17 @@ func (s *Server) apiBounces(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.Campaign = list.CampaignID(n)
 	}
-	bs, next, err := s.svc.Bounces(r.Context(), f)
+	bs, next, total, err := s.svc.Bounces(r.Context(), f)
 	if err != nil {
 		return err
 	}
-	p := page[bounceJSON]{Items: make([]bounceJSON, 0, len(bs)), Total: -1}
+	p := page[bounceJSON]{Items: make([]bounceJSON, 0, len(bs)), Total: total}
 	for _, b := range bs {
 		p.Items = append(p.Items, newBounceJSON(b))
 	}
 	if next != nil {
 		n := uint64(*next)
 		p.Next = &n
-	}
-	if next == nil && after == 0 {
-		p.Total = len(p.Items)
 	}
 	return writeJSON(w, http.StatusOK, p)
 }

@@ -391,3 +391,29 @@ func TestAPIPendingConsent(t *testing.T) {
 		t.Errorf("subscriptions = %+v, want the confirmed consent and a pending one", s.Subscriptions)
 	}
 }
+
+// TestAPIBouncesTotal: every page of the bounces says how many match, as
+// the collection contract says, not only a last page.
+func TestAPIBouncesTotal(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	for _, kind := range []list.BounceKind{list.BounceHard, list.BounceSoft, list.BounceHard} {
+		if err := e.db.AddBounce(t.Context(), &list.Bounce{Email: "ann@example.org", Kind: kind}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first, second page[bounceJSON]
+	e.call("GET", "/api/v1/bounces?limit=2", "ed", nil, 200, &first)
+	if first.Total != 3 || len(first.Items) != 2 || first.Next == nil {
+		t.Fatalf("first page: total %d, %d items, next %v; want 3, 2 and a cursor", first.Total, len(first.Items), first.Next)
+	}
+	e.call("GET", fmt.Sprintf("/api/v1/bounces?limit=2&after=%d", *first.Next), "ed", nil, 200, &second)
+	if second.Total != 3 || len(second.Items) != 1 || second.Next != nil {
+		t.Errorf("second page: total %d, %d items, next %v; want 3, 1 and none", second.Total, len(second.Items), second.Next)
+	}
+	var hard page[bounceJSON]
+	e.call("GET", "/api/v1/bounces?kind=hard&limit=1", "ed", nil, 200, &hard)
+	if hard.Total != 2 {
+		t.Errorf("hard bounces: total %d, want 2", hard.Total)
+	}
+}

@@ -67,7 +67,8 @@ type auditJSON struct {
 	User   string  `json:"user"`
 	Action string  `json:"action"`
 	Target string  `json:"target"`
-	IP     string  `json:"ip,omitempty"`
+	// IP is "" for what the system did on its own (retention, say).
+	IP string `json:"ip"`
 }
 
 // apiAudit answers the audit log, oldest first, paged (admins only).
@@ -76,11 +77,14 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p := page[auditJSON]{Items: make([]auditJSON, 0, len(es)), Total: -1, Next: next}
+	total, err := s.svc.AuditCount(r.Context())
+	if err != nil {
+		return err
+	}
+	p := page[auditJSON]{Items: make([]auditJSON, 0, len(es)), Total: total, Next: next}
 	for _, e := range es {
 		p.Items = append(p.Items, auditJSON{ID: e.ID, At: rfcTime(e.At), User: e.User, Action: e.Action, Target: e.Target, IP: e.IP})
 	}
-	p.Total = len(p.Items)
 	return writeJSON(w, http.StatusOK, p)
 }
 

@@ -620,6 +620,12 @@ func TestAuditLog(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("audit = %q\nwant %q", got, want)
 	}
+	// Every page says how many entries there are, and each has its ip.
+	var first page[json.RawMessage]
+	e.call("GET", "/api/v1/audit?limit=1", "root", nil, 200, &first)
+	if first.Total != len(p.Items) || len(first.Items) != 1 || !strings.Contains(string(first.Items[0]), `"ip":`) {
+		t.Errorf("audit page of one: total %d, items %s; want %d and an ip field", first.Total, first.Items, len(p.Items))
+	}
 	b := e.browser()
 	b.login(t, "root", "root-password")
 	res, body := b.do(httptest.NewRequest("GET", "/admin/audit", nil))

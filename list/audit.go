@@ -2,6 +2,12 @@ package list
 
 import "context"
 
+// AuditCount is how many audit entries are kept: the total of every page
+// of Audit.
+func (s *Service) AuditCount(ctx context.Context) (int, error) {
+	return s.store.CountAudit(ctx)
+}
+
 // Audit returns up to limit audit entries after the given id, oldest first,
 // and the cursor of the next page (nil at the end). Limit is 100 when ≤ 0
 // and at most 1000.

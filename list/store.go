@@ -121,6 +121,9 @@ type SubscriberStore interface {
 	AddBounce(ctx context.Context, b *Bounce) error
 	// Bounces returns bounces matching f, oldest first.
 	Bounces(ctx context.Context, f BounceFilter) ([]Bounce, error)
+	// CountBounces counts the bounces f selects, its After and Limit
+	// aside.
+	CountBounces(ctx context.Context, f BounceFilter) (int, error)
 	// PruneBounceRaw drops the raw messages of the oldest bounce records
 	// until the stored bounce records, newest first, fit in maxBytes; it
 	// returns how many it dropped.
@@ -179,6 +182,8 @@ type UserStore interface {
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	// Audit returns audit entries after the given id, oldest first.
 	Audit(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// CountAudit counts the audit entries kept.
+	CountAudit(ctx context.Context) (int, error)
 }
 
 // SessionStore keeps the admin UI's login sessions, by the hash of their

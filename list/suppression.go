@@ -9,33 +9,34 @@ import (
 )
 
 // Bounces pages through bounce records matching f, oldest first; next is
-// the cursor of the following page.
-func (s *Service) Bounces(ctx context.Context, f BounceFilter) ([]Bounce, *BounceID, error) {
+// the cursor of the following page, total how many match on every page.
+func (s *Service) Bounces(ctx context.Context, f BounceFilter) (bs []Bounce, next *BounceID, total int, err error) {
 	if f.Email != "" {
 		a, err := ParseAddress(f.Email)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, 0, err
 		}
 		f.Email = a.Identity
 	}
 	switch f.Kind {
 	case "", BounceHard, BounceSoft, BouncePolicy, BounceComplaint, BounceUnknown:
 	default:
-		return nil, nil, fmt.Errorf("%w: unknown bounce kind %q", ErrInvalid, f.Kind)
+		return nil, nil, 0, fmt.Errorf("%w: unknown bounce kind %q", ErrInvalid, f.Kind)
 	}
 	limit := max(1, min(f.Limit, 1000))
 	f.Limit = limit + 1
-	bs, err := s.store.Bounces(ctx, f)
-	if err != nil {
-		return nil, nil, err
+	if bs, err = s.store.Bounces(ctx, f); err != nil {
+		return nil, nil, 0, err
 	}
-	var next *BounceID
 	if len(bs) > limit {
 		bs = bs[:limit]
 		id := bs[limit-1].ID
 		next = &id
 	}
-	return bs, next, nil
+	if total, err = s.store.CountBounces(ctx, f); err != nil {
+		return nil, nil, 0, err
+	}
+	return bs, next, total, nil
 }
 
 // Suppressions pages through the global suppression list, oldest first.

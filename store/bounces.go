@@ -135,3 +135,78 @@ func (v *bounceValue) bounce() list.Bounce {
 	b.Raw = v.Raw
 	return b
 }
+
+// bounceFields is what a count needs of a stored bounce: decoding into it
+// skips the raw report, the bulk of the value.
+type bounceFields struct {
+	Email    string          `json:"email"`
+	Kind     list.BounceKind `json:"kind"`
+	Campaign list.CampaignID `json:"campaign"`
+}
+
+// CountBounces counts the bounces f selects (its After and Limit aside).
+// An address or a campaign alone is counted from its index without
+// reading a record; a kind reads each candidate's fields, not its report.
+func (db *DB) CountBounces(ctx context.Context, f list.BounceFilter) (int, error) {
+	n := 0
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		bounces := bucket(tx, bBounces)
+		var c *bolt.Cursor
+		var prefix []byte
+		switch {
+		case f.Email != "":
+			c, prefix = bucket(tx, bBounceEmail).Cursor(), bounceEmailPrefix(f.Email)
+		case f.Campaign != 0:
+			c, prefix = bucket(tx, bBounceCamp).Cursor(), u64(uint64(f.Campaign))
+		default:
+			c = bounces.Cursor()
+		}
+		// The index already says what selected it: only the other filters
+		// need the record.
+		rest := f
+		rest.Email, rest.Campaign = "", 0
+		if f.Email != "" {
+			rest.Campaign = f.Campaign
+		}
+		k, v := c.First()
+		if prefix != nil {
+			k, v = c.Seek(prefix)
+		}
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if prefix != nil {
+				if len(k) != len(prefix)+8 {
+					continue // see bouncesByIndex
+				}
+				v = bounces.Get(k[len(prefix):])
+			}
+			ok, err := bounceCounts(k, v, &rest)
+			if err != nil {
+				return err
+			}
+			if ok {
+				n++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: count bounces: %w", err)
+	}
+	return n, nil
+}
+
+// bounceCounts applies the kind and campaign filters of f to the stored
+// bounce v, decoding it only when one is set.
+func bounceCounts(k, v []byte, f *list.BounceFilter) (bool, error) {
+	if f.Kind == "" && f.Campaign == 0 {
+		return true, nil
+	}
+	if v == nil {
+		return false, fmt.Errorf("bounce index names missing bounce %x", k)
+	}
+	var b bounceFields
+	if err := decode(k, v, &b); err != nil {
+		return false, err
+	}
+	return (f.Kind == "" || b.Kind == f.Kind) && (f.Campaign == 0 || b.Campaign == f.Campaign), nil
+}

@@ -54,6 +54,26 @@ func TestBounces(t *testing.T) {
 	if string(got[0].Raw) != "report" || !got[0].At.Equal(testTime) {
 		t.Errorf("bounce 1 = %+v, want raw report and a time", got[0])
 	}
+	// Counts ignore the page: After and Limit.
+	counts := []struct {
+		f    list.BounceFilter
+		want int
+	}{
+		{list.BounceFilter{}, 4},
+		{list.BounceFilter{After: 2, Limit: 1}, 4},
+		{list.BounceFilter{Email: "ann@example.org"}, 2},
+		{list.BounceFilter{Email: "ann@example.org", Kind: list.BounceComplaint}, 1},
+		{list.BounceFilter{Email: "ann@example.org", Campaign: 1}, 1},
+		{list.BounceFilter{Campaign: 1}, 2},
+		{list.BounceFilter{Campaign: 1, Kind: list.BounceSoft}, 1},
+		{list.BounceFilter{Kind: list.BounceHard}, 2},
+		{list.BounceFilter{Email: "nobody@example.org"}, 0},
+	}
+	for _, c := range counts {
+		if n, err := db.CountBounces(ctx, c.f); err != nil || n != c.want {
+			t.Errorf("CountBounces(%+v) = %d, %v, want %d", c.f, n, err, c.want)
+		}
+	}
 }
 
 func TestUsersTokensAudit(t *testing.T) {

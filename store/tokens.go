@@ -142,6 +142,20 @@ func (db *DB) AppendAudit(ctx context.Context, e *list.AuditEntry) error {
 	return nil
 }
 
+// CountAudit counts the audit entries kept, from the bucket's pages
+// without decoding an entry.
+func (db *DB) CountAudit(ctx context.Context) (int, error) {
+	n := 0
+	err := db.view(ctx, func(tx *bolt.Tx) error {
+		n = bucket(tx, bAudit).Stats().KeyN
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: count audit: %w", err)
+	}
+	return n, nil
+}
+
 // Audit returns audit entries after the given id, oldest first.
 func (db *DB) Audit(ctx context.Context, after uint64, limit int) ([]list.AuditEntry, error) {
 	limit = limitOr(limit)
