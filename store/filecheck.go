@@ -57,11 +57,16 @@ func openBolt(path string, opts *bolt.Options) (*bolt.DB, error) {
 	return bolt.Open(path, 0o600, opts)
 }
 
+// lockWait is how long an Open waits for a lock held elsewhere: long
+// enough for a process that is closing the store to let it go.
+const lockWait = 500 * time.Millisecond
+
 // boltOptions are the options of every bbolt file this package opens: a
-// lock held elsewhere fails within a second.
+// lock held elsewhere fails after lockWait, so that a command on a served
+// store fails within a second, its own start included.
 func boltOptions(readOnly bool) *bolt.Options {
 	return &bolt.Options{
-		Timeout:  time.Second,
+		Timeout:  lockWait,
 		ReadOnly: readOnly,
 		// The map freelist keeps commits fast in big, fragmented files.
 		FreelistType: bolt.FreelistMapType,
