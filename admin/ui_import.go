@@ -34,7 +34,7 @@ type importJob struct {
 	Total    int64              `json:"total_bytes"`
 	Percent  float64            `json:"percent"`
 	Rate     float64            `json:"rows_per_second"`
-	Error    string             `json:"error,omitempty"`
+	Error    string             `json:"error"`
 	Result   *list.ImportResult `json:"result"`
 	Started  rfcTime            `json:"started_at"`
 	Finished *rfcTime           `json:"finished_at"`

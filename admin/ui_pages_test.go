@@ -545,6 +545,13 @@ func TestImportAPI(t *testing.T) {
 	if job.Status != "done" || job.Result == nil || job.Result.Imported != 1 {
 		t.Fatalf("job = %s", body)
 	}
+	// Every field api-admin.md shows is there, error included.
+	for _, field := range []string{`"job":`, `"status":`, `"list":`, `"rows":`, `"bytes":`, `"total_bytes":`, `"percent":`,
+		`"rows_per_second":`, `"error":`, `"result":`, `"started_at":`, `"finished_at":`} {
+		if !strings.Contains(body, field) {
+			t.Errorf("job lacks %s: %s", field, body)
+		}
+	}
 	if res, _ := call("POST", "/api/v1/import?list=newsletter&async=true", "text/csv", "nothing,here\n"); res.StatusCode != 422 {
 		t.Errorf("async without email column = %d", res.StatusCode)
 	}
