@@ -129,8 +129,13 @@ func replaceDKIM(checks []smtp.Check, why error) []smtp.Check {
 			continue
 		}
 		if !done {
-			fix := "stop the server and run doctor again, or use the settings page"
-			if !errors.Is(why, list.ErrStoreInUse) {
+			var fix string
+			switch {
+			case errors.Is(why, list.ErrStoreInUse):
+				fix = "stop the server and run doctor again, or use the settings page"
+			case errors.Is(why, list.ErrCorrupt):
+				fix = "restore the newest backup (bulletin restore, see docs/backup.md)"
+			default:
 				fix = "start the server once (it makes the key), then run doctor again"
 			}
 			out = append(out, smtp.Check{Name: "DKIM", Status: smtp.StatusWarn,

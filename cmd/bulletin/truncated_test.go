@@ -78,6 +78,11 @@ func TestTruncatedStoreRefused(t *testing.T) {
 			t.Errorf("%s on a cut store: exit %d\n%s", args[0], code, out)
 		}
 	}
+	// doctor checks what it can and says what to do about the store.
+	ns := zoneServer(t)
+	if _, out := runCmd(t, nil, "doctor", "--data", data, "--resolver", ns); !strings.Contains(out, "truncated or damaged") || !strings.Contains(out, "restore the newest backup") {
+		t.Errorf("doctor on a cut store:\n%s", out)
+	}
 	if b, err := os.ReadFile(storePath); err != nil || len(b) != len(half) {
 		t.Errorf("the cut store changed: %d bytes, %v", len(b), err)
 	}
