@@ -253,6 +253,7 @@ const notCounted = " (not counted)"
 // only (keepRaw), so that one report is kept once.
 func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, r *InboundReport, p proof, rules BounceRules, now time.Time) error {
 	b.At, b.Raw = now, nil
+	b.MessageID = firstOf(r.MessageIDs)
 	if p.ok {
 		b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
 		if b.Email == "" {
@@ -267,14 +268,23 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	return err
 }
 
+// firstOf is the first of ids, or "".
+func firstOf(ids []string) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	return ids[0]
+}
+
 // bouncedBefore reports whether the same bounce (kind and status) of the
-// same campaign message to the same recipient is already counted: a report
+// same message to the same recipient is already counted: a report
 // delivered twice (a relay's retry, or a replay) is recorded again but
 // counts once, for the campaign's bounce count and the soft-bounce limit
-// alike. Reports on system mails (no campaign) cannot be told apart this
-// way and count each.
-func (s *Service) bouncedBefore(ctx context.Context, p proof, b *Bounce) (bool, error) {
-	if !p.ok || p.campaign == 0 {
+// alike. A campaign has one message a recipient; a system mail (no
+// campaign) is told by the Message-ID the report quotes, and a report
+// that quotes none counts each time.
+func (s *Service) bouncedBefore(ctx context.Context, p proof, b *Bounce, msgID string) (bool, error) {
+	if !p.ok || (p.campaign == 0 && msgID == "") {
 		return false, nil
 	}
 	email := b.Email
@@ -288,7 +298,8 @@ func (s *Service) bouncedBefore(ctx context.Context, p proof, b *Bounce) (bool, 
 			return false, err
 		}
 		for _, old := range bs {
-			if old.Counted && old.Subscriber == p.rec.Subscriber.ID && old.Kind == b.Kind && old.Status == b.Status {
+			if old.Counted && old.Subscriber == p.rec.Subscriber.ID && old.Kind == b.Kind && old.Status == b.Status &&
+				old.Campaign == p.campaign && (p.campaign != 0 || old.MessageID == msgID) {
 				return true, nil
 			}
 		}
@@ -317,7 +328,7 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 		bp := p.forRecipient(b.Email)
 		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown
 		if b.Counted {
-			again, err := s.bouncedBefore(ctx, bp, &b)
+			again, err := s.bouncedBefore(ctx, bp, &b, firstOf(r.MessageIDs))
 			if err != nil {
 				return err
 			}

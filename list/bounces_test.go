@@ -2,6 +2,7 @@ package list_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -176,6 +177,39 @@ func TestRepeatedReportCountsOnce(t *testing.T) {
 	}
 	if got, _ := f.db.Campaign(ctx, c.ID); got.Stats.Bounced != 2 {
 		t.Errorf("campaign Bounced = %d, want 2", got.Stats.Bounced)
+	}
+}
+
+// TestRepeatedSystemMailReportCountsOnce: reports on a system mail (a
+// confirmation, say) are told apart by the Message-ID they quote: the same
+// report three times counts once, three reports on three mails count
+// three times and reach the soft-bounce limit.
+func TestRepeatedSystemMailReportCountsOnce(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	same, three := f.add(t, "kim@example.com"), f.add(t, "lee@example.com")
+	for i := range 3 {
+		r := f.report(same, list.BounceSoft, "4.2.2")
+		r.MessageIDs = []string{"confirm-1@news.example.com"}
+		if err := f.svc.HandleInbound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		r = f.report(three, list.BounceSoft, "4.2.2")
+		r.MessageIDs = []string{fmt.Sprintf("confirm-%d@news.example.com", i)}
+		if err := f.svc.HandleInbound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f.blocklisted(t, same.ID) {
+		t.Error("one system mail's soft bounce delivered three times reached the soft-bounce limit")
+	}
+	if !f.blocklisted(t, three.ID) {
+		t.Error("soft bounces of three system mails did not reach the soft-bounce limit of 3")
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Email: same.Email})
+	if err != nil || len(bs) != 3 || bs[0].MessageID != "confirm-1@news.example.com" {
+		t.Errorf("records = %+v, %v; want 3 with the quoted Message-ID", bs, err)
 	}
 }
 

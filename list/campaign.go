@@ -141,6 +141,10 @@ type Bounce struct {
 	Status     string       `json:"status"`
 	Diagnostic string       `json:"diagnostic"`
 	Campaign   CampaignID   `json:"campaign,omitempty"`
+	// MessageID is the Message-ID of the original message the report
+	// quotes, when it quotes one: two reports of one message are told
+	// apart from reports of two messages by it.
+	MessageID string `json:"message_id,omitempty"`
 	// Counted is false for reports that could not be authenticated (no valid
 	// token, no known Message-ID, or a quoted Message-ID of a message sent to
 	// another address than Email) and for delays: recorded, but acting on no

@@ -3,20 +3,28 @@ package smtp_test
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
 )
 
+// dsn makes a delivery report from testdata/dsn.eml. Unless vars name
+// one, each quotes a Message-ID of its own, as reports on different mails
+// do: the same Message-ID twice is the same report again, which counts
+// once.
 func dsn(t *testing.T, rcpt, to string, vars map[string]string) string {
 	t.Helper()
-	v := map[string]string{"RCPT": rcpt, "TO": to}
+	v := map[string]string{"RCPT": rcpt, "TO": to, "MSGID": fmt.Sprintf("m-%d@news.example.org", dsnSeq.Add(1))}
 	for k, x := range vars {
 		v[k] = x
 	}
 	return message(t, "dsn.eml", v)
 }
+
+// dsnSeq numbers the Message-IDs dsn quotes.
+var dsnSeq atomic.Int64
 
 var (
 	hardDSN    = map[string]string{"STATUS": "5.1.1", "DIAG": "550 5.1.1 <x>: Recipient address rejected: User unknown in virtual mailbox table"}
