@@ -262,14 +262,30 @@ func (s *Service) handleComplaint(ctx context.Context, r *InboundReport, p proof
 	if r.FeedbackType != "" {
 		detail += " " + r.FeedbackType
 	}
+	counted := false
 	for i, b := range r.Bounces {
-		b.Counted = p.ok && b.Kind == BounceComplaint
+		b.Counted = p.ok && b.Kind == BounceComplaint && !counted
+		if b.Counted {
+			// Feedback loops send a complaint again, and one person may
+			// complain twice about one message: it counts once, for the
+			// campaign's complaint rate as for the person.
+			again, err := s.bouncedBefore(ctx, p, &b, firstOf(r.MessageIDs))
+			if err != nil {
+				return err
+			}
+			b.Counted = !again
+			counted = counted || b.Counted
+		}
 		if err := s.addReportBounce(ctx, &b, i == 0, r, p, rules, now); err != nil {
 			return err
 		}
 	}
 	if !p.ok {
 		s.log.Info("unproven complaint recorded, not counted", "rcpt", string(r.Rcpt))
+		return nil
+	}
+	if !counted {
+		s.log.Info("repeated complaint recorded, not counted", "rcpt", string(r.Rcpt), "campaign_id", p.campaign)
 		return nil
 	}
 	k := Key{ID: p.rec.Subscriber.ID, Hash: s.tokens.AddressHash(p.rec.Subscriber.Identity)}

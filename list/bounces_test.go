@@ -180,6 +180,44 @@ func TestRepeatedReportCountsOnce(t *testing.T) {
 	}
 }
 
+// TestRepeatedComplaintCountsOnce: a feedback loop's complaint delivered
+// twice, and a second complaint about the same message, count once for the
+// campaign's complaint rate; each is recorded.
+func TestRepeatedComplaintCountsOnce(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "max@example.com")
+	c := list.Campaign{Name: "c", Lists: []list.ListID{1}, Status: list.StatusRunning}
+	if err := f.db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		r := f.report(sb, list.BounceComplaint, "")
+		r.Token = f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeBounce, Subscriber: sb.ID, Campaign: c.ID})
+		r.FeedbackType = "abuse"
+		if err := f.svc.HandleInbound(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !f.blocklisted(t, sb.ID) {
+		t.Error("the complaint did not blocklist")
+	}
+	if got, _ := f.db.Campaign(ctx, c.ID); got.Stats.Complained != 1 {
+		t.Errorf("campaign Complained = %d, want 1", got.Stats.Complained)
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Campaign: c.ID})
+	counted := 0
+	for _, b := range bs {
+		if b.Counted {
+			counted++
+		}
+	}
+	if err != nil || len(bs) != 3 || counted != 1 {
+		t.Errorf("records = %d (%d counted), %v; want 3, 1 counted", len(bs), counted, err)
+	}
+}
+
 // TestRepeatedSystemMailReportCountsOnce: reports on a system mail (a
 // confirmation, say) are told apart by the Message-ID they quote: the same
 // report three times counts once, three reports on three mails count
