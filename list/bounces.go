@@ -320,19 +320,24 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 	}
 	now := s.Now()
 	proven := make([]Bounce, 0, len(bs))
+	// One report is about one message to one subscriber (its proof): the
+	// failures it lists (the address, its aliases, forwards) count once a
+	// kind, not once a line.
+	countedKinds := map[BounceKind]bool{}
 	for i := range bs {
 		b := bs[i]
 		if b.Kind == "" {
 			b.Kind = BounceUnknown
 		}
 		bp := p.forRecipient(b.Email)
-		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown
+		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown && !countedKinds[b.Kind]
 		if b.Counted {
 			again, err := s.bouncedBefore(ctx, bp, &b, firstOf(r.MessageIDs))
 			if err != nil {
 				return err
 			}
 			b.Counted = !again
+			countedKinds[b.Kind] = countedKinds[b.Kind] || b.Counted
 		}
 		if err := s.addReportBounce(ctx, &b, i == 0, r, bp, rules, now); err != nil {
 			return err

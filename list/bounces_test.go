@@ -180,6 +180,41 @@ func TestRepeatedReportCountsOnce(t *testing.T) {
 	}
 }
 
+// TestOneReportCountsOnce: a report listing several failed recipients
+// (the address and aliases it was forwarded to) for one subscriber's
+// message counts once toward the soft-bounce limit, not once a line.
+func TestOneReportCountsOnce(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "ned@example.com")
+	r := f.report(sb, list.BounceSoft, "4.2.2")
+	for _, alias := range []string{"ned+a@example.com", "ned+b@example.com"} {
+		r.Bounces = append(r.Bounces, list.Bounce{Email: alias, Kind: list.BounceSoft, Action: "failed", Status: "4.2.2"})
+	}
+	if err := f.svc.HandleInbound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	if f.blocklisted(t, sb.ID) {
+		t.Error("one report with three soft failures reached the soft-bounce limit of 3")
+	}
+	n := 0
+	for _, email := range []string{"ned@example.com", "ned+a@example.com", "ned+b@example.com"} {
+		bs, err := f.db.Bounces(ctx, list.BounceFilter{Email: email})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			if b.Counted {
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d records counted, want 1", n)
+	}
+}
+
 // TestRepeatedComplaintCountsOnce: a feedback loop's complaint delivered
 // twice, and a second complaint about the same message, count once for the
 // campaign's complaint rate; each is recorded.
