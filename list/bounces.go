@@ -263,9 +263,38 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	if keepRaw && rules.RawCap > 0 {
 		b.Raw = r.Raw
 	}
+	if !p.ok {
+		erased, err := s.erasedAddress(ctx, b.Email)
+		if err != nil {
+			return err
+		}
+		if erased {
+			// A late report on an erased person must not bring their
+			// address back: it is recorded without it, and without the
+			// report that names it.
+			b.Email, b.Raw = "", nil
+		}
+	}
 	err := s.store.AddBounce(ctx, b)
 	b.Raw = nil
 	return err
+}
+
+// erasedAddress reports whether email belongs to a person erased at their
+// request: the suppression list keeps their keyed hash without an address.
+func (s *Service) erasedAddress(ctx context.Context, email string) (bool, error) {
+	a, err := ParseAddress(email)
+	if err != nil {
+		return false, nil // not an address: nothing to protect
+	}
+	sup, err := s.store.Suppression(ctx, s.tokens.AddressHash(a.Identity))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return sup.Email == "", nil
 }
 
 // firstOf is the first of ids, or "".

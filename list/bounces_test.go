@@ -215,6 +215,30 @@ func TestOneReportCountsOnce(t *testing.T) {
 	}
 }
 
+// TestReportAfterErasure: a report arriving after the person was erased
+// is recorded without their address or the raw report naming it.
+func TestReportAfterErasure(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "Oda@Example.com")
+	r := f.report(sb, list.BounceHard, "5.1.1")
+	r.Bounces[0].Email = "oda@example.com"
+	if err := f.svc.EraseSubscriber(ctx, sb.ID, list.Origin{User: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.svc.HandleInbound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{})
+	if err != nil || len(bs) != 1 {
+		t.Fatalf("records = %+v, %v; want 1", bs, err)
+	}
+	if bs[0].Email != "" || len(bs[0].Raw) != 0 || bs[0].Counted {
+		t.Errorf("record after erasure = %+v (raw %q), want no address, no raw, not counted", bs[0], bs[0].Raw)
+	}
+}
+
 // TestRepeatedComplaintCountsOnce: a feedback loop's complaint delivered
 // twice, and a second complaint about the same message, count once for the
 // campaign's complaint rate; each is recorded.
