@@ -17,9 +17,20 @@ type bounceValue struct {
 	Raw []byte `json:"raw,omitempty"`
 }
 
-// bounceEmailPrefix is the bounce_email range of an address.
+// bounceEmailPrefix is the bounce_email range of an address, by its
+// identity: a report may name "hans@bücher.example" where the API is asked
+// for "hans@xn--bcher-kva.example", or the other way round.
 func bounceEmailPrefix(email string) []byte {
-	return append([]byte(strings.ToLower(email)), 0)
+	return append([]byte(bounceIdentity(email)), 0)
+}
+
+// bounceIdentity is the identity of an address (lower case, the domain in
+// IDNA), or the text lower-cased when it is no address.
+func bounceIdentity(email string) string {
+	if a, err := list.ParseAddress(email); err == nil {
+		return a.Identity
+	}
+	return strings.ToLower(email)
 }
 
 // AddBounce stores b and sets its id (and its time, if zero).
@@ -127,7 +138,7 @@ func bouncesScan(tx *bolt.Tx, f *list.BounceFilter) ([]list.Bounce, error) {
 func bounceMatches(v *bounceValue, f *list.BounceFilter) bool {
 	return (f.Kind == "" || v.Kind == f.Kind) &&
 		(f.Campaign == 0 || v.Campaign == f.Campaign) &&
-		(f.Email == "" || strings.EqualFold(v.Email, f.Email))
+		(f.Email == "" || bounceIdentity(v.Email) == bounceIdentity(f.Email))
 }
 
 func (v *bounceValue) bounce() list.Bounce {

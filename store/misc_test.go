@@ -331,3 +331,30 @@ func TestMigrateV3IndexesSuppressions(t *testing.T) {
 	}
 	checkDB(t, db)
 }
+
+// TestBouncesIDN: a report may name an address with its domain in Unicode
+// or in IDNA; either form finds it, and erasure takes it whichever form
+// erasure names.
+func TestBouncesIDN(t *testing.T) {
+	t.Parallel()
+	db := openTest(t)
+	ctx := t.Context()
+	for _, email := range []string{"Hans@Bücher.example", "hans@xn--bcher-kva.example"} {
+		if err := db.AddBounce(ctx, &list.Bounce{Email: email, Kind: list.BounceHard}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, q := range []string{"hans@bücher.example", "hans@xn--bcher-kva.example"} {
+		bs, err := db.Bounces(ctx, list.BounceFilter{Email: q})
+		n, cerr := db.CountBounces(ctx, list.BounceFilter{Email: q})
+		if err != nil || cerr != nil || len(bs) != 2 || n != 2 {
+			t.Errorf("bounces of %s = %d (count %d), %v %v; want 2", q, len(bs), n, err, cerr)
+		}
+	}
+	if n, err := db.EraseTraces(ctx, 0, []string{"hans@xn--bcher-kva.example"}); err != nil || n != 2 {
+		t.Errorf("EraseTraces = %d, %v; want both records", n, err)
+	}
+	if bs, _ := db.Bounces(ctx, list.BounceFilter{Email: "hans@bücher.example"}); len(bs) != 0 {
+		t.Errorf("%d records left after erasure", len(bs))
+	}
+}

@@ -41,7 +41,7 @@ func eraseBounces(tx *bolt.Tx, id list.SubscriberID, emails []string) (int, erro
 		if err := decode(k, v, &bv); err != nil {
 			return err
 		}
-		if bv.Subscriber == id && id != 0 || bv.Email != "" && hasFold(emails, bv.Email) {
+		if bv.Subscriber == id && id != 0 || bv.Email != "" && hasIdentity(emails, bv.Email) {
 			doomed = append(doomed, bv)
 		}
 		return nil
@@ -51,9 +51,12 @@ func eraseBounces(tx *bolt.Tx, id list.SubscriberID, emails []string) (int, erro
 	}
 	for _, bv := range doomed {
 		if bv.Email != "" {
-			k := binary.BigEndian.AppendUint64(bounceEmailPrefix(bv.Email), uint64(bv.ID))
-			if err := bucket(tx, bBounceEmail).Delete(k); err != nil {
-				return 0, err
+			// Records indexed before the index took identities are under
+			// the address as it came, lower-cased.
+			for _, prefix := range [][]byte{bounceEmailPrefix(bv.Email), append([]byte(strings.ToLower(bv.Email)), 0)} {
+				if err := bucket(tx, bBounceEmail).Delete(binary.BigEndian.AppendUint64(prefix, uint64(bv.ID))); err != nil {
+					return 0, err
+				}
 			}
 		}
 		if bv.Campaign != 0 {
@@ -68,9 +71,12 @@ func eraseBounces(tx *bolt.Tx, id list.SubscriberID, emails []string) (int, erro
 	return len(doomed), nil
 }
 
-func hasFold(ss []string, s string) bool {
+// hasIdentity reports whether s is one of the addresses ss, whatever the
+// case or the form of its domain (Unicode or IDNA).
+func hasIdentity(ss []string, s string) bool {
+	id := bounceIdentity(s)
 	for _, x := range ss {
-		if strings.EqualFold(x, s) {
+		if bounceIdentity(x) == id {
 			return true
 		}
 	}
