@@ -178,7 +178,12 @@ func (s *Service) HandleInbound(ctx context.Context, r InboundReport) error {
 		return err
 	}
 	if len(r.Raw) > 0 {
-		return s.pruneRaw(ctx, rules)
+		// The report is stored and acted on: a prune that fails (its
+		// time ran out under load, say) must not have the sender told
+		// otherwise and send it again. The next report prunes.
+		if err := s.pruneRaw(ctx, rules); err != nil {
+			s.log.Warn("raw bounce messages not pruned; the next report retries", "err", err)
+		}
 	}
 	return nil
 }

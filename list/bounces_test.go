@@ -29,6 +29,12 @@ type bounceFixture struct {
 func (f *bounceFixture) now() time.Time { return time.Unix(f.clock.Load(), 0).UTC() }
 
 func newBounceFixture(t *testing.T) *bounceFixture {
+	return newBounceFixtureOn(t, func(db *store.DB) list.Store { return db })
+}
+
+// newBounceFixtureOn is newBounceFixture with the service's store made by
+// wrap around the real one.
+func newBounceFixtureOn(t *testing.T, wrap func(*store.DB) list.Store) *bounceFixture {
 	t.Helper()
 	f := &bounceFixture{}
 	f.clock.Store(time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC).Unix())
@@ -38,7 +44,7 @@ func newBounceFixture(t *testing.T) *bounceFixture {
 	}
 	t.Cleanup(func() { db.Close() })
 	f.db = db
-	f.svc, err = list.New(list.Options{Store: db, Mailer: nopMailer{}, Secret: []byte("0123456789abcdef0123456789abcdef"),
+	f.svc, err = list.New(list.Options{Store: wrap(db), Mailer: nopMailer{}, Secret: []byte("0123456789abcdef0123456789abcdef"),
 		Now: f.now, Config: list.Config{Domain: "example.org"}})
 	if err != nil {
 		t.Fatal(err)
@@ -236,6 +242,29 @@ func TestReportAfterErasure(t *testing.T) {
 	}
 	if bs[0].Email != "" || len(bs[0].Raw) != 0 || bs[0].Counted {
 		t.Errorf("record after erasure = %+v (raw %q), want no address, no raw, not counted", bs[0], bs[0].Raw)
+	}
+}
+
+// failingPrune is a store whose raw-message prune fails, as when its
+// time runs out under load.
+type failingPrune struct{ *store.DB }
+
+func (failingPrune) PruneBounceRaw(context.Context, int64) (int, error) {
+	return 0, context.DeadlineExceeded
+}
+
+// TestPruneFailureKeepsReport: a report stored and acted on is answered as
+// handled even if the housekeeping after it fails, or the sender would be
+// told to send it again.
+func TestPruneFailureKeepsReport(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixtureOn(t, func(db *store.DB) list.Store { return failingPrune{db} })
+	sb := f.add(t, "pat@example.com")
+	if err := f.svc.HandleInbound(t.Context(), f.report(sb, list.BounceHard, "5.1.1")); err != nil {
+		t.Errorf("HandleInbound = %v, want nil: the report is stored", err)
+	}
+	if !f.blocklisted(t, sb.ID) {
+		t.Error("the hard bounce was not acted on")
 	}
 }
 
