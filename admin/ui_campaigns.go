@@ -243,19 +243,29 @@ func (s *Server) uiSaveCampaign(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	in, err := campaignInput(r)
-	if err == nil {
-		_, err = s.svc.UpdateCampaign(r.Context(), list.CampaignID(id), in, s.origin(r))
-	}
-	if err != nil {
-		p, perr := s.campaignPageData(r, list.CampaignID(id))
-		if perr != nil {
-			return perr
-		}
-		p.C, p.SendAt = viewOf(p.C, in), r.PostForm.Get("send_at")
-		return s.formError(w, r, err, "campaign", "campaigns", p)
+	if saved, err := s.saveDraft(w, r, list.CampaignID(id)); !saved {
+		return err
 	}
 	return redirect(w, r, fmt.Sprintf("/admin/campaigns/%d", id), "campaign-saved")
+}
+
+// saveDraft saves the compose form posted with r as draft id. A bad field
+// re-renders the page with the message and what was typed: saved is false
+// then, and err what the handler returns.
+func (s *Server) saveDraft(w http.ResponseWriter, r *http.Request, id list.CampaignID) (saved bool, err error) {
+	in, err := campaignInput(r)
+	if err == nil {
+		_, err = s.svc.UpdateCampaign(r.Context(), id, in, s.origin(r))
+	}
+	if err == nil {
+		return true, nil
+	}
+	p, perr := s.campaignPageData(r, id)
+	if perr != nil {
+		return false, perr
+	}
+	p.C, p.SendAt, p.Tests = viewOf(p.C, in), r.PostForm.Get("send_at"), r.PostForm.Get("emails")
+	return false, s.formError(w, r, err, "campaign", "campaigns", p)
 }
 
 // uiCampaignAction applies send, pause, resume, cancel, unschedule, test,
@@ -282,7 +292,15 @@ func (s *Server) uiCampaignAction(w http.ResponseWriter, r *http.Request) error 
 		p.Tests = r.PostForm.Get("emails")
 		return s.formError(w, r, err, "campaign", "campaigns", p)
 	}
-	switch action := mux.Vars(r)["action"]; action {
+	action := mux.Vars(r)["action"]
+	// The test and the send buttons of a draft submit the compose form:
+	// what is on screen is saved first, so that it is what goes out.
+	if _, compose := r.PostForm["subject"]; compose && (action == "test" || action == list.ActionSend) {
+		if saved, err := s.saveDraft(w, r, id); !saved {
+			return err
+		}
+	}
+	switch action {
 	case "test":
 		if err := s.svc.TestSend(ctx, id, splitLines(r.PostForm.Get("emails")), o); err != nil {
 			return rerender(err)

@@ -589,6 +589,53 @@ func TestUITestSendRelayDown(t *testing.T) {
 	}
 }
 
+// TestUISendTakesUnsavedEdits: the test and send buttons of a draft
+// submit the compose form, so that what the editor sees (and previewed) is
+// what goes out: unsaved changes are saved first, and a bad one stops the
+// send with the page shown again as typed.
+func TestUISendTakesUnsavedEdits(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	ctx := t.Context()
+	s := u.login("ed")
+	subj, body, lists := "Sale", "<p>Sale ends FRIDAY</p>", []string{"newsletter"}
+	c, err := u.svc.CreateCampaign(ctx, list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := fmt.Sprintf("/admin/campaigns/%d", c.ID)
+	if _, html := s.get(page); !strings.Contains(html, `form="compose" formaction="`+page+`/send"`) || !strings.Contains(html, `form="compose" id="emails"`) {
+		t.Fatalf("the send and test controls do not submit the compose form:\n%s", html)
+	}
+	form := func(body string) url.Values {
+		return url.Values{"subject": {"Sale"}, "lists": {"newsletter"}, "format": {"html"}, "body": {body}, "send_at": {""}, "emails": {"me@example.org"}}
+	}
+	bodyOf := func() string {
+		v, err := u.svc.GetCampaign(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Body
+	}
+	if res, _ := s.post(page+"/test", form("<p>CORRECTION: sale ends MONDAY</p>")); res.StatusCode != http.StatusSeeOther || !strings.Contains(bodyOf(), "MONDAY") {
+		t.Errorf("test send with an unsaved edit = %d, saved body %q", res.StatusCode, bodyOf())
+	}
+	bad := form("<p>TUESDAY</p>")
+	bad.Set("subject", "x\ny")
+	if res, html := s.post(page+"/send", bad); res.StatusCode != 422 || !strings.Contains(html, "TUESDAY") {
+		t.Errorf("send with a bad unsaved field = %d, want 422 showing what was typed", res.StatusCode)
+	}
+	if v, _ := u.svc.GetCampaign(ctx, c.ID); v.Status != list.StatusDraft {
+		t.Errorf("a send stopped by a bad field left the campaign %s", v.Status)
+	}
+	if res, _ := s.post(page+"/send", form("<p>Sale ends SUNDAY</p>")); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("send with an unsaved edit = %d", res.StatusCode)
+	}
+	if v, _ := u.svc.GetCampaign(ctx, c.ID); v.Status == list.StatusDraft || !strings.Contains(v.Body, "SUNDAY") {
+		t.Errorf("after send: %s with body %q, want it sent with the edit", v.Status, v.Body)
+	}
+}
+
 func TestUICampaignFlow(t *testing.T) {
 	t.Parallel()
 	u := newUIEnv(t)

@@ -144,6 +144,20 @@
     if (st === "running" || st === "scheduled" || st === "paused") { watch(); }
   }
 
+  // The send button says what it will do with the time typed, saved or
+  // not: the send saves the form first.
+  var sendAt = document.getElementById("send_at"), sendBtn = document.getElementById("send");
+  if (sendAt && sendBtn) {
+    var label = function () {
+      var future = sendAt.value && new Date(sendAt.value + "Z") > new Date();
+      sendBtn.textContent = future ? "Schedule" : "Send now";
+      if (future) { sendBtn.removeAttribute("data-confirm"); }
+      else { sendBtn.setAttribute("data-confirm", "Send this campaign to its lists now?"); }
+    };
+    sendAt.addEventListener("input", label);
+    sendAt.addEventListener("change", label);
+  }
+
   // Actions that cannot be undone ask first (data-confirm on the button).
   document.addEventListener("submit", function (ev) {
     var b = ev.submitter || ev.target.querySelector("button[data-confirm]");
