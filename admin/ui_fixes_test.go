@@ -54,6 +54,39 @@ func TestUISubscribersNextPage(t *testing.T) {
 	}
 }
 
+// TestUISearchWholeAddress: a search for a whole address keeps the list
+// and state filters, and a partial address that looks whole still matches
+// as a prefix.
+func TestUISearchWholeAddress(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	ctx := t.Context()
+	if _, err := u.svc.CreateList(ctx, list.List{Slug: "events", Name: "Events", OptIn: list.OptInSingle}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.svc.AddSubscriber(ctx, list.NewSubscriber{Email: "s18@example.com", Lists: []string{"newsletter"},
+		State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	s := u.login("ed")
+	for q, want := range map[string]string{
+		"q=s18@example.com":                             "1 matching",
+		"q=s18@example.c":                               "1 matching",
+		"q=S18@Example.com&list=newsletter":             "1 matching",
+		"q=s18@example.com&list=events&state=confirmed": "0 matching",
+		"q=s18@example.com&state=unsubscribed":          "0 matching",
+	} {
+		if _, body := s.get("/admin/subscribers?" + q); !strings.Contains(body, want) {
+			t.Errorf("?%s: want %q in\n%s", q, want, body)
+		}
+	}
+	// The API's ?email= applies them too.
+	items, total, _, err := u.svc.SearchSubscribers(ctx, list.SearchRequest{Email: "s18@example.com", List: "events"})
+	if err != nil || total != 0 || len(items) != 0 {
+		t.Errorf("email search filtered by a list they are not on: total %d, %d items, %v", total, len(items), err)
+	}
+}
+
 // TestUICampaignLayoutNeedsBody refuses a campaign layout whose HTML or
 // text part leaves out {{.Body}}, as the system mail layout does: 422,
 // the input kept, nothing stored.

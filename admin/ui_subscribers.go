@@ -29,9 +29,12 @@ type subscribersPage struct {
 func searchRequest(r *http.Request, limit int) (list.SearchRequest, error) {
 	q := r.URL.Query()
 	req := list.SearchRequest{Q: strings.TrimSpace(q.Get("q")), List: q.Get("list"), State: list.State(q.Get("state")), Limit: limit}
+	// A whole address is searched as the prefix of its identity (the
+	// domain in IDNA), so that the list and state filters still apply and
+	// "ann@example.c" finds ann@example.com as "ann@example.co" does.
 	if strings.Contains(req.Q, "@") && !strings.HasSuffix(req.Q, "@") {
-		if _, err := list.ParseAddress(req.Q); err == nil {
-			req.Email, req.Q = req.Q, ""
+		if a, err := list.ParseAddress(req.Q); err == nil {
+			req.Q = a.Identity
 		}
 	}
 	if v := q.Get("after"); v != "" {

@@ -379,6 +379,30 @@ func (s *Service) SearchSubscribers(ctx context.Context, r SearchRequest) ([]Sub
 	return out, total, next, nil
 }
 
+// passesFilters reports whether rec has a subscription matching the list
+// and state of r (any, for those left empty).
+func (s *Service) passesFilters(ctx context.Context, rec *Record, r SearchRequest) (bool, error) {
+	var id ListID
+	if r.List != "" {
+		l, err := s.store.ListBySlug(ctx, r.List)
+		if err != nil {
+			return false, err
+		}
+		id = l.ID
+	}
+	if id == 0 && r.State == "" {
+		return true, nil
+	}
+	for _, sub := range rec.Subscriptions {
+		if (id == 0 || sub.List == id) && (r.State == "" || sub.State == r.State) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// searchByEmail answers the one subscriber with address a, if the list
+// and state filters of r let them through.
 func (s *Service) searchByEmail(ctx context.Context, a Address, r SearchRequest) ([]SubscriberView, int, *SubscriberID, error) {
 	rec, err := s.store.Record(ctx, Key{Identity: a.Identity})
 	if errors.Is(err, ErrNotFound) || err == nil && rec.Subscriber.ID <= r.After {
@@ -386,6 +410,10 @@ func (s *Service) searchByEmail(ctx context.Context, a Address, r SearchRequest)
 	}
 	if err != nil {
 		return nil, 0, nil, err
+	}
+	ok, err := s.passesFilters(ctx, &rec, r)
+	if err != nil || !ok {
+		return []SubscriberView{}, 0, nil, err
 	}
 	v, err := s.view(ctx, rec, map[ListID]List{})
 	if err != nil {
