@@ -20,13 +20,17 @@ func (s *Server) ui(fn handlerFunc) http.Handler {
 			return
 		}
 		if !ok {
-			if r.Method == http.MethodGet || r.Method == http.MethodHead {
-				if err := s.loginPage(w, r, http.StatusOK, "", ""); err != nil {
-					s.uiError(w, r, err)
-				}
-				return
+			status, msg := http.StatusOK, ""
+			if r.Method != http.MethodGet && r.Method != http.MethodHead {
+				// A form sent after the session ended (a logout or a
+				// password change elsewhere, the idle limit): "the form
+				// expired" would send the editor reloading a page that
+				// only shows this login form.
+				status, msg = http.StatusUnauthorized, errSignedOut
 			}
-			s.uiError(w, r, errCSRF)
+			if err := s.loginPage(w, r, status, "", msg); err != nil {
+				s.uiError(w, r, err)
+			}
 			return
 		}
 		info(r).u, info(r).sid = sess.user, sess.id
@@ -97,6 +101,9 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 type loginView struct {
 	Username string
 }
+
+// errSignedOut answers a form sent without a live session.
+const errSignedOut = "You are signed out: your session ended, or was closed from another browser. Sign in again; what you sent was not saved."
 
 // loginPage shows the login form, with a fresh login cookie whose CSRF
 // token the form carries.

@@ -195,15 +195,16 @@ func TestUILayoutAuthAndCSRF(t *testing.T) {
 }
 
 // checkLayoutPostsRefused posts html to the layout editor at base, its
-// reset and its preview logged out (b), and to the editor and its reset
-// logged in without a CSRF token, with a forged one and cross-site: every
-// request must be refused with 403.
+// reset and its preview logged out (b: 401 with the login form saying the
+// session ended), and to the editor and its reset logged in without a CSRF
+// token, with a forged one and cross-site: every request must be refused
+// (403).
 func checkLayoutPostsRefused(t *testing.T, u *uiEnv, b *browser, base, html string) {
 	t.Helper()
 	form := url.Values{"html": {html}}
 	for _, p := range []string{base, base + "/reset", base + "/preview.html"} {
-		if res, _ := b.do(formReq(p, form)); res.StatusCode != http.StatusForbidden {
-			t.Errorf("POST %s logged out = %d, want 403", p, res.StatusCode)
+		if res, body := b.do(formReq(p, form)); res.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "You are signed out") {
+			t.Errorf("POST %s logged out = %d, want 401 with the login form", p, res.StatusCode)
 		}
 	}
 	s := u.login("ed")

@@ -111,7 +111,10 @@ func (s *Server) uiStream(fn handlerFunc) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		sess, ok, err := s.session(r)
 		if err == nil && !ok {
-			err = errCSRF
+			if err := s.loginPage(w, r, http.StatusUnauthorized, "", errSignedOut); err != nil {
+				s.uiError(w, r, err)
+			}
+			return
 		}
 		if err != nil {
 			s.uiError(w, r, err)
