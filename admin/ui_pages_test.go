@@ -592,6 +592,27 @@ func TestUITestSendRelayDown(t *testing.T) {
 	}
 }
 
+// TestUIIrreversibleActionsAsk: deleting a user, resetting a layout and
+// revoking a token ask first (data-confirm), as sending and deleting a
+// draft do.
+func TestUIIrreversibleActionsAsk(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("root")
+	if res, _ := s.post("/admin/account/tokens", url.Values{"name": {"deploy"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("make a token = %d", res.StatusCode)
+	}
+	for page, want := range map[string]string{
+		"/admin/users":   `data-confirm="Delete the user ed?`,
+		"/admin/layout":  `data-confirm="Reset to the built-in layout?`,
+		"/admin/account": `data-confirm="Revoke the token deploy?`,
+	} {
+		if _, body := s.get(page); !strings.Contains(body, want) {
+			t.Errorf("%s lacks %s", page, want)
+		}
+	}
+}
+
 // TestUISendTakesUnsavedEdits: the test and send buttons of a draft
 // submit the compose form, so that what the editor sees (and previewed) is
 // what goes out: unsaved changes are saved first, and a bad one stops the
