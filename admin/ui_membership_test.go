@@ -154,4 +154,15 @@ func TestUISearchExportPerSubscription(t *testing.T) {
 	if recs[1][2] != "newsletter" || recs[2][2] != "weekly" || recs[2][10] != "asked by phone" {
 		t.Errorf("search export rows = %q", recs[1:])
 	}
+	// Both exports are in the audit log, as the API's is.
+	es, _, err := u.svc.Audit(t.Context(), 0, 1000)
+	n := 0
+	for _, e := range es {
+		if e.Action == "export.csv" {
+			n++
+		}
+	}
+	if err != nil || n != 2 {
+		t.Errorf("%d export.csv audit entries, %v; want 2", n, err)
+	}
 }

@@ -87,6 +87,9 @@ func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 		name = req.List
 	}
 	cw := &csvWriter{w: w, filename: name + "-" + time.Now().UTC().Format("20060102") + ".csv"}
+	// Audited as the API's export is; the search text stays out of the
+	// log, as it may be an address.
+	s.svc.RecordAudit(r.Context(), s.origin(r), "export.csv", cw.filename)
 	return s.svc.ExportSearchCSV(r.Context(), cw, req)
 }
 
