@@ -22,12 +22,17 @@
 // and 64 recipients are looked at.
 //
 // Classification policy, in order (see [Classify]): text that blames our
-// sender beats everything; text that says the address is bad (user unknown,
-// no such domain, disabled account) makes the bounce hard whatever its code,
-// even 4.x.x; mailbox full and message too large are soft even with 5.x.x;
-// blocklists, SPF/DKIM/DMARC, reputation and rate limits are policy; then the
-// enhanced status decides (5.1.x, 5.2.1, 5.4.4, 5.7.13/17/18 hard; 5.7.x
-// policy; the rest soft). An unrecognised 5xx with no telling text is soft,
-// so that a good address is never blocklisted on a guess. Policy and delayed
-// reports never count toward a subscriber's thresholds.
+// sender beats everything; text that says the mailbox does not exist (user
+// unknown, no such mailbox) makes the bounce hard whatever its code, even
+// 4.x.x or 5.7.x; mailbox full and message too large are soft even with
+// 5.x.x; any other 5.7.x is policy (RFC 3463 section 3.8), except
+// 5.7.13/17/18 (account disabled or gone), which are hard. Otherwise the text
+// decides: no such domain or a closed account is hard; blocklists,
+// SPF/DKIM/DMARC, reputation, rate limits and content refused as spam or
+// malware are policy; temporary trouble is soft. Then the enhanced status
+// decides (5.1.x, 5.2.1, 5.4.4 hard; the rest soft). An unrecognised 5xx
+// with no telling text is soft, so that a good address is never blocklisted
+// on a guess. Policy and delayed reports never count toward a subscriber's
+// thresholds: a campaign refused as spam is the sender's problem, not the
+// subscribers'.
 package bounce
