@@ -53,8 +53,9 @@ func (m *message) quotedHeader() fields {
 	return nil
 }
 
-// firstAddr returns the first address in a header value.
+// firstAddr returns the first address in a header value, as valid UTF-8.
 func firstAddr(v string) string {
+	v = toUTF8(v)
 	if strings.TrimSpace(v) == "" {
 		return ""
 	}

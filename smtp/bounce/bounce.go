@@ -62,7 +62,9 @@ type Recipient struct {
 type Report struct {
 	Type string // TypeDSN, TypeARF, TypeBounce, TypeAutoReply or TypeUnknown
 	// Recipients has one entry per failed or delayed recipient; for ARF one
-	// entry with Kind KindComplaint. At most 64.
+	// entry with Kind KindComplaint. At most 64. Empty when no failure is
+	// recognised; an entry has no Email only when the report says why mail
+	// failed but not to whom.
 	Recipients []Recipient
 	// MessageIDs are the Message-IDs of the original message quoted in the
 	// report (from message/rfc822 or text/rfc822-headers parts, or
@@ -139,10 +141,10 @@ func delayed(email, status string, code int, diag string) Recipient {
 	return rc
 }
 
-// cleanDiagnostic collapses whitespace and cuts s to maxDiagnostic bytes
-// without splitting a UTF-8 sequence.
+// cleanDiagnostic makes s valid UTF-8, collapses whitespace and cuts it to
+// maxDiagnostic bytes without splitting a UTF-8 sequence.
 func cleanDiagnostic(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(toUTF8(s)), " ")
 	return truncate(s, maxDiagnostic)
 }
 

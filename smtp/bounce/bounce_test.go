@@ -190,3 +190,88 @@ func TestIsAutoReply(t *testing.T) {
 		}
 	}
 }
+
+// TestParseMalformed checks reports whose structure is broken: what they
+// say is found where it can be, and one that says nothing has no
+// recipients (recorded as unknown, acting on no one) rather than a failure
+// with no address.
+func TestParseMalformed(t *testing.T) {
+	t.Parallel()
+	const dsnParts = "--B1\nContent-Type: text/plain\n\nDelivery failed.\n\n" +
+		"--B1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n" +
+		"Final-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.1.1\n" +
+		"Diagnostic-Code: smtp; 550 5.1.1 User unknown\n\n" +
+		"--B1\nContent-Type: text/rfc822-headers\n\nMessage-ID: <orig@news.example.com>\n\n--B1--\n"
+	const head = "From: MAILER-DAEMON@example.net\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+	tests := []struct {
+		name, input string
+		typ         string
+		email, kind string // of the one recipient; "" for none
+		msgID       string
+	}{
+		{"no boundary parameter", head + "Content-Type: multipart/report; report-type=delivery-status\n\n" + dsnParts,
+			TypeDSN, "gone@example.net", "hard", "orig@news.example.com"},
+		{"no boundary parameter, dashes in the preamble", head + "Content-Type: multipart/report; report-type=delivery-status\n\n" +
+			"---------- report below ----------\n\n" + dsnParts,
+			TypeDSN, "gone@example.net", "hard", "orig@news.example.com"},
+		{"boundary not in the body", head + "Content-Type: multipart/report; report-type=delivery-status; boundary=NOPE\n\n" + dsnParts,
+			TypeDSN, "gone@example.net", "hard", "orig@news.example.com"},
+		{"no parts, DSN fields as text", head + "Content-Type: multipart/report; report-type=delivery-status; boundary=NOPE\n\n" +
+			"Original-Recipient: rfc822;Gone@Example.net\nFinal-Recipient: rfc822; gone@example.net\nAction: failed\nStatus: 5.2.2\n",
+			TypeDSN, "Gone@Example.net", "soft", ""},
+		{"header only", head + "Content-Type: multipart/report; report-type=delivery-status; boundary=X\n",
+			TypeUnknown, "", "", ""},
+		{"empty delivery-status", head + "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n" +
+			"--B\nContent-Type: message/delivery-status\n\n\n--B--\n",
+			TypeUnknown, "", "", ""},
+		{"bounce saying nothing", head + "\nHello, this is the mail system.\n",
+			TypeUnknown, "", "", ""},
+		{"Latin-1 DSN recipient", head + "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n" +
+			"--B\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; ren\xe9@example.net\nAction: failed\nStatus: 5.1.1\n\n--B--\n",
+			TypeDSN, "ren\u00e9@example.net", "hard", ""},
+		{"UTF-8 text bounce", head + "Content-Type: text/plain; charset=utf-8\n\nNicht zustellbar an:\n\n  j\u00fcrgen@b\u00fccher.example\n    550 5.1.1 Benutzer unbekannt\n",
+			TypeBounce, "j\u00fcrgen@b\u00fccher.example", "hard", ""},
+		{"Latin-1 text bounce", head + "\nImpossible de remettre \xe0 <r\xe0oul@example.net>: 550 5.1.1 utilisateur inconnu\n",
+			TypeBounce, "r\u00e0oul@example.net", "hard", ""},
+		{"contact address is no recipient", head + "\nYour message was refused (550 5.7.1). Write to postmaster@example.net for help.\n",
+			TypeBounce, "", "policy", ""},
+	}
+	for _, tt := range tests {
+		rep, err := Parse(strings.NewReader(tt.input))
+		if err != nil {
+			t.Errorf("Parse(%s) error %v", tt.name, err)
+			continue
+		}
+		var got []string
+		for _, r := range rep.Recipients {
+			got = append(got, r.Email+" "+string(r.Kind))
+		}
+		want := []string{tt.email + " " + tt.kind}
+		if tt.kind == "" {
+			want = nil
+		}
+		if rep.Type != tt.typ || fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("Parse(%s) = %s %q, want %s %q", tt.name, rep.Type, got, tt.typ, want)
+		}
+		if tt.msgID != "" && (len(rep.MessageIDs) != 1 || rep.MessageIDs[0] != tt.msgID) {
+			t.Errorf("Parse(%s).MessageIDs = %q, want [%s]", tt.name, rep.MessageIDs, tt.msgID)
+		}
+	}
+}
+
+func TestGuessBoundary(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ body, want string }{
+		{"--X\nContent-Type: text/plain\n\nhi\n--X--\n", "X"},
+		{"preamble\n----------\n\n--=_abc 1\na\n--=_abc 1\nb\n--=_abc 1--\n", "=_abc 1"},
+		{"--X\nonly one delimiter\n", ""},
+		{"no delimiters at all\n", ""},
+		{"--\n--\n", ""},
+		{"--" + strings.Repeat("a", 71) + "\n--" + strings.Repeat("a", 71) + "\n", ""},
+	}
+	for _, tt := range tests {
+		if got := guessBoundary([]byte(tt.body)); got != tt.want {
+			t.Errorf("guessBoundary(%q) = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // expectation is what a corpus file must parse to.
@@ -160,6 +161,9 @@ func checkInvariants(t *testing.T, name string, rep *Report) {
 	for _, r := range rep.Recipients {
 		if len(r.Diagnostic) > maxDiagnostic {
 			t.Errorf("%s: diagnostic of %d bytes", name, len(r.Diagnostic))
+		}
+		if !utf8.ValidString(r.Email) || !utf8.ValidString(r.Diagnostic) {
+			t.Errorf("%s: recipient %q, diagnostic %q: not UTF-8", name, r.Email, r.Diagnostic)
 		}
 		if !slices.Contains([]Kind{KindHard, KindSoft, KindPolicy, KindComplaint}, r.Kind) {
 			t.Errorf("%s: Kind = %q", name, r.Kind)

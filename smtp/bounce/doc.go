@@ -17,6 +17,13 @@
 //   - The plain-text bounce formats of qmail, Exim, Postfix, Sendmail,
 //     Exchange/Outlook.com, Gmail, Yahoo and Lotus Domino.
 //
+// Broken reports are read as far as they go: a multipart whose boundary
+// parameter is missing or not used by its body is split at the "--" line its
+// body repeats; DSN fields are read from text when the MIME structure fails;
+// raw 8-bit text is read as UTF-8, else as Latin-1. A message in which no
+// failure is recognised has no recipients, and one that is not recognisably a
+// report at all is TypeUnknown: no failure with no address is made up.
+//
 // Work is bounded so that no input hangs or exhausts memory: at most
 // [MaxSize] bytes are read, MIME nesting stops at depth 8, at most 256 parts
 // and 64 recipients are looked at.

@@ -12,8 +12,10 @@ import (
 var dsnTypes = []string{"message/delivery-status", "message/global-delivery-status"}
 
 // parseDSN fills rep from the delivery-status parts of m. If there are no
-// per-recipient groups at all (a truncated report), it falls back to the
-// plain-text heuristics on the human-readable part.
+// per-recipient groups at all (a truncated report, or one whose MIME
+// structure is broken), it falls back to the plain-text heuristics on the
+// human-readable part; if they find nothing either, the message is not
+// recognisably a report: TypeUnknown, with no recipients.
 func parseDSN(m *message, rep *Report) {
 	rep.Type = TypeDSN
 	groups := 0
@@ -36,7 +38,9 @@ func parseDSN(m *message, rep *Report) {
 		}
 	}
 	if groups == 0 {
-		addTextRecipients(m, rep)
+		if addTextRecipients(m, rep); len(rep.Recipients) == 0 {
+			rep.Type = TypeUnknown
+		}
 	}
 }
 
@@ -127,7 +131,7 @@ func stripType(v string) string {
 // Original-Recipient field, decoding RFC 6533 "\x{HEX}" escapes.
 func dsnAddress(v string) string {
 	utf8Type := strings.HasPrefix(strings.ToLower(strings.TrimSpace(v)), "utf-8")
-	v = stripType(v)
+	v = stripType(toUTF8(v))
 	v = strings.TrimSpace(strings.Trim(strings.TrimSpace(v), "<>"))
 	if utf8Type {
 		v = unescapeUTF8Addr(v)

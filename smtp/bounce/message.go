@@ -89,6 +89,7 @@ func humanText(parts []part) string {
 					s = s[:i+1]
 				}
 			}
+			s = toUTF8(s)
 			if t == "text/html" {
 				s = htmlToText(s)
 			}

@@ -10,7 +10,9 @@ import (
 	"net/mail"
 	"net/textproto"
 	"regexp"
+	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits for header parsing.
@@ -142,6 +144,9 @@ func (w *walker) walk(h getter, body []byte, depth int) {
 		if w.walkMultipart(params["boundary"], body, depth) {
 			return
 		}
+		if b := guessBoundary(body); b != "" && b != params["boundary"] && w.walkMultipart(b, body, depth) {
+			return
+		}
 		mt = "text/plain" // unparseable multipart: let the text heuristics see it
 	}
 	w.parts = append(w.parts, part{mediaType: mt, params: params, body: body})
@@ -166,6 +171,39 @@ func (w *walker) walkMultipart(boundary string, body []byte, depth int) bool {
 		w.walk(p.Header, b, depth+1)
 	}
 	return found
+}
+
+// guessBoundary returns the boundary that a multipart body uses when its
+// header gives none, or one the body does not use: the first of the body's
+// first few "--" lines that recurs as a delimiter or close-delimiter line
+// (RFC 2046 section 5.1.1: boundaries are at most 70 characters), else "".
+func guessBoundary(body []byte) string {
+	const maxCandidates = 4
+	var cands []string
+	var counts [maxCandidates]int
+	for b := body; len(b) > 0; {
+		var line []byte
+		line, b = cutLine(b)
+		line = bytes.TrimRight(line, " \t")
+		if len(line) <= 2 || len(line) > 74 || line[0] != '-' || line[1] != '-' {
+			continue
+		}
+		c := string(line[2:])
+		i := slices.IndexFunc(cands, func(x string) bool { return c == x || c == x+"--" })
+		switch {
+		case i >= 0:
+			counts[i]++
+		case len(cands) < maxCandidates && len(c) <= 70:
+			counts[len(cands)] = 1
+			cands = append(cands, c)
+		}
+	}
+	for i, c := range cands {
+		if counts[i] >= 2 {
+			return c
+		}
+	}
+	return ""
 }
 
 var reLooseParam = regexp.MustCompile(`(?i)\b(boundary|report-type|charset)\s*=\s*(?:"([^"]*)"|([^;\s]+))`)
@@ -228,6 +266,26 @@ func decodeHeader(v string) string {
 		return s
 	}
 	return v
+}
+
+// toUTF8 returns s as valid UTF-8, reading each byte that is not part of a
+// UTF-8 sequence as ISO-8859-1: raw 8-bit text that does not say its charset
+// is most often Latin-1.
+func toUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/4)
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			r = rune(s[i])
+		}
+		b.WriteRune(r)
+		i += n
+	}
+	return b.String()
 }
 
 // mailHeader converts h to a mail.Header (first value per name is enough).

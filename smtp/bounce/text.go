@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// addrPat matches an email address as bounce texts print them.
-const addrPat = `[^\s<>()\[\]"',;:@]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+`
+// addrPat matches an email address as bounce texts print them, with the
+// domain in A-labels or U-labels.
+const addrPat = `[^\s<>()\[\]"',;:@]+@[\p{L}\p{M}\p{N}-]+(?:\.[\p{L}\p{M}\p{N}-]+)+`
 
 var (
 	// reAddrLine is a line holding only a recipient: qmail and Yahoo
@@ -31,30 +32,49 @@ type textRcpt struct {
 	diag  []string
 }
 
-// parseBounce fills rep from a non-standard, plain-text bounce.
+// parseBounce fills rep from a non-standard, plain-text bounce. One in
+// which no failure is recognised is TypeUnknown, with no recipients.
 func parseBounce(m *message, rep *Report) {
 	rep.Type = TypeBounce
-	if !addTextRecipients(m, rep) && !m.bounceSender() && IsAutoReply(m.mailHeader()) {
+	found := addTextRecipients(m, rep)
+	switch {
+	case !found && !m.bounceSender() && IsAutoReply(m.mailHeader()):
 		rep.Type = TypeAutoReply // only the subject looked like a bounce
 		rep.Recipients = nil
+	case len(rep.Recipients) == 0:
+		rep.Type = TypeUnknown
 	}
 }
 
 // addTextRecipients adds the recipients of the human-readable text of m to
-// rep, or one recipient with no address if none is named. It reports
-// whether any address was found.
+// rep: DSN fields written out as text if there are any, else the addresses
+// the text names. If it names none but says why mail failed (a status, a
+// reply code or a known reason), it adds one recipient with no address; if
+// it says nothing of the kind, none. It reports whether any address was
+// found.
 func addTextRecipients(m *message, rep *Report) bool {
+	if textDSN(m.text, rep) {
+		return true
+	}
 	lines := strings.Split(m.text, "\n")
-	rs := scanRecipients(lines, m.ownAddrs())
+	own := m.ownAddrs()
+	rs := scanRecipients(lines, own)
 	if len(rs) == 0 {
-		rs = listRecipients(m.header.Get("X-Failed-Recipients"), reAnyAddr)
+		rs = listRecipients(toUTF8(m.header.Get("X-Failed-Recipients")), reAnyAddr)
 	}
 	if len(rs) == 0 {
 		rs = listRecipients(m.text, reInlineRcpt)
 	}
+	if len(rs) == 0 {
+		rs = codeLineRecipients(lines, own)
+	}
 	found := len(rs) > 0
 	if !found {
-		rs = []*textRcpt{{line: -1}}
+		r := &textRcpt{line: -1}
+		if !saysFailure(r.diagnostic(lines)) {
+			return false
+		}
+		rs = []*textRcpt{r}
 	}
 	delay := m.isDelay()
 	for _, r := range rs {
@@ -65,6 +85,67 @@ func addTextRecipients(m *message, rep *Report) bool {
 		}
 	}
 	return found
+}
+
+// textDSN adds the recipients of RFC 3464 per-recipient fields found in
+// text, as a report whose MIME structure is broken shows them, and reports
+// whether it found any with an address.
+func textDSN(text string, rep *Report) bool {
+	if !strings.Contains(strings.ToLower(text), "-recipient:") {
+		return false
+	}
+	found := false
+	for _, g := range dsnGroups([]byte(text)) {
+		if rc, ok := dsnRecipient(g); ok && strings.Contains(rc.Email, "@") {
+			rep.add(rc)
+			found = true
+		}
+	}
+	return found
+}
+
+// saysFailure reports whether a diagnostic found with no address says why
+// mail failed: an enhanced status, a reply code or a reason Classify knows.
+func saysFailure(diag string) bool {
+	if enhancedStatus(diag) != "" || replyCode(diag) != 0 {
+		return true
+	}
+	text := strings.ToLower(strings.Join(strings.Fields(diag), " "))
+	for _, rs := range [][]rule{addressRules, textRules} {
+		if _, ok := matchRules(rs, text, 0); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// reRoleAddr is an address that a bounce text names for contact, not as
+// the failed recipient.
+var reRoleAddr = regexp.MustCompile(`(?i)^(?:postmaster|mailer-daemon|abuse|hostmaster|no-?reply)@`)
+
+// codeLineRecipients finds, for bounces in no known layout (and in any
+// language), the lines that name exactly one address and carry an SMTP reply
+// code or enhanced status, like "Impossible de remettre à <a@b>: 550 5.1.1
+// utilisateur inconnu". The rest of the line is the diagnostic.
+func codeLineRecipients(lines []string, own map[string]bool) []*textRcpt {
+	var rs []*textRcpt
+	for i, line := range lines {
+		if !reCodeLine.MatchString(line) && enhancedStatus(line) == "" {
+			continue
+		}
+		locs := reAnyAddr.FindAllStringIndex(line, 3)
+		if len(locs) != 1 {
+			continue
+		}
+		email := line[locs[0][0]:locs[0][1]]
+		if reRoleAddr.MatchString(email) {
+			continue
+		}
+		if r := addRcpt(&rs, email, i, own); r != nil {
+			r.diag = append(r.diag, strings.TrimLeft(line[locs[0][1]:], ">:;,) \t"))
+		}
+	}
+	return rs
 }
 
 // scanRecipients finds address lines and the diagnostic lines that follow
