@@ -85,7 +85,7 @@ var (
 	descSubscribers = prometheus.NewDesc("bulletin_subscribers",
 		"Subscriptions by list and state (a person on two lists counts on each).", []string{"list", "state"}, nil)
 	descBounces = prometheus.NewDesc("bulletin_bounces_total",
-		"Bounce records stored, by kind (hard, soft, policy).", []string{"kind"}, nil)
+		"Bounce records stored, by kind (hard, soft, policy, and unknown: a message with no recognisable failed recipient, recorded and never counted).", []string{"kind"}, nil)
 	descComplaints = prometheus.NewDesc("bulletin_complaints_total",
 		"Complaint (feedback loop) records stored.", nil, nil)
 	descQueue = prometheus.NewDesc("bulletin_queue_depth",
