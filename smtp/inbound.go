@@ -43,6 +43,14 @@ type InboundOptions struct {
 	// MaxMessageBytes is the largest message accepted (10 MiB); larger
 	// ones get 552 (RFC 1870).
 	MaxMessageBytes int64
+	// MaxMemoryBytes bounds the message data held by all sessions at once
+	// (64 MiB or four times MaxMessageBytes, whichever is larger; never less
+	// than twice MaxMessageBytes, so that a message of the largest size
+	// fits). A message that would go over it is answered 452 4.3.1 and
+	// retried by its sender. Handling a message briefly takes about twice
+	// its size again (the store encodes it), so the process may hold up to
+	// about three times this.
+	MaxMemoryBytes int64
 	// MaxRecipients is the most recipients of one message (10); more get 452.
 	MaxRecipients int
 	// MaxConns is the most concurrent connections (100); excess ones are
@@ -54,7 +62,8 @@ type InboundOptions struct {
 	WriteTimeout time.Duration
 	// SessionTimeout bounds a whole connection (10 minutes).
 	SessionTimeout time.Duration
-	// HandlerTimeout bounds the handling of one message (30 seconds).
+	// HandlerTimeout bounds the handling of one report (30 seconds): a
+	// message to several recipients is one report for each.
 	HandlerTimeout time.Duration
 	// TLSConfig, when set, offers STARTTLS (RFC 3207).
 	TLSConfig *tls.Config
@@ -68,6 +77,10 @@ func (o *InboundOptions) defaults() {
 	if o.MaxMessageBytes <= 0 {
 		o.MaxMessageBytes = 10 << 20
 	}
+	if o.MaxMemoryBytes <= 0 {
+		o.MaxMemoryBytes = max(64<<20, 4*o.MaxMessageBytes)
+	}
+	o.MaxMemoryBytes = max(o.MaxMemoryBytes, 2*o.MaxMessageBytes+budgetStep)
 	if o.MaxRecipients <= 0 {
 		o.MaxRecipients = 10
 	}
@@ -99,6 +112,7 @@ type Inbound struct {
 	srv     *gosmtp.Server
 	log     *slog.Logger
 	sem     chan struct{}
+	budget  *memoryBudget
 
 	mu        sync.Mutex
 	listeners []*inboundListener
@@ -129,7 +143,8 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 	if opts.Hostname == "" {
 		opts.Hostname = normalizeDomain(opts.Domains[0])
 	}
-	in := &Inbound{opts: opts, domains: domains, log: opts.Logger, sem: make(chan struct{}, opts.MaxConns)}
+	in := &Inbound{opts: opts, domains: domains, log: opts.Logger, sem: make(chan struct{}, opts.MaxConns),
+		budget: &memoryBudget{max: opts.MaxMemoryBytes}}
 	srv := gosmtp.NewServer(gosmtp.BackendFunc(in.newSession))
 	srv.Addr = opts.Addr
 	srv.Domain = opts.Hostname

@@ -161,35 +161,52 @@ func tokenShaped(s string) bool {
 // as an unknown report, so that the sending MTA does not retry it forever;
 // only a failure to store answers 451.
 func (s *inboundSession) Data(r io.Reader) (err error) {
+	var held int64
 	defer func() {
+		s.in.budget.give(held)
 		if v := recover(); v != nil {
 			s.in.log.Error("inbound message panic", "err", v, "stack", string(debug.Stack()))
 			err = errTryLater
 		}
 	}()
-	raw, err := io.ReadAll(&idleReader{r: r, conn: s.conn, timeout: s.in.opts.ReadTimeout})
+	raw, err := readBudgeted(&idleReader{r: r, conn: s.conn, timeout: s.in.opts.ReadTimeout}, s.in.budget, &held)
 	if err != nil {
-		var se *gosmtp.SMTPError
-		if errors.As(err, &se) {
-			return se // 552 for an oversized message
-		}
-		s.in.log.Info("inbound message read failed", "ip", s.ip, "err", err)
-		s.conn.Conn().Close() // the rest of the data would be read as commands
-		return errReadTimeout
+		return s.readFailed(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.in.opts.HandlerTimeout)
-	defer cancel()
 	var rep *bounce.Report
 	for _, rc := range s.rcpts {
 		if rc.kind != list.RcptUnsubscribe && rep == nil {
 			rep = s.in.parse(raw)
 		}
-		if err := s.in.opts.Handler.HandleInbound(ctx, s.report(rc, rep, raw)); err != nil {
+		if err := s.handle(s.report(rc, rep, raw)); err != nil {
 			s.in.log.Error("inbound report not stored", "rcpt", string(rc.kind), "err", err)
 			return errTryLater
 		}
 	}
 	return nil
+}
+
+// handle hands one report to the handler. Each report has the whole
+// HandlerTimeout, counted from its own start: the reports of one message
+// wait for the store one after the other, and parsing is not theirs.
+func (s *inboundSession) handle(r list.InboundReport) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.in.opts.HandlerTimeout)
+	defer cancel()
+	return s.in.opts.Handler.HandleInbound(ctx, r)
+}
+
+// readFailed gives the reply to a message whose data could not be read.
+func (s *inboundSession) readFailed(err error) error {
+	var se *gosmtp.SMTPError
+	if errors.As(err, &se) {
+		if se == errNoMemory {
+			s.in.log.Warn("inbound message refused: memory budget spent", "ip", s.ip)
+		}
+		return se // 552 for an oversized message, 452 over the memory budget
+	}
+	s.in.log.Info("inbound message read failed", "ip", s.ip, "err", err)
+	s.conn.Conn().Close() // the rest of the data would be read as commands
+	return errReadTimeout
 }
 
 // parse parses a message; a malformed one is logged and reported as unknown.
