@@ -57,7 +57,8 @@ type InboundOptions struct {
 	// answered "421 too many connections" and closed.
 	MaxConns int
 	// ReadTimeout and WriteTimeout bound each command, each reply, and
-	// each read of message data (60 seconds each).
+	// each pause in message data (60 seconds each): the read deadline is
+	// moved on by every read that brings data.
 	ReadTimeout  time.Duration
 	WriteTimeout time.Duration
 	// SessionTimeout bounds a whole connection (10 minutes).
@@ -161,7 +162,7 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 // Serve accepts connections on l until Shutdown. It returns nil after
 // Shutdown.
 func (in *Inbound) Serve(l net.Listener) error {
-	il := &inboundListener{Listener: l, sem: in.sem, session: in.opts.SessionTimeout,
+	il := &inboundListener{Listener: l, sem: in.sem, session: in.opts.SessionTimeout, idle: in.opts.ReadTimeout,
 		grace: min(in.opts.WriteTimeout, 5*time.Second), log: in.log, conns: map[*inboundConn]struct{}{}}
 	in.mu.Lock()
 	in.listeners = append(in.listeners, il)

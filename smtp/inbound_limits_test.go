@@ -3,6 +3,8 @@ package smtp_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -75,6 +77,33 @@ func TestInboundMemoryBudget(t *testing.T) {
 		if err := deliver(t, addr, "bounces@example.org", msg); err != nil {
 			t.Fatalf("message after the others were handled: %v", err)
 		}
+	}
+}
+
+func TestInboundSteadyTrickle(t *testing.T) {
+	t.Parallel()
+	rec, addr := startRecorder(t, func(o *smtp.InboundOptions) { o.ReadTimeout = time.Second })
+	c := dialRaw(t, addr)
+	c.reply(5 * time.Second)
+	c.cmd(t, "EHLO test")
+	c.cmd(t, "MAIL FROM:<>")
+	c.cmd(t, "RCPT TO:<bounces@example.org>")
+	c.cmd(t, "DATA")
+	// A line every tenth of the read timeout, for three times the read
+	// timeout: never idle, so never cut off.
+	io.WriteString(c, "Subject: slow\r\n\r\n")
+	for i := range 30 {
+		if _, err := fmt.Fprintf(c, "line %d\r\n", i); err != nil {
+			t.Fatalf("line %d: %v", i, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	io.WriteString(c, ".\r\n")
+	if r, err := c.reply(5 * time.Second); err != nil || !strings.HasPrefix(r, "250") {
+		t.Fatalf("steady sender got %q, %v; want 250", r, err)
+	}
+	if reps := rec.all(); len(reps) != 1 || !strings.Contains(string(reps[0].Raw), "line 29\r\n") {
+		t.Errorf("reports = %d, want the whole message", len(reps))
 	}
 }
 

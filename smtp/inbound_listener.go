@@ -17,6 +17,7 @@ type inboundListener struct {
 	net.Listener
 	sem     chan struct{}
 	session time.Duration
+	idle    time.Duration
 	grace   time.Duration
 	log     *slog.Logger
 	mu      sync.Mutex
@@ -46,7 +47,7 @@ func (l *inboundListener) Accept() (net.Conn, error) {
 			l.log.Debug("inbound connection refused: too many")
 			continue
 		}
-		ic := &inboundConn{Conn: c, l: l, grace: l.grace}
+		ic := &inboundConn{Conn: c, l: l, grace: l.grace, idle: l.idle}
 		end := time.Now()
 		l.mu.Lock()
 		if !l.draining {
@@ -91,12 +92,30 @@ func (l *inboundListener) closeAll() {
 // inboundConn clamps every deadline to the end of the session, so that the
 // per-command deadlines go-smtp sets cannot extend a session forever. Writes
 // get a short grace past the end, so the closing 421 still goes out.
+//
+// Every read that brings data moves the read deadline idle ahead, so the
+// read timeout ends only a sender that stopped. go-smtp sets the deadline
+// once per command, and its DATA reader returns only once the buffer it is
+// given is full: one deadline would otherwise span a whole message and cut
+// off a slow but steady sender. Under STARTTLS the TLS connection reads
+// from this one, so its reads count too.
 type inboundConn struct {
 	net.Conn
 	l     *inboundListener
 	end   atomic.Int64 // Unix nanoseconds
 	grace time.Duration
+	idle  time.Duration
 	once  sync.Once
+}
+
+// Read reads from the connection and, when data came, moves the read
+// deadline on.
+func (c *inboundConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && c.idle > 0 {
+		c.SetReadDeadline(time.Now().Add(c.idle))
+	}
+	return n, err
 }
 
 func (c *inboundConn) endTime() time.Time { return time.Unix(0, c.end.Load()) }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"runtime/debug"
 	"strings"
-	"time"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/smtp/bounce"
@@ -169,7 +168,7 @@ func (s *inboundSession) Data(r io.Reader) (err error) {
 			err = errTryLater
 		}
 	}()
-	raw, err := readBudgeted(&idleReader{r: r, conn: s.conn, timeout: s.in.opts.ReadTimeout}, s.in.budget, &held)
+	raw, err := readBudgeted(r, s.in.budget, &held)
 	if err != nil {
 		return s.readFailed(err)
 	}
@@ -244,18 +243,4 @@ func (s *inboundSession) report(rc inboundRcpt, rep *bounce.Report, raw []byte) 
 	}
 	s.in.log.Debug("inbound report", "rcpt", string(rc.kind), "type", rep.Type, "recipients", len(r.Bounces))
 	return r
-}
-
-// idleReader gives every read of message data its own deadline, so a
-// sender that stops sending is cut off while a slow but steady one is not
-// (the session deadline still bounds both).
-type idleReader struct {
-	r       io.Reader
-	conn    *gosmtp.Conn
-	timeout time.Duration
-}
-
-func (r *idleReader) Read(p []byte) (int, error) {
-	r.conn.Conn().SetReadDeadline(time.Now().Add(r.timeout))
-	return r.r.Read(p)
 }

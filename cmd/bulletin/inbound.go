@@ -41,7 +41,7 @@ func inboundFlags(fs *flag.FlagSet, c *config) {
 	fs.Int64Var(&s.MaxSize, "smtp-in-max-size", 10<<20, "largest inbound message in bytes")
 	fs.IntVar(&s.MaxRcpts, "smtp-in-max-rcpts", 10, "recipients per inbound message at most")
 	fs.IntVar(&s.MaxConns, "smtp-in-max-conns", 100, "concurrent inbound connections at most")
-	fs.Var((*dayDuration)(&s.Timeout), "smtp-in-timeout", "inbound per-command timeout")
+	fs.Var((*dayDuration)(&s.Timeout), "smtp-in-timeout", "inbound per-command timeout and longest pause in message data")
 	fs.Var((*dayDuration)(&s.SessionTimeout), "smtp-in-session-timeout", "inbound whole-session timeout")
 	fs.StringVar(&s.TLSCert, "smtp-in-tls-cert", "", "PEM certificate for inbound STARTTLS (none: no STARTTLS)")
 	fs.StringVar(&s.TLSKey, "smtp-in-tls-key", "", "PEM key for inbound STARTTLS")
