@@ -151,6 +151,7 @@ func NewInbound(opts InboundOptions) (*Inbound, error) {
 	srv.Domain = opts.Hostname
 	srv.MaxMessageBytes = opts.MaxMessageBytes
 	srv.MaxRecipients = opts.MaxRecipients
+	srv.MaxLineLength = maxLineLength
 	srv.ReadTimeout = opts.ReadTimeout
 	srv.WriteTimeout = opts.WriteTimeout
 	srv.TLSConfig = opts.TLSConfig
@@ -212,6 +213,15 @@ func (in *Inbound) Shutdown(ctx context.Context) error {
 	}
 	return err
 }
+
+// maxLineLength is the longest line taken, in commands and in DATA alike
+// (go-smtp has one limit for both). RFC 5321 section 4.5.3.1.6 allows 1000
+// octets, but bounces quote originals with long unfolded HTML lines, and a
+// message with a longer line cannot be taken at all: go-smtp's line reader
+// fails for the rest of the session. DATA is read a byte at a time, so its
+// lines cost nothing; a command line is buffered whole, which makes this at
+// most 64 KiB a connection.
+const maxLineLength = 64 << 10
 
 // normalizeDomain lower-cases a domain and drops a final dot.
 func normalizeDomain(d string) string {

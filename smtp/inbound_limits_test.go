@@ -107,6 +107,22 @@ func TestInboundSteadyTrickle(t *testing.T) {
 	}
 }
 
+func TestInboundLongLines(t *testing.T) {
+	t.Parallel()
+	rec, addr := startRecorder(t, nil)
+	long := strings.Repeat("h", 10000)
+	mustDeliver(t, addr, "bounces@example.org", "Subject: long\r\n\r\n<p>"+long+"</p>\r\n")
+	if reps := rec.all(); len(reps) != 1 || !strings.Contains(string(reps[0].Raw), long) {
+		t.Errorf("a 10 kB line: %d reports, want 1 with the line", len(reps))
+	}
+	// Past the limit: a reply, not a dropped connection.
+	err := deliver(t, addr, "bounces@example.org", "Subject: too long\r\n\r\n"+strings.Repeat("h", 70000)+"\r\n")
+	var se *gosmtp.SMTPError
+	if !errors.As(err, &se) || se.Code != 554 {
+		t.Errorf("a 70 kB line = %v, want 554", err)
+	}
+}
+
 func TestInboundHandlerTimeoutPerReport(t *testing.T) {
 	t.Parallel()
 	const timeout = 2 * time.Second

@@ -22,6 +22,9 @@ var (
 	errNoRelay = &gosmtp.SMTPError{Code: 550, EnhancedCode: gosmtp.EnhancedCode{5, 7, 1}, Message: "Recipient not accepted here"}
 	// errTryLater asks the sender to retry: the report could not be stored.
 	errTryLater = &gosmtp.SMTPError{Code: 451, EnhancedCode: gosmtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again later"}
+	// errLineTooLong refuses a message with a line over maxLineLength for
+	// good: it would be refused again (RFC 5321 section 4.5.3.1.6).
+	errLineTooLong = &gosmtp.SMTPError{Code: 554, EnhancedCode: gosmtp.EnhancedCode{5, 6, 0}, Message: "Message has a line too long"}
 	// errReadTimeout ends a message whose data stopped coming.
 	errReadTimeout = &gosmtp.SMTPError{Code: 421, EnhancedCode: gosmtp.EnhancedCode{4, 4, 2}, Message: "Timeout, closing connection"}
 )
@@ -197,11 +200,17 @@ func (s *inboundSession) handle(r list.InboundReport) error {
 // readFailed gives the reply to a message whose data could not be read.
 func (s *inboundSession) readFailed(err error) error {
 	var se *gosmtp.SMTPError
-	if errors.As(err, &se) {
+	switch {
+	case errors.As(err, &se):
 		if se == errNoMemory {
 			s.in.log.Warn("inbound message refused: memory budget spent", "ip", s.ip)
 		}
 		return se // 552 for an oversized message, 452 over the memory budget
+	case errors.Is(err, gosmtp.ErrTooLongLine):
+		// go-smtp's line reader now fails for the rest of the session:
+		// after this reply, it answers the next command 500 and closes.
+		s.in.log.Info("inbound message refused: line too long", "ip", s.ip)
+		return errLineTooLong
 	}
 	s.in.log.Info("inbound message read failed", "ip", s.ip, "err", err)
 	s.conn.Conn().Close() // the rest of the data would be read as commands
