@@ -81,16 +81,13 @@ func (in *instance) defaultedMail() []string {
 	return out
 }
 
-// checkDefaults warns, before anything is sent, when the mail's links or
+// warnDefaults warns, before anything is sent, when the mail's links or
 // sender come from the defaults. It does not refuse: a send to a test
 // relay with the defaults is a fair use, and the warning names the flags.
-func (in *instance) checkDefaults(w io.Writer) error {
-	d := in.defaultedMail()
-	if len(d) == 0 {
-		return nil
+func (in *instance) warnDefaults(w io.Writer) {
+	if d := in.defaultedMail(); len(d) > 0 {
+		fmt.Fprintf(w, "Warning: %s. Give the settings this store's server runs with (flags or BULLETIN_ variables), or save them in the settings page.\n", strings.Join(d, "; "))
 	}
-	fmt.Fprintf(w, "Warning: %s. Give the settings this store's server runs with (flags or BULLETIN_ variables), or save them in the settings page.\n", strings.Join(d, "; "))
-	return nil
 }
 
 // sendLocal sends a campaign from this process: the runner resumes it if it
@@ -104,9 +101,7 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w, stderr 
 	if c.Status == list.StatusFinished || c.Status == list.StatusCancelled {
 		return over(id, c.Status, c.Stats.Sent)
 	}
-	if err := in.checkDefaults(stderr); err != nil {
-		return err
-	}
+	in.warnDefaults(stderr)
 	switch c.Status {
 	case list.StatusDraft:
 		if _, err := in.svc.CampaignAction(ctx, id, list.ActionSend, list.Origin{User: "cli"}); err != nil {
