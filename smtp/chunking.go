@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// BDAT (RFC 3030). go-smtp's client (v0.25.1) only sends DATA, whose
+// BDAT (RFC 3030). go-smtp's client (v0.26.0) only sends DATA, whose
 // dot-stuffing writer handles a message byte by byte and flushes it in 4 KB
 // writes; its server reads DATA byte by byte too. When the relay offers
 // CHUNKING, the pool sends each message as one "BDAT n LAST" chunk itself,

@@ -88,6 +88,10 @@ func TestInboundRcpt(t *testing.T) {
 		{"postmaster@example.org", 0, list.RcptBounce},
 		{"Postmaster@bounce.example.org", 0, list.RcptBounce},
 		{"postmaster@example.com", 550, ""},
+		// RFC 5321 section 4.1.1.3: <Postmaster> without a domain too.
+		{"Postmaster", 0, list.RcptBounce},
+		{"postmaster", 0, list.RcptBounce},
+		{"webmaster", 501, ""},
 		{"news@example.org", 550, ""},
 		{"bounces+" + strings.Repeat("a", 200) + "@example.org", 550, ""},
 		{"bounces+x%evil.example.com@example.org", 550, ""},

@@ -82,8 +82,9 @@ func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 }
 
 // parseRcpt recognises bounces+TOKEN@, bounces@, postmaster@,
-// unsubscribe+TOKEN@ and feedback@ at a configured domain, without regard to case. The token is
-// only checked for its shape here; Rcpt has the list package check an
+// unsubscribe+TOKEN@ and feedback@ at a configured domain, and a bare
+// Postmaster, without regard to case. The token is only checked for its
+// shape here; Rcpt has the list package check an
 // unsubscribe token's MAC (UnsubscribeChecker), and a bounce token's is
 // checked with the report.
 //
@@ -93,6 +94,11 @@ func (s *inboundSession) Rcpt(to string, _ *gosmtp.RcptOptions) error {
 // "Receiving" says. unsubscribe+ needs a token-shaped one: without a token
 // there is nothing to do with the mail.
 func (in *Inbound) parseRcpt(to string) (inboundRcpt, bool) {
+	// "<Postmaster>" without a domain is the one address RFC 5321 section
+	// 4.1.1.3 lets a forward-path lack one for, meaning this host's.
+	if strings.EqualFold(to, "postmaster") {
+		return inboundRcpt{kind: list.RcptBounce}, true
+	}
 	at := strings.LastIndexByte(to, '@')
 	if at <= 0 || !in.domains[normalizeDomain(to[at+1:])] {
 		return inboundRcpt{}, false

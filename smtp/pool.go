@@ -24,7 +24,7 @@ import (
 // pool is the relay transport: at most MaxConns SMTP sessions, each reused
 // for many messages. After a completed DATA the next MAIL follows directly;
 // after a failed transaction the pool sends RSET itself, because go-smtp's
-// Client.Reset (v0.25.1) forgets the EHLO and repeats it before the next
+// Client.Reset (v0.25.1, v0.26.0) forgets the EHLO and repeats it before the next
 // MAIL, costing a second round trip.
 type pool struct {
 	cfg relayConfig
