@@ -263,6 +263,14 @@ func (s *Server) apiBackup(w http.ResponseWriter, r *http.Request) error {
 	// Ended by a shutdown, which would otherwise wait out a long one.
 	ctx, release := s.untilStopped(w, r)
 	defer release()
+	// The length is known once the compacted copy is made, before its first
+	// byte: announced, it lets a browser show the download's progress and
+	// a client tell a copy cut short from a whole one.
+	ctx = list.WithProgressFunc(ctx, func(step string, done, total int64) {
+		if step == list.StepWrite && done == 0 && total > 0 {
+			w.Header().Set("Content-Length", strconv.FormatInt(total, 10))
+		}
+	})
 	_, err := s.svc.Backup(ctx, w)
 	if err != nil && !started(w) {
 		return err

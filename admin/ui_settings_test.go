@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -237,6 +238,11 @@ func TestUIBackupDownload(t *testing.T) {
 	res, body := s.do(httptest.NewRequest("GET", "/admin/backup", nil))
 	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Disposition"), "attachment;") {
 		t.Fatalf("backup = %d %q", res.StatusCode, res.Header.Get("Content-Disposition"))
+	}
+	// Announced before the first byte: a browser shows the download's
+	// progress, and a copy cut short is told from a whole one.
+	if got := res.Header.Get("Content-Length"); got != strconv.Itoa(len(body)) {
+		t.Errorf("backup Content-Length = %q, body %d bytes", got, len(body))
 	}
 	path := filepath.Join(t.TempDir(), "copy.db")
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -42,7 +43,12 @@ func (db *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
-	n, err := io.Copy(w, list.ContextReader(ctx, f))
+	var size int64
+	if fi, err := f.Stat(); err == nil {
+		size = fi.Size()
+	}
+	list.ProgressFuncOf(ctx)(list.StepWrite, 0, size)
+	n, err := io.Copy(newStepWriter(ctx, w, list.StepWrite, size), f)
 	if err != nil {
 		return n, fmt.Errorf("store: backup: %w", err)
 	}
@@ -60,7 +66,8 @@ func (db *DB) compactedCopy(ctx context.Context) (*os.File, error) {
 	}
 	defer os.Remove(raw.Name())
 	err = db.bolt.View(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(ctxWriter{ctx: ctx, w: raw})
+		list.ProgressFuncOf(ctx)(list.StepCopy, 0, tx.Size())
+		_, err := tx.WriteTo(newStepWriter(ctx, raw, list.StepCopy, tx.Size()))
 		return err
 	})
 	if cerr := raw.Close(); err == nil {
@@ -104,20 +111,6 @@ func compactCopy(ctx context.Context, path string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// ctxWriter fails its writes once ctx ends, so that a long copy into it
-// stops at the next write.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }
 
 // removeStaleTemps deletes the backup temporary files in the store's

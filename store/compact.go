@@ -74,8 +74,10 @@ func Inspect(path string) (FileInfo, error) {
 // its live pages (bbolt files never shrink), then atomically renames it over
 // the old one. It holds the store's lock throughout, so a server cannot
 // start meanwhile; a store in use fails with list.ErrStoreInUse. It returns
-// the sizes before and after.
-func CompactFile(path string) (before, after int64, err error) {
+// the sizes before and after. Once ctx ends it stops soon, removes the
+// new file and leaves the store as it was; ctx's list.ProgressFunc
+// is told how far the copy is.
+func CompactFile(ctx context.Context, path string) (before, after int64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, 0, fmt.Errorf("store: compact: %w", err)
 	}
@@ -91,8 +93,7 @@ func CompactFile(path string) (before, after int64, err error) {
 	before = src.Size()
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".compact")
 	os.Remove(tmp)
-	// No context reaches here yet: the compact command runs to the end.
-	if err := compactInto(context.Background(), tmp, src.bolt); err != nil {
+	if err := compactInto(ctx, tmp, src.bolt); err != nil {
 		os.Remove(tmp)
 		return before, 0, err
 	}

@@ -25,12 +25,12 @@ func TestCompactFile(t *testing.T) {
 	if err := db.DeleteList(ctx, l.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := CompactFile(path); !errors.Is(err, list.ErrStoreInUse) {
+	if _, _, err := CompactFile(ctx, path); !errors.Is(err, list.ErrStoreInUse) {
 		t.Errorf("CompactFile of an open store = %v, want ErrStoreInUse", err)
 	}
 	db.Close()
 
-	before, after, err := CompactFile(path)
+	before, after, err := CompactFile(ctx, path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,14 +29,19 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 		return usageError("backup: want exactly one FILE")
 	}
 	path := fs.Arg(0)
+	progress := (&stepProgress{w: stderr, cmd: "backup"}).report
+	ctx = list.WithProgressFunc(ctx, progress)
 	var n int64
 	var err error
 	if cfg.Server != "" {
-		n, err = writeBackup(path, func(f *os.File) (int64, error) {
+		n, err = writeBackup(path, progress, func(f *os.File) (int64, error) {
 			return fetchBackup(ctx, cfg.Server, getenv("BULLETIN_TOKEN"), f)
 		})
 	} else {
 		n, err = backupStopped(ctx, cfg, path)
+	}
+	if err != nil && ctx.Err() != nil {
+		return interrupted("no backup was written, and its temporary files were removed")
 	}
 	if err != nil {
 		return err
@@ -56,13 +61,14 @@ func backupStopped(ctx context.Context, cfg config, path string) (int64, error) 
 		return 0, storeOpenError(cfg.storePath(), err)
 	}
 	defer db.Close()
-	return writeBackup(path, func(f *os.File) (int64, error) { return db.Backup(ctx, f) })
+	return writeBackup(path, list.ProgressFuncOf(ctx), func(f *os.File) (int64, error) { return db.Backup(ctx, f) })
 }
 
 // writeBackup writes a backup with fn to path+".tmp", checks that the copy
 // opens as a Bulletin store, syncs it and renames it to path, so that path
-// is either absent or a whole, valid backup.
-func writeBackup(path string, fn func(*os.File) (int64, error)) (int64, error) {
+// is either absent or a whole, valid backup. progress, when not nil, is
+// told when the check begins.
+func writeBackup(path string, progress list.ProgressFunc, fn func(*os.File) (int64, error)) (int64, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -76,6 +82,9 @@ func writeBackup(path string, fn func(*os.File) (int64, error)) (int64, error) {
 		err = cerr
 	}
 	if err == nil {
+		if progress != nil {
+			progress(stepCheck, 0, 0)
+		}
 		if _, ierr := store.Inspect(tmp); ierr != nil {
 			err = fmt.Errorf("the copy is not a valid store: %w", ierr)
 		}
@@ -103,6 +112,7 @@ func fetchBackup(ctx context.Context, server, token string, w io.Writer) (int64,
 	if token == "" {
 		return 0, needsToken("backup")
 	}
+	list.ProgressFuncOf(ctx)(stepServer, 0, 0)
 	return apiDownload(ctx, "backup", strings.TrimRight(server, "/")+"/api/v1/backup", token, w)
 }
 
@@ -129,7 +139,7 @@ func apiDownload(ctx context.Context, cmd, url, token string, w io.Writer) (int6
 		}
 		return 0, fmt.Errorf("server answered %d: %s", resp.StatusCode, e.Error)
 	}
-	return io.Copy(w, resp.Body)
+	return io.Copy(&progressWriter{w: w, step: stepReceive, total: resp.ContentLength, report: list.ProgressFuncOf(ctx)}, resp.Body)
 }
 
 // syncDir makes a rename in dir durable; errors are ignored (some file

@@ -80,7 +80,7 @@ func TestBackupWhileSending(t *testing.T) {
 	}
 	before := committed.Load()
 	path := filepath.Join(t.TempDir(), "running.db")
-	if _, err := writeBackup(path, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) }); err != nil {
+	if _, err := writeBackup(path, nil, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) }); err != nil {
 		t.Fatal(err)
 	}
 	running, err := in.svc.GetCampaign(ctx, id)
@@ -148,6 +148,12 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	code, out := runCmd(t, nil, "backup", "--data", data, backup)
 	if code != 0 || !strings.Contains(out, "Backup written to "+backup) {
 		t.Fatalf("backup: exit %d\n%s", code, out)
+	}
+	// A line as each step begins: a large store takes a minute.
+	for _, step := range []string{"backup: copying the store 0% (", "backup: compacting 0% (0 of ", "backup: writing the copy 0% (", "backup: checking the copy"} {
+		if !strings.Contains(out, step) {
+			t.Errorf("backup does not say %q:\n%s", step, out)
+		}
 	}
 	if _, err := os.Stat(backup + ".tmp"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("backup left %s.tmp behind", backup)
@@ -307,6 +313,11 @@ func TestBackupAPI(t *testing.T) {
 	code, out := runCmd(t, map[string]string{"BULLETIN_TOKEN": "admin:" + testPassword}, "backup", "--server", s.base, path)
 	if code != 0 {
 		t.Fatalf("backup --server: exit %d\n%s", code, out)
+	}
+	// The server announces the copy's length, so the download's progress
+	// has a total.
+	if !strings.Contains(out, "waiting for the server to copy and compact") || !strings.Contains(out, "backup: receiving the copy ") || !strings.Contains(out, " of ") {
+		t.Errorf("backup --server shows no progress with a total:\n%s", out)
 	}
 	if _, err := store.Inspect(path); err != nil {
 		t.Error(err)

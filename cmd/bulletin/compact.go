@@ -26,15 +26,14 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	path := cfg.storePath()
-	// The compaction offers no progress and cannot be stopped halfway: it
-	// says so at the start, and an interrupt is answered, not obeyed.
 	if fi, err := os.Stat(path); err == nil {
-		fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while.\n", path, list.FormatBytes(fi.Size()))
+		fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while (Ctrl-C stops it and leaves the store as it was).\n", path, list.FormatBytes(fi.Size()))
 	}
-	defer context.AfterFunc(ctx, func() {
-		fmt.Fprintln(stderr, "Interrupt: the compaction runs to its end, so that the store is left whole (the old file stays until the new one is complete).")
-	})()
-	before, after, err := store.CompactFile(path)
+	ctx = list.WithProgressFunc(ctx, (&stepProgress{w: stderr, cmd: "compact"}).report)
+	before, after, err := store.CompactFile(ctx, path)
+	if err != nil && ctx.Err() != nil {
+		return interrupted("the store is unchanged: the new file was removed before it replaced the old one")
+	}
 	if err != nil {
 		return storeOpenError(path, err)
 	}

@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bulletin/bulletin/list"
 )
 
 func TestCompactCommand(t *testing.T) {
@@ -45,8 +48,8 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("compact: exit %d\n%s", code, out)
 	}
 	t.Log(strings.TrimSpace(out))
-	if !strings.Contains(out, "this may take a while") || !strings.Contains(out, "smaller, ") {
-		t.Errorf("compact does not say it starts, or how much it saved:\n%s", out)
+	if !strings.Contains(out, "this may take a while") || !strings.Contains(out, "compact: compacting 0% (0 of ") || !strings.Contains(out, "smaller, ") {
+		t.Errorf("compact does not say it starts, how far it is, or how much it saved:\n%s", out)
 	}
 	// A second compaction has nothing to reclaim: it says so, with no
 	// "-0.0% smaller".
@@ -69,6 +72,53 @@ func TestCompactCommand(t *testing.T) {
 	}
 	if code, out := runCmd(t, nil, "compact", "--data", filepath.Join(t.TempDir(), "none")); code != 1 || !strings.Contains(out, "no store") {
 		t.Errorf("compact without a store: exit %d, %q", code, out)
+	}
+}
+
+// TestCompactInterrupted: a compaction stopped by Ctrl-C leaves the store
+// as it was and says so, with the exit code of an interrupt.
+func TestCompactInterrupted(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	seed(t, data, 400)
+	path := filepath.Join(data, "bulletin.db")
+	before, _ := os.Stat(path)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	var out bytes.Buffer
+	code := exitCode(run(ctx, []string{"compact", "--data", data}, func(string) string { return "" }, &out, &out), &out)
+	if code != 130 || !strings.Contains(out.String(), "the store is unchanged") {
+		t.Errorf("compact interrupted: exit %d\n%s", code, out.String())
+	}
+	if after, err := os.Stat(path); err != nil || after.Size() != before.Size() {
+		t.Errorf("store after an interrupted compact: %v, %v (was %d bytes)", after, err, before.Size())
+	}
+	if ents, _ := os.ReadDir(data); len(ents) != 2 { // bulletin.db and outbox
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("data folder after an interrupted compact holds %q", names)
+	}
+}
+
+func TestStepLine(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		step        string
+		done, total int64
+		want        string
+	}{
+		{list.StepCopy, 512 << 20, 1 << 30, "copying the store 50% (512.0 MiB of 1.0 GiB)"},
+		{list.StepCompact, 1234, 5000, "compacting 25% (1234 of 5000 records)"},
+		{list.StepWrite, 0, 100, "writing the copy 0% (0 B of 100 B)"},
+		{stepReceive, 3 << 20, -1, "receiving the copy: 3.0 MiB"},
+		{stepReceive, 200, 100, "receiving the copy 100% (200 B of 100 B)"},
+		{stepCheck, 0, 0, "checking the copy"},
+	} {
+		if got := stepLine(tc.step, tc.done, tc.total); got != tc.want {
+			t.Errorf("stepLine(%q, %d, %d) = %q, want %q", tc.step, tc.done, tc.total, got, tc.want)
+		}
 	}
 }
 
