@@ -15,6 +15,9 @@ const (
 	// destination, counted in bytes: its first report comes before any
 	// byte is written, so that an HTTP answer can announce its length.
 	StepWrite = "write"
+	// StepCheck is bbolt's consistency check of a new copy (a backup, a
+	// compacted store) before it is kept; it has no count.
+	StepCheck = "check"
 )
 
 // ProgressFunc is told how far a long operation has come: the step under way

@@ -97,6 +97,7 @@ func CompactFile(ctx context.Context, path string) (before, after int64, err err
 		os.Remove(tmp)
 		return before, 0, err
 	}
+	list.ProgressFuncOf(ctx)(list.StepCheck, 0, 0)
 	if _, err := Inspect(tmp); err != nil {
 		os.Remove(tmp)
 		return before, 0, fmt.Errorf("store: compact: check of the new file: %w", err)

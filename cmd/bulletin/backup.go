@@ -83,7 +83,7 @@ func writeBackup(path string, progress list.ProgressFunc, fn func(*os.File) (int
 	}
 	if err == nil {
 		if progress != nil {
-			progress(stepCheck, 0, 0)
+			progress(list.StepCheck, 0, 0)
 		}
 		if _, ierr := store.Inspect(tmp); ierr != nil {
 			err = fmt.Errorf("the copy is not a valid store: %w", ierr)

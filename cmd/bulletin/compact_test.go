@@ -48,7 +48,7 @@ func TestCompactCommand(t *testing.T) {
 		t.Fatalf("compact: exit %d\n%s", code, out)
 	}
 	t.Log(strings.TrimSpace(out))
-	if !strings.Contains(out, "this may take a while") || !strings.Contains(out, "compact: compacting 0% (0 of ") || !strings.Contains(out, "smaller, ") {
+	if !strings.Contains(out, "this may take a while") || !strings.Contains(out, "compact: compacting 0% (0 of ") || !strings.Contains(out, "compact: checking the copy") || !strings.Contains(out, "smaller, ") {
 		t.Errorf("compact does not say it starts, how far it is, or how much it saved:\n%s", out)
 	}
 	// A second compaction has nothing to reclaim: it says so, with no
@@ -114,7 +114,7 @@ func TestStepLine(t *testing.T) {
 		{list.StepWrite, 0, 100, "writing the copy 0% (0 B of 100 B)"},
 		{stepReceive, 3 << 20, -1, "receiving the copy: 3.0 MiB"},
 		{stepReceive, 200, 100, "receiving the copy 100% (200 B of 100 B)"},
-		{stepCheck, 0, 0, "checking the copy"},
+		{list.StepCheck, 0, 0, "checking the copy"},
 	} {
 		if got := stepLine(tc.step, tc.done, tc.total); got != tc.want {
 			t.Errorf("stepLine(%q, %d, %d) = %q, want %q", tc.step, tc.done, tc.total, got, tc.want)

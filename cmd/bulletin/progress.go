@@ -8,14 +8,12 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-// Steps the command line reports besides the store's (list.StepCopy,
-// StepCompact, StepWrite).
+// Steps the command line reports besides the store's (list.StepCopy and
+// the others).
 const (
 	// stepReceive is a backup's download from a running server, in bytes
 	// (total: the answer's Content-Length, or 0).
 	stepReceive = "receive"
-	// stepCheck is the check that a new copy opens as a store.
-	stepCheck = "check"
 	// stepServer is the wait for a running server to copy and compact
 	// the store before the first byte of a backup comes.
 	stepServer = "server"
@@ -54,7 +52,7 @@ func stepLine(step string, done, total int64) string {
 		what = "writing the copy"
 	case stepReceive:
 		what = "receiving the copy"
-	case stepCheck:
+	case list.StepCheck:
 		return "checking the copy"
 	case stepServer:
 		return "waiting for the server to copy and compact the store"
