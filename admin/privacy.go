@@ -2,6 +2,7 @@ package admin
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
@@ -88,19 +89,35 @@ func (s *Server) apiAudit(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, p)
 }
 
-// auditView is the data of the audit page.
+// auditView is the data of the audit page: a page of entries, newest
+// first, the cursor of the older ones, and whether newer ones exist.
 type auditView struct {
 	Entries []list.AuditEntry
-	Next    *uint64
+	Older   *uint64
+	Newer   bool
 }
 
-// auditPage shows the audit log (admins only).
+// auditPage shows the audit log (admins only), newest first: who did what
+// lately is what an admin comes to it for. ?before= pages back.
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request) error {
-	es, next, err := s.auditEntries(r)
+	if err := requireRole(r, list.RoleAdmin); err != nil {
+		return err
+	}
+	limit, err := pageLimit(r)
 	if err != nil {
 		return err
 	}
-	return s.page(w, r, "audit", auditView{Entries: es, Next: next})
+	var before uint64
+	if v := r.URL.Query().Get("before"); v != "" {
+		if before, err = strconv.ParseUint(v, 10, 64); err != nil {
+			return newHTTPError(http.StatusUnprocessableEntity, "before must be a cursor from a previous page")
+		}
+	}
+	es, older, err := s.svc.AuditNewest(r.Context(), before, limit)
+	if err != nil {
+		return err
+	}
+	return s.page(w, r, "audit", auditView{Entries: es, Older: older, Newer: before > 0})
 }
 
 // auditEntries reads the page of the audit log r asks for, for an admin.

@@ -205,9 +205,26 @@ func TestUIAuditLinkedAndFavicon(t *testing.T) {
 	for i := range 120 {
 		u.svc.RecordAudit(t.Context(), list.Origin{User: "root"}, "test.action", fmt.Sprint(i))
 	}
+	// Newest first: the last action is the first row, and the page links
+	// to the older entries, which link back to the newest.
 	_, body := root.get("/admin/audit")
-	if strings.Contains(body, "Older entries") || !strings.Contains(body, "Newer entries") {
-		t.Errorf("audit paging link:\n%s", body)
+	first, last := strings.Index(body, "<td>119</td>"), strings.Index(body, "<td>20</td>")
+	if first < 0 || last < first || strings.Contains(body, "<td>19</td>") || strings.Contains(body, "Newest entries") {
+		t.Errorf("audit page does not show entries 119 down to 20 alone:\n%s", body)
+	}
+	i := strings.Index(body, `href="/admin/audit?before=`)
+	if i < 0 {
+		t.Fatalf("audit page lacks the link to older entries:\n%s", body)
+	}
+	link := body[i+len(`href="`):]
+	link = link[:strings.IndexByte(link, '"')]
+	_, body = root.get(html.UnescapeString(link))
+	if !strings.Contains(body, "<td>19</td>") || !strings.Contains(body, "<td>0</td>") || strings.Contains(body, "<td>20</td>") ||
+		strings.Contains(body, "Older entries") || !strings.Contains(body, `href="/admin/audit">Newest entries`) {
+		t.Errorf("older audit page (%s):\n%s", link, body)
+	}
+	if res, _ := root.get("/admin/audit?before=x"); res.StatusCode != 422 {
+		t.Errorf("audit page with a bad cursor = %d, want 422", res.StatusCode)
 	}
 	if _, body := u.do(httptest.NewRequest("GET", "/subscribe/newsletter", nil)); !strings.Contains(body, `rel="icon"`) {
 		t.Error("the public page lacks an icon")

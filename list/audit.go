@@ -12,11 +12,30 @@ func (s *Service) AuditCount(ctx context.Context) (int, error) {
 // and the cursor of the next page (nil at the end). Limit is 100 when ≤ 0
 // and at most 1000.
 func (s *Service) Audit(ctx context.Context, after uint64, limit int) ([]AuditEntry, *uint64, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 1000)
+	limit = auditLimit(limit)
 	es, err := s.store.Audit(ctx, after, limit+1)
+	return auditPage(es, limit, err)
+}
+
+// AuditNewest returns up to limit audit entries below the given id (0:
+// from the newest), newest first, as the audit page shows them, and the
+// cursor of the next, older page (nil at the end). Limit is as Audit's.
+func (s *Service) AuditNewest(ctx context.Context, before uint64, limit int) ([]AuditEntry, *uint64, error) {
+	limit = auditLimit(limit)
+	es, err := s.store.AuditBefore(ctx, before, limit+1)
+	return auditPage(es, limit, err)
+}
+
+func auditLimit(limit int) int {
+	if limit <= 0 {
+		return 100
+	}
+	return min(limit, 1000)
+}
+
+// auditPage cuts es, read with one entry more than limit, to a page and
+// its next cursor: the last entry's id when there is more.
+func auditPage(es []AuditEntry, limit int, err error) ([]AuditEntry, *uint64, error) {
 	if err != nil {
 		return nil, nil, err
 	}

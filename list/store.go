@@ -182,6 +182,9 @@ type UserStore interface {
 	AppendAudit(ctx context.Context, e *AuditEntry) error
 	// Audit returns audit entries after the given id, oldest first.
 	Audit(ctx context.Context, after uint64, limit int) ([]AuditEntry, error)
+	// AuditBefore returns audit entries with an id below before (0: from
+	// the newest), newest first.
+	AuditBefore(ctx context.Context, before uint64, limit int) ([]AuditEntry, error)
 	// CountAudit counts the audit entries kept.
 	CountAudit(ctx context.Context) (int, error)
 }

@@ -150,6 +150,31 @@ func TestUsersTokensAudit(t *testing.T) {
 	if got, err := db.Audit(ctx, 1, 10); err != nil || len(got) != 2 || got[0].Action != "a1" || !got[0].At.Equal(testTime) {
 		t.Errorf("Audit(after 1) = %+v, %v", got, err)
 	}
+	// Newest first, from the end or below a cursor (ids are 1, 2, 3).
+	actions := func(es []list.AuditEntry) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Action)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		before uint64
+		limit  int
+		want   string
+	}{
+		{0, 10, "a2 a1 a0"},
+		{0, 2, "a2 a1"},
+		{3, 10, "a1 a0"},
+		{2, 10, "a0"},
+		{1, 10, ""},
+		{99, 10, "a2 a1 a0"},
+	} {
+		got, err := db.AuditBefore(ctx, tc.before, tc.limit)
+		if err != nil || actions(got) != tc.want {
+			t.Errorf("AuditBefore(%d, %d) = %q, %v; want %q", tc.before, tc.limit, actions(got), err, tc.want)
+		}
+	}
 }
 
 func TestMailQueue(t *testing.T) {
