@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -199,6 +200,29 @@ func timePtr(t *time.Time) *rfcTime {
 
 // csvWriter sets the CSV headers on the first write, so that an error
 // before any row still gets a JSON answer.
+// streamCSV answers r with the CSV file that export writes, named
+// filename. A shutdown ends it (untilStopped), as it ends backups. An
+// error before the first byte is answered as any handler error; one after
+// it aborts the response, so that the client sees a broken download
+// instead of a file cut short that looks whole (a chunked answer that ends
+// cleanly carries no length to check).
+func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename string, export func(context.Context, io.Writer) error) error {
+	ctx, release := s.untilStopped(w, r)
+	defer release()
+	cw := &csvWriter{w: w, filename: filename}
+	if err := export(ctx, cw); err != nil {
+		if !cw.begun {
+			return err
+		}
+		s.logger(r).Error("export failed midway", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	if !cw.begun {
+		_, _ = cw.Write(nil)
+	}
+	return nil
+}
+
 type csvWriter struct {
 	w        http.ResponseWriter
 	filename string

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -292,17 +294,8 @@ func (s *Server) apiExport(w http.ResponseWriter, r *http.Request) error {
 		}
 		name = l + ".csv"
 	}
-	cw := &csvWriter{w: w, filename: name}
 	s.svc.RecordAudit(r.Context(), s.origin(r), "export.csv", name)
-	if err := s.svc.ExportCSV(r.Context(), cw, q.Get("list"), state); err != nil {
-		if cw.begun {
-			s.logger(r).Error("export failed midway", "err", err)
-			return nil
-		}
-		return err
-	}
-	if !cw.begun {
-		_, _ = cw.Write(nil)
-	}
-	return nil
+	return s.streamCSV(w, r, name, func(ctx context.Context, cw io.Writer) error {
+		return s.svc.ExportCSV(ctx, cw, q.Get("list"), state)
+	})
 }

@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// downloads lets a shutdown end the long downloads in flight (backups).
+// downloads lets a shutdown end the long downloads in flight (backups,
+// CSV exports).
 // http.Server.Shutdown waits for every handler but cancels none: a
 // backup of a large store held the shutdown for its whole grace period,
 // and the process then exited under it, leaving its temporary copies of
@@ -19,11 +20,12 @@ type downloads struct {
 
 func newDownloads() *downloads { return &downloads{stopping: make(chan struct{})} }
 
-// StopDownloads ends the backup downloads in flight and those started
-// after it. A server shutting down calls it (register it with
-// http.Server.RegisterOnShutdown): a backup cut short is of no use to its
-// client, whose copy is refused anyway, while the other requests are let
-// finish. It is safe to call more than once.
+// StopDownloads ends the backup and export downloads in flight and those
+// started after it. A server shutting down calls it (register it with
+// http.Server.RegisterOnShutdown): a download cut short is of no use to
+// its client, which sees it fail (a backup's length is announced, an
+// export's answer is aborted), while the other requests are let finish.
+// It is safe to call more than once.
 func (s *Server) StopDownloads() {
 	s.downloads.once.Do(func() { close(s.downloads.stopping) })
 }

@@ -71,3 +71,36 @@ func TestBackupDownloadStopsAtShutdown(t *testing.T) {
 	}
 	e.srv.StopDownloads() // twice is harmless
 }
+
+// TestExportDownloadStopsAtShutdown: a CSV export to a client that reads
+// no more ends at StopDownloads, as a backup does, and aborts the answer
+// rather than ending it as if the file were whole.
+func TestExportDownloadStopsAtShutdown(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.addUser("root", list.RoleAdmin)
+	e.subscribe("one@example.com")
+	for _, path := range []string{"/api/v1/export", "/api/v1/export?list=newsletter"} {
+		w := &stalledWriter{header: http.Header{}, writing: make(chan struct{}), deadline: make(chan struct{})}
+		served := make(chan any, 1)
+		go func() {
+			defer func() { served <- recover() }()
+			e.h.ServeHTTP(w, apiReq("GET", path, "root", nil))
+		}()
+		select {
+		case <-w.writing:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s never began to stream", path)
+		}
+		e.srv.StopDownloads()
+		select {
+		case v := <-served:
+			if v != http.ErrAbortHandler {
+				t.Errorf("%s cut short ended with %v, want the answer aborted (http.ErrAbortHandler)", path, v)
+			}
+		case <-time.After(5 * time.Second):
+			w.SetWriteDeadline(time.Now()) // let the handler go
+			t.Fatalf("%s did not end at StopDownloads", path)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -86,11 +88,13 @@ func (s *Server) uiExport(w http.ResponseWriter, r *http.Request) error {
 	if req.List != "" {
 		name = req.List
 	}
-	cw := &csvWriter{w: w, filename: name + "-" + time.Now().UTC().Format("20060102") + ".csv"}
+	filename := name + "-" + time.Now().UTC().Format("20060102") + ".csv"
 	// Audited as the API's export is; the search text stays out of the
 	// log, as it may be an address.
-	s.svc.RecordAudit(r.Context(), s.origin(r), "export.csv", cw.filename)
-	return s.svc.ExportSearchCSV(r.Context(), cw, req)
+	s.svc.RecordAudit(r.Context(), s.origin(r), "export.csv", filename)
+	return s.streamCSV(w, r, filename, func(ctx context.Context, cw io.Writer) error {
+		return s.svc.ExportSearchCSV(ctx, cw, req)
+	})
 }
 
 // subscriberPage is one subscriber with their history.
