@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -44,6 +45,8 @@ type settingField struct {
 	Restart   bool
 	Type      string
 	Multiline bool
+	// Invalid marks a value the refused form had wrong.
+	Invalid bool
 }
 
 // SoftWindowDays is the soft-bounce window in days.
@@ -72,8 +75,8 @@ var settingsNotices = map[string]string{
 }
 
 // settingsData builds the page from the stored settings, or from form
-// values when a refused form is shown again.
-func (s *Server) settingsData(r *http.Request, form map[string]string) (settingsPage, error) {
+// values when a refused form is shown again, with its invalid fields.
+func (s *Server) settingsData(r *http.Request, form map[string]string, invalid map[string]bool) (settingsPage, error) {
 	ctx := r.Context()
 	rules, err := s.svc.BounceRules(ctx)
 	if err != nil {
@@ -91,7 +94,7 @@ func (s *Server) settingsData(r *http.Request, form map[string]string) (settings
 	p.RuleLocked = locked
 	for _, k := range list.SettingFields {
 		f := settingField{Key: k, Label: list.SettingLabel(k), Help: settingHelp[k], Value: stored.Field(k),
-			Running: running.Field(k), Locked: locked[k], Restart: slices.Contains(list.RestartFields, k), Type: "text"}
+			Running: running.Field(k), Locked: locked[k], Restart: slices.Contains(list.RestartFields, k), Type: "text", Invalid: invalid[k]}
 		if v, ok := form[k]; ok {
 			f.Value = v
 		}
@@ -117,7 +120,7 @@ func (s *Server) renderSettings(w http.ResponseWriter, r *http.Request, status i
 }
 
 func (s *Server) uiSettings(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.settingsData(r, nil)
+	p, err := s.settingsData(r, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -160,7 +163,7 @@ func (s *Server) uiSaveSettings(w http.ResponseWriter, r *http.Request) error {
 	if ei.status != http.StatusUnprocessableEntity {
 		return err
 	}
-	p, perr := s.settingsData(r, form)
+	p, perr := s.settingsData(r, form, list.InvalidFields(err))
 	if perr != nil {
 		return perr
 	}
@@ -186,7 +189,7 @@ func settingsFromForm(n list.Settings, form map[string]string) (list.Settings, e
 		if v != "" {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil {
-				return n, fmt.Errorf("%w: rate %q is not a number", list.ErrInvalid, v)
+				return n, fmt.Errorf("%w: %w", list.ErrInvalid, &list.FieldError{Field: "rate", Err: fmt.Errorf("rate %q is not a number", v)})
 			}
 			n.Rate = &f
 		}
@@ -196,7 +199,7 @@ func settingsFromForm(n list.Settings, form map[string]string) (list.Settings, e
 		if v != "" {
 			c, err := strconv.Atoi(v)
 			if err != nil || c < 1 {
-				return n, fmt.Errorf("%w: connections must be a whole number, 1 or more", list.ErrInvalid)
+				return n, fmt.Errorf("%w: %w", list.ErrInvalid, &list.FieldError{Field: "max_conns", Err: errors.New("connections must be a whole number, 1 or more")})
 			}
 			n.MaxConns = c
 		}
@@ -254,7 +257,7 @@ func (s *Server) uiSaveBounceRules(w http.ResponseWriter, r *http.Request) error
 	if errMsg == "" {
 		errMsg = "Bounce rules: the limits must be whole numbers of at least 1, and the soft bounce window 1 to 3650 days."
 	}
-	p, err := s.settingsData(r, nil)
+	p, err := s.settingsData(r, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -267,7 +270,7 @@ func (s *Server) uiSaveBounceRules(w http.ResponseWriter, r *http.Request) error
 // connection, STARTTLS and AUTH) and shows their verdicts: the relay's
 // "test connection". It changes nothing.
 func (s *Server) uiCheckSettings(w http.ResponseWriter, r *http.Request) error {
-	p, err := s.settingsData(r, nil)
+	p, err := s.settingsData(r, nil, nil)
 	if err != nil {
 		return err
 	}

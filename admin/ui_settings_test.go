@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,6 +121,24 @@ func TestUISettingsSave(t *testing.T) {
 	}
 	if st, _ := u.svc.Settings(t.Context()); st != (list.Settings{}) || u.svc.Config().PostalAddress != "" {
 		t.Errorf("refused settings stored %+v, config %+v", st, u.svc.Config())
+	}
+	// Each refused field is marked, and only those.
+	for _, k := range []string{"base_url", "from", "rate"} {
+		if !regexp.MustCompile(`id="set-` + k + `"[^>]*aria-invalid="true" aria-describedby="page-error"`).MatchString(body) {
+			t.Errorf("the refused %s is not marked invalid:\n%s", k, body)
+		}
+	}
+	for _, k := range []string{"postal_address", "privacy_url", "domain"} {
+		if regexp.MustCompile(`id="set-` + k + `"[^>]*aria-invalid`).MatchString(body) {
+			t.Errorf("the accepted %s is marked invalid", k)
+		}
+	}
+	if !strings.Contains(body, `id="page-error"`) {
+		t.Error("the message the fields point to has no id")
+	}
+	res, body = s.post("/admin/settings", url.Values{"max_conns": {"many"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="set-max_conns"[^>]*aria-invalid="true"`).MatchString(body) {
+		t.Errorf("a connections count that is no number = %d, not marked:\n%s", res.StatusCode, body)
 	}
 	// Links have no path prefix to follow: a base URL with one is refused,
 	// and so is a domain that no DNS name can be.

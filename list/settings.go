@@ -166,7 +166,7 @@ func (s *Service) SaveSettings(ctx context.Context, n Settings, o Origin) ([]str
 			continue
 		}
 		if where, ok := s.settings.Locked[k]; ok {
-			return nil, fmt.Errorf("%w: %s is set by %s: change it there and restart", ErrInvalid, settingLabel(k), where)
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: k, Err: fmt.Errorf("%s is set by %s: change it there and restart", settingLabel(k), where)})
 		}
 		changed = append(changed, k)
 	}
@@ -247,44 +247,81 @@ func (n Settings) trimmed() Settings {
 	return n
 }
 
-// validate reports every bad value at once.
+// validate reports every bad value at once, each as a FieldError.
 func (n Settings) validate() error {
 	var errs []error
+	bad := func(field string, err error) { errs = append(errs, &FieldError{Field: field, Err: err}) }
 	for _, d := range []struct{ key, v string }{{"domain", n.Domain}, {"bounce_domain", n.BounceDomain}} {
 		if d.v == "" {
 			continue
 		}
 		if _, err := ParseAddress("postmaster@" + d.v); err != nil || !ValidHostName(d.v) {
-			errs = append(errs, fmt.Errorf("%s %q is not a valid domain", settingLabel(d.key), d.v))
+			bad(d.key, fmt.Errorf("%s %q is not a valid domain", settingLabel(d.key), d.v))
 		}
 	}
 	if n.From != "" {
 		if err := CheckFrom(n.From); err != nil {
-			errs = append(errs, fmt.Errorf("sender: %q is not a valid \"Name <address>\"", n.From))
+			bad("from", fmt.Errorf("sender: %q is not a valid \"Name <address>\"", n.From))
 		}
 	}
 	if err := checkText("postal address", n.PostalAddress, 500); err != nil {
-		errs = append(errs, errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
+		bad("postal_address", errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
 	}
 	if n.PrivacyURL != "" && !ValidURL(n.PrivacyURL, "http", "https") {
-		errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel("privacy_url"), n.PrivacyURL))
+		bad("privacy_url", fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel("privacy_url"), n.PrivacyURL))
 	}
 	if n.BaseURL != "" && !ValidOrigin(n.BaseURL) {
-		errs = append(errs, fmt.Errorf("%s %q must be an http:// or https:// URL without a path, like https://news.example.com", settingLabel("base_url"), n.BaseURL))
+		bad("base_url", fmt.Errorf("%s %q must be an http:// or https:// URL without a path, like https://news.example.com", settingLabel("base_url"), n.BaseURL))
 	}
 	if n.Relay != "" && !ValidURL(n.Relay, "smtp", "smtps", "smtp+plain") {
-		errs = append(errs, errors.New("relay URL must be smtp://[user:pass@]host:port, smtps://… or smtp+plain://…"))
+		bad("relay", errors.New("relay URL must be smtp://[user:pass@]host:port, smtps://… or smtp+plain://…"))
 	}
 	if n.Rate != nil && !(*n.Rate >= 0 && *n.Rate < 1e9) {
-		errs = append(errs, errors.New("rate must be a number of messages per second, 0 or more (0: unlimited)"))
+		bad("rate", errors.New("rate must be a number of messages per second, 0 or more (0: unlimited)"))
 	}
 	if n.MaxConns < 0 || n.MaxConns > 1000 {
-		errs = append(errs, errors.New("connections must be between 1 and 1000"))
+		bad("max_conns", errors.New("connections must be between 1 and 1000"))
 	}
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("%w: %w", ErrInvalid, errors.Join(errs...))
+}
+
+// FieldError is a refused value of one form field, named as the form and
+// the JSON API name it, so that a form shown again can mark the field.
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// InvalidFields names the fields of every FieldError in err's tree,
+// joined errors included (errors.As finds only the first).
+func InvalidFields(err error) map[string]bool {
+	out := map[string]bool{}
+	var walk func(error)
+	walk = func(err error) {
+		if fe, ok := err.(*FieldError); ok {
+			out[fe.Field] = true
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			if e := u.Unwrap(); e != nil {
+				walk(e)
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				walk(e)
+			}
+		}
+	}
+	if err != nil {
+		walk(err)
+	}
+	return out
 }
 
 // ValidOrigin reports whether s can be the base URL of every link: an
