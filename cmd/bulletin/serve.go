@@ -277,8 +277,9 @@ const shutdownGrace = 2 * time.Second
 // serve runs the HTTP server on hl, the inbound SMTP server on il and the
 // workers until ctx ends, then shuts them down: the workers stop starting
 // messages at once, while the servers stop taking work and let their
-// requests finish (streams and downloads are cut after shutdownGrace), and
-// the store is closed only after both.
+// requests finish (streams, downloads and connections that never began a
+// request are cut after shutdownGrace), and the store is closed only after
+// both.
 func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.Listener) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
@@ -291,9 +292,10 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.List
 	// backup download.
 	reqCtx, endRequests := context.WithCancel(context.WithoutCancel(ctx))
 	defer endRequests()
+	fresh := newFreshConns()
 	httpSrv := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 2 * time.Minute, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(in.log.Handler(), slog.LevelWarn),
-		BaseContext: func(net.Listener) context.Context { return reqCtx }}
+		BaseContext: func(net.Listener) context.Context { return reqCtx }, ConnState: fresh.track}
 	// A backup download would hold the shutdown for the grace period, and
 	// a write to a client that stopped reading ignores its context.
 	httpSrv.RegisterOnShutdown(srv.StopDownloads)
@@ -328,7 +330,10 @@ func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.List
 	stopWork()
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	cut := time.AfterFunc(shutdownGrace, endRequests)
+	cut := time.AfterFunc(shutdownGrace, func() {
+		endRequests()
+		fresh.closeAll()
+	})
 	defer cut.Stop()
 	err = errors.Join(httpSrv.Shutdown(shutCtx), inbound.Shutdown(shutCtx))
 	wg.Wait()

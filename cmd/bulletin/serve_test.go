@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulletin/bulletin/smtp/tlstest"
 	gosmtp "github.com/emersion/go-smtp"
@@ -64,5 +66,29 @@ func TestServeInboundSTARTTLS(t *testing.T) {
 	st, ok := c.TLSConnectionState()
 	if !ok || len(st.PeerCertificates) == 0 || !bytes.Equal(st.PeerCertificates[0].Raw, cert.DER) {
 		t.Fatal("the inbound port did not present the configured certificate")
+	}
+}
+
+// TestServeStopsDespiteSpareConnection: a connection that never begins a
+// request, as browsers open ahead of need, is closed once the requests'
+// grace is over. net/http's Shutdown counts it busy until it is 5 s old,
+// which made every restart after a page load take 5 s.
+func TestServeStopsDespiteSpareConnection(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	s.shutdown(t)
+	if d := time.Since(start); d >= 4500*time.Millisecond {
+		t.Errorf("serve took %v to stop with a spare connection open; the grace is %v", d, shutdownGrace)
+	}
+	// The server closed it: a read ends instead of waiting.
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the spare connection is still open after the stop: %v", err)
 	}
 }
