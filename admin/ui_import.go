@@ -10,6 +10,7 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,7 +27,7 @@ const maxImportJobs = 50
 // importJob is an import running in the background, for the UI's progress
 // bar and the API's ?async=true.
 type importJob struct {
-	ID       string             `json:"job"`
+	ID       uint64             `json:"job"`
 	Status   string             `json:"status"` // running, done, failed
 	List     string             `json:"list"`
 	Rows     int                `json:"rows"`
@@ -43,16 +44,27 @@ type importJob struct {
 // importJobs keeps the jobs of one handler in memory.
 type importJobs struct {
 	mu    sync.Mutex
-	m     map[string]*importJob
-	order []string
+	m     map[uint64]*importJob
+	order []uint64
+	last  uint64
 }
 
-func newImportJobs() *importJobs { return &importJobs{m: map[string]*importJob{}} }
+func newImportJobs() *importJobs { return &importJobs{m: map[uint64]*importJob{}} }
+
+// nextID is a job id: a number, as every id of the API is, taken from the
+// clock in microseconds and kept increasing, so that an id polled across a
+// restart (which forgets the jobs) answers 404 rather than another job.
+// It stays below 2^53, exact in every JSON reader, until the year 2255.
+func (j *importJobs) nextID(now time.Time) uint64 {
+	j.last = max(j.last+1, uint64(now.UnixMicro()))
+	return j.last
+}
 
 // start runs an import of the spooled file f in the background.
 func (j *importJobs) start(s *Server, f *os.File, size int64, o list.ImportOptions) *importJob {
-	job := &importJob{ID: randomID()[:22], Status: "running", List: o.List, Total: size, Started: rfcTime(s.now())}
+	job := &importJob{Status: "running", List: o.List, Total: size, Started: rfcTime(s.now())}
 	j.mu.Lock()
+	job.ID = j.nextID(s.now())
 	j.m[job.ID] = job
 	j.order = append(j.order, job.ID)
 	for len(j.order) > maxImportJobs {
@@ -97,11 +109,16 @@ func (j *importJobs) finish(s *Server, job *importJob, res list.ImportResult, er
 	job.Status, job.Result, job.Bytes = "done", &res, job.Total
 }
 
-// get returns a snapshot of a job with its derived figures.
+// get returns a snapshot of the job whose id is the text id, with its
+// derived figures.
 func (j *importJobs) get(id string, now time.Time) (importJob, bool) {
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		return importJob{}, false
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	job, ok := j.m[id]
+	job, ok := j.m[n]
 	if !ok {
 		return importJob{}, false
 	}
@@ -214,8 +231,8 @@ func (j *importJobs) apiImport(s *Server) handlerFunc {
 		if err != nil {
 			return err
 		}
-		w.Header().Set("Location", "/api/v1/import/"+job.ID)
-		return writeJSON(w, http.StatusAccepted, map[string]string{"job": job.ID})
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/import/%d", job.ID))
+		return writeJSON(w, http.StatusAccepted, map[string]uint64{"job": job.ID})
 	}
 }
 
@@ -286,9 +303,9 @@ func (j *importJobs) uiUpload(s *Server) handlerFunc {
 			return fail(err)
 		}
 		if r.Header.Get("Accept") == "application/json" {
-			return writeJSON(w, http.StatusAccepted, map[string]string{"job": job.ID, "url": "/admin/import/" + job.ID})
+			return writeJSON(w, http.StatusAccepted, map[string]any{"job": job.ID, "url": fmt.Sprintf("/admin/import/%d", job.ID)})
 		}
-		http.Redirect(w, r, "/admin/import/"+job.ID, http.StatusSeeOther)
+		http.Redirect(w, r, fmt.Sprintf("/admin/import/%d", job.ID), http.StatusSeeOther)
 		return nil
 	}
 }

@@ -462,8 +462,11 @@ func TestUIImport(t *testing.T) {
 	req.Header.Set(csrfHeader, s.token)
 	req.Header.Set("Accept", "application/json")
 	res, body = s.do(req)
-	var started struct{ Job, URL string }
-	if res.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(body), &started) != nil || started.URL == "" {
+	var started struct {
+		Job uint64
+		URL string
+	}
+	if res.StatusCode != http.StatusAccepted || json.Unmarshal([]byte(body), &started) != nil || started.URL != fmt.Sprintf("/admin/import/%d", started.Job) || started.Job == 0 {
 		t.Fatalf("upload = %d %s", res.StatusCode, body)
 	}
 	var job importJob
@@ -532,13 +535,14 @@ func TestImportAPI(t *testing.T) {
 	fw.Write([]byte("email\ndee@example.com\n"))
 	mw.Close()
 	res, body = call("POST", "/api/v1/import?list=newsletter&async=true", mw.FormDataContentType(), buf.String())
-	var acc struct{ Job string }
-	if res.StatusCode != 202 || json.Unmarshal([]byte(body), &acc) != nil || acc.Job == "" {
-		t.Fatalf("async = %d %s", res.StatusCode, body)
+	// The job id is a number, as every id of the API is.
+	var acc struct{ Job uint64 }
+	if res.StatusCode != 202 || json.Unmarshal([]byte(body), &acc) != nil || acc.Job == 0 || res.Header.Get("Location") != fmt.Sprintf("/api/v1/import/%d", acc.Job) {
+		t.Fatalf("async = %d %s (Location %q)", res.StatusCode, body, res.Header.Get("Location"))
 	}
 	var job importJob
 	for range 200 {
-		_, body = call("GET", "/api/v1/import/"+acc.Job, "", "")
+		_, body = call("GET", fmt.Sprintf("/api/v1/import/%d", acc.Job), "", "")
 		json.Unmarshal([]byte(body), &job)
 		if job.Status != "running" {
 			break
@@ -874,5 +878,21 @@ func TestUILivePagesRefreshWithoutScript(t *testing.T) {
 	}
 	if _, html := s.get(page); !strings.Contains(html, refresh) {
 		t.Errorf("a scheduled campaign's page does not reload without JavaScript:\n%s", html)
+	}
+}
+
+// TestImportJobIDs: job ids are numbers that keep growing, even for jobs
+// started within one microsecond or after the clock stepped back.
+func TestImportJobIDs(t *testing.T) {
+	t.Parallel()
+	j := newImportJobs()
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	a, b := j.nextID(now), j.nextID(now)
+	c := j.nextID(now.Add(-time.Hour))
+	if a != uint64(now.UnixMicro()) || b <= a || c <= b {
+		t.Errorf("ids %d, %d, %d: want %d first, then growing", a, b, c, now.UnixMicro())
+	}
+	if _, ok := j.get("not-a-number", now); ok {
+		t.Error("a job found under a text id")
 	}
 }

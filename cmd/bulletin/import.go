@@ -153,7 +153,7 @@ func importInterrupted(res list.ImportResult) error {
 
 // importJob is the API's answer about an asynchronous import.
 type importJob struct {
-	Job    string             `json:"job"`
+	Job    uint64             `json:"job"`
 	Status string             `json:"status"`
 	Rows   int                `json:"rows"`
 	Bytes  int64              `json:"bytes"`
@@ -180,7 +180,7 @@ func importRemote(ctx context.Context, base, token string, f importFlags, body i
 			return list.ImportResult{}, ctx.Err()
 		case <-time.After(time.Second):
 		}
-		req, err := http.NewRequestWithContext(ctx, "GET", base+"/api/v1/import/"+url.PathEscape(job.Job), nil)
+		req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/import/%d", base, job.Job), nil)
 		if err != nil {
 			return list.ImportResult{}, err
 		}
