@@ -159,42 +159,34 @@ func (db *DB) CountAudit(ctx context.Context) (int, error) {
 // AuditBefore returns audit entries with an id below before (0: from the
 // newest), newest first.
 func (db *DB) AuditBefore(ctx context.Context, before uint64, limit int) ([]list.AuditEntry, error) {
-	limit = limitOr(limit)
-	out := []list.AuditEntry{}
-	err := db.view(ctx, func(tx *bolt.Tx) error {
-		c := bucket(tx, bAudit).Cursor()
-		k, v := c.Last()
-		if before > 0 {
-			// Seek lands on the first key at or after before; the one
-			// before it is the newest entry below before.
-			if k, _ = c.Seek(u64(before)); k != nil {
-				k, v = c.Prev()
-			} else {
-				k, v = c.Last()
-			}
+	return db.auditEntries(ctx, limit, func(c *bolt.Cursor) ([]byte, []byte) {
+		if before == 0 {
+			return c.Last()
 		}
-		for ; k != nil && len(out) < limit; k, v = c.Prev() {
-			var e list.AuditEntry
-			if err := decode(k, v, &e); err != nil {
-				return err
-			}
-			out = append(out, e)
+		// Seek lands on the first key at or after before; the one before
+		// it is the newest entry below before.
+		if k, _ := c.Seek(u64(before)); k == nil {
+			return c.Last()
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: audit: %w", err)
-	}
-	return out, nil
+		return c.Prev()
+	}, (*bolt.Cursor).Prev)
 }
 
 // Audit returns audit entries after the given id, oldest first.
 func (db *DB) Audit(ctx context.Context, after uint64, limit int) ([]list.AuditEntry, error) {
+	return db.auditEntries(ctx, limit, func(c *bolt.Cursor) ([]byte, []byte) {
+		return seekPast(c, u64(after))
+	}, (*bolt.Cursor).Next)
+}
+
+// auditEntries reads up to limit audit entries, from the one first puts
+// the cursor on, moving on with next (forward or back).
+func (db *DB) auditEntries(ctx context.Context, limit int, first, next func(*bolt.Cursor) ([]byte, []byte)) ([]list.AuditEntry, error) {
 	limit = limitOr(limit)
 	out := []list.AuditEntry{}
 	err := db.view(ctx, func(tx *bolt.Tx) error {
 		c := bucket(tx, bAudit).Cursor()
-		for k, v := seekPast(c, u64(after)); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := first(c); k != nil && len(out) < limit; k, v = next(c) {
 			var e list.AuditEntry
 			if err := decode(k, v, &e); err != nil {
 				return err
