@@ -198,8 +198,6 @@ func timePtr(t *time.Time) *rfcTime {
 	return &v
 }
 
-// csvWriter sets the CSV headers on the first write, so that an error
-// before any row still gets a JSON answer.
 // streamCSV answers r with the CSV file that export writes, named
 // filename. A shutdown ends it (untilStopped), as it ends backups. An
 // error before the first byte is answered as any handler error; one after
@@ -223,6 +221,8 @@ func (s *Server) streamCSV(w http.ResponseWriter, r *http.Request, filename stri
 	return nil
 }
 
+// csvWriter sets the CSV headers on the first write, so that an error
+// before any row still gets a JSON answer.
 type csvWriter struct {
 	w        http.ResponseWriter
 	filename string

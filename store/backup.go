@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
-
 	bolt "go.etcd.io/bbolt"
 )
 
