@@ -223,6 +223,9 @@ func TestUIAuditLinkedAndFavicon(t *testing.T) {
 		strings.Contains(body, "Older entries") || !strings.Contains(body, `href="/admin/audit">Newest entries`) {
 		t.Errorf("older audit page (%s):\n%s", link, body)
 	}
+	if _, body := root.get("/admin/audit?before=1"); !strings.Contains(body, "No older entries.") || strings.Contains(body, "No admin action is recorded yet") {
+		t.Errorf("audit page past the oldest entry:\n%s", body)
+	}
 	if res, _ := root.get("/admin/audit?before=x"); res.StatusCode != 422 {
 		t.Errorf("audit page with a bad cursor = %d, want 422", res.StatusCode)
 	}

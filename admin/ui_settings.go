@@ -45,8 +45,9 @@ type settingField struct {
 	Restart   bool
 	Type      string
 	Multiline bool
-	// Invalid marks a value the refused form had wrong.
-	Invalid bool
+	// Invalid marks a value the refused form had wrong; Focus the first
+	// of them, where the keyboard lands when the page comes back.
+	Invalid, Focus bool
 }
 
 // SoftWindowDays is the soft-bounce window in days.
@@ -98,6 +99,7 @@ func (s *Server) settingsData(r *http.Request, form map[string]string, invalid m
 		if v, ok := form[k]; ok {
 			f.Value = v
 		}
+		f.Focus = f.Invalid && !slices.ContainsFunc(p.Fields, func(g settingField) bool { return g.Invalid })
 		if f.Locked != "" {
 			f.Value = f.Running
 		}

@@ -116,7 +116,7 @@ func TestUISettingsSave(t *testing.T) {
 	bad := url.Values{"postal_address": {"2 Side St"}, "base_url": {"ftp://news.example"}, "from": {"not an address"}, "rate": {"-1"}}
 	res, body = s.post("/admin/settings", bad)
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "base URL &#34;ftp://news.example&#34; must be an http:// or https:// URL") ||
-		!strings.Contains(body, "not an address&#34; is not a valid") || !strings.Contains(body, "rate must be") || !strings.Contains(body, "2 Side St") {
+		!strings.Contains(body, "sender “not an address” is not a valid") || !strings.Contains(body, "rate must be") || !strings.Contains(body, "2 Side St") {
 		t.Errorf("bad settings = %d\n%s", res.StatusCode, body)
 	}
 	if st, _ := u.svc.Settings(t.Context()); st != (list.Settings{}) || u.svc.Config().PostalAddress != "" {
@@ -136,9 +136,24 @@ func TestUISettingsSave(t *testing.T) {
 	if !strings.Contains(body, `id="page-error"`) {
 		t.Error("the message the fields point to has no id")
 	}
+	// The keyboard lands on the first refused field, and only there.
+	if strings.Count(body, " autofocus") != 1 || !regexp.MustCompile(`id="set-from"[^>]* autofocus`).MatchString(body) {
+		t.Errorf("focus is not on the first refused field (the sender):\n%s", body)
+	}
 	res, body = s.post("/admin/settings", url.Values{"max_conns": {"many"}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="set-max_conns"[^>]*aria-invalid="true"`).MatchString(body) {
 		t.Errorf("a connections count that is no number = %d, not marked:\n%s", res.StatusCode, body)
+	}
+	// A quoted name is shown as typed, without Go's escaping.
+	res, body = s.post("/admin/settings", url.Values{"from": {`"X" <x@>`}})
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "sender “&#34;X&#34; &lt;x@&gt;” is not a valid") || strings.Contains(body, `\`) {
+		t.Errorf("a bad quoted sender = %d\n%s", res.StatusCode, body)
+	}
+	// The defaults the page shows as in force are taken, as the flags
+	// take them.
+	res, _ = s.post("/admin/settings", url.Values{"domain": {"localhost"}, "from": {"Bulletin <newsletter@localhost>"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("saving the default domain and sender = %d, want 303", res.StatusCode)
 	}
 	// Links have no path prefix to follow: a base URL with one is refused,
 	// and so is a domain that no DNS name can be.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/mail"
 	"net/url"
 	"slices"
 	"strings"
@@ -255,14 +256,12 @@ func (n Settings) validate() error {
 		if d.v == "" {
 			continue
 		}
-		if _, err := ParseAddress("postmaster@" + d.v); err != nil || !ValidHostName(d.v) {
-			bad(d.key, fmt.Errorf("%s %q is not a valid domain", settingLabel(d.key), d.v))
+		if !ValidMailDomain(d.v) {
+			bad(d.key, fmt.Errorf("%s “%s” is not a valid domain (an international name goes in its xn-- form)", settingLabel(d.key), d.v))
 		}
 	}
-	if n.From != "" {
-		if err := CheckFrom(n.From); err != nil {
-			bad("from", fmt.Errorf("sender: %q is not a valid \"Name <address>\"", n.From))
-		}
+	if n.From != "" && (!ValidSender(n.From) || checkText("from", n.From, 300) != nil) {
+		bad("from", fmt.Errorf("sender “%s” is not a valid “Name <address>”", n.From))
 	}
 	if err := checkText("postal address", n.PostalAddress, 500); err != nil {
 		bad("postal_address", errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
@@ -353,6 +352,30 @@ func ValidHostName(s string) bool {
 		}
 	}
 	return true
+}
+
+// ValidMailDomain reports whether d can be the domain of a sending
+// address, in ASCII (its xn-- form for an international name). Unlike
+// ParseAddress, which checks subscribers' addresses, it takes a name
+// without a dot: the default domain is localhost, and a flag and the
+// settings page take the same values.
+func ValidMailDomain(d string) bool {
+	if !ValidHostName(d) {
+		return false
+	}
+	_, err := mail.ParseAddress("postmaster@" + d)
+	return err == nil
+}
+
+// ValidSender reports whether from is a sending address whose domain
+// ValidMailDomain takes, with or without a display name, on one line.
+func ValidSender(from string) bool {
+	a, err := mail.ParseAddress(from)
+	if err != nil || strings.ContainsAny(from, "\r\n\x00") {
+		return false
+	}
+	at := strings.LastIndexByte(a.Address, '@')
+	return at > 0 && ValidMailDomain(a.Address[at+1:])
 }
 
 // ValidURL reports whether s is an absolute URL with a host, in one of the

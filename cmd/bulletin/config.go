@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"os"
@@ -302,14 +301,14 @@ func (c *config) validate() error {
 func (c *config) mailErrors() []error {
 	var errs []error
 	for _, d := range []struct{ flag, v string }{{"--domain", c.Domain}, {"--bounce-domain", c.BounceDomain}} {
-		if d.v != "" && !validDomain(d.v) {
+		if d.v != "" && !list.ValidMailDomain(d.v) {
 			errs = append(errs, fmt.Errorf("%s %q is not a valid domain", d.flag, d.v))
 		}
 	}
 	if c.DKIMSelector != "" && !list.ValidHostName(c.DKIMSelector) {
 		errs = append(errs, fmt.Errorf("--dkim-selector %q must be a DNS name: letters, digits, hyphens and dots", c.DKIMSelector))
 	}
-	if c.From != "" && !validFrom(c.From) {
+	if c.From != "" && !list.ValidSender(c.From) {
 		errs = append(errs, fmt.Errorf("--from %q must be \"Name <address>\" or an address", c.From))
 	}
 	if c.PrivacyURL != "" && !list.ValidURL(c.PrivacyURL, "http", "https") {
@@ -358,28 +357,6 @@ func checkBaseURL(base string) error {
 		return fmt.Errorf("--base-url %q must be an origin without a path, like https://news.example.com: Bulletin serves at the root of its host name", base)
 	}
 	return nil
-}
-
-// validDomain reports whether d can be the domain of an address, in ASCII
-// (its xn-- form for an international name). Unlike list.ParseAddress it
-// takes a name without a dot: the default domain is localhost.
-func validDomain(d string) bool {
-	if !list.ValidHostName(d) {
-		return false
-	}
-	_, err := mail.ParseAddress("postmaster@" + d)
-	return err == nil
-}
-
-// validFrom reports whether from is an address with a domain, with or
-// without a display name.
-func validFrom(from string) bool {
-	a, err := mail.ParseAddress(from)
-	if err != nil || strings.ContainsAny(from, "\r\n\x00") {
-		return false
-	}
-	at := strings.LastIndexByte(a.Address, '@')
-	return at > 0 && validDomain(a.Address[at+1:])
 }
 
 // proxies parses --trusted-proxy.
