@@ -254,6 +254,9 @@ type importPage struct {
 	List   string
 	Mode   string
 	Reason string
+	// Invalid names the fields a refused upload had wrong; the file
+	// field is always empty again, which the page then says.
+	Invalid map[string]bool
 }
 
 // uiImportForm shows the upload form.
@@ -289,7 +292,7 @@ func (j *importJobs) uiUpload(s *Server) handlerFunc {
 			if lerr != nil {
 				return lerr
 			}
-			return s.formError(w, r, err, "import", "subscribers", importPage{Lists: ls, List: o.List, Mode: string(o.Mode), Reason: o.Reason})
+			return s.formError(w, r, err, "import", "subscribers", importPage{Lists: ls, List: o.List, Mode: string(o.Mode), Reason: o.Reason, Invalid: list.InvalidFields(err)})
 		}
 		if err := s.svc.CheckImport(r.Context(), o); err != nil {
 			return fail(err)

@@ -59,8 +59,9 @@ func TestUISubscriberLists(t *testing.T) {
 
 	res, body := s.post(page+"/lists", url.Values{"list": {"weekly"}, "state": {"confirmed"}, "reason": {" "}})
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "needs a reason") ||
-		!regexp.MustCompile(`id="add-c" name="state" value="confirmed" checked`).MatchString(body) {
-		t.Errorf("confirmed without a reason = %d, want 422 with the choice kept\n%s", res.StatusCode, body)
+		!regexp.MustCompile(`id="add-c" name="state" value="confirmed" checked`).MatchString(body) ||
+		!regexp.MustCompile(`id="add-reason"[^>]*aria-invalid="true" aria-describedby="page-error" autofocus`).MatchString(body) {
+		t.Errorf("confirmed without a reason = %d, want 422 with the choice kept and the reason marked\n%s", res.StatusCode, body)
 	}
 	if v, _ := u.svc.Subscriber(t.Context(), u.subID(t, "ann@example.com")); len(v.Subscriptions) != 1 {
 		t.Errorf("a refused addition changed the lists: %+v", v.Subscriptions)
@@ -88,6 +89,14 @@ func TestUISubscriberLists(t *testing.T) {
 	}
 	if got := addOptions(t, body); len(got) != 2 {
 		t.Errorf("the add form offers %q, want both lists", got)
+	}
+	// Asked to rejoin, the list shows when they left and that the new
+	// request awaits their confirmation.
+	if res, _ := s.post(page+"/lists", url.Values{"list": {"newsletter"}, "state": {"unconfirmed"}}); res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("add newsletter again = %d", res.StatusCode)
+	}
+	if _, body = s.get(page); !strings.Contains(body, "(left then; asked to rejoin, not confirmed yet)") {
+		t.Errorf("a rejoin awaiting confirmation is not told apart:\n%s", body)
 	}
 	if res, _ := s.post(page+"/lists/nope/unsubscribe", nil); res.StatusCode != http.StatusNotFound {
 		t.Errorf("unsubscribe from an unknown list = %d", res.StatusCode)

@@ -453,6 +453,11 @@ func TestUIImport(t *testing.T) {
 	if res.StatusCode != 422 || !strings.Contains(body, "needs a reason") {
 		t.Errorf("confirmed without reason = %d", res.StatusCode)
 	}
+	// The reason field is marked and focused, and the page says the file
+	// must be chosen again.
+	if !regexp.MustCompile(`id="reason"[^>]*aria-invalid="true" aria-describedby="page-error" autofocus`).MatchString(body) || !strings.Contains(body, `id="file-again"`) {
+		t.Errorf("the refused import form does not mark the reason or ask for the file again:\n%s", body)
+	}
 	res, body = s.do(uploadReq(t, "/admin/import?csrf="+url.QueryEscape(s.token), "newsletter", "optin", "", "name,city\nAnn,Berlin\n"))
 	if res.StatusCode != 422 || !strings.Contains(body, "no email column") {
 		t.Errorf("no email column = %d\n%s", res.StatusCode, body)

@@ -107,6 +107,8 @@ type subscriberPage struct {
 	// that form last asked, kept when it was refused.
 	Lists []list.ListWithCounts
 	Add   list.ListAddition
+	// AddInvalid names the fields of the "Add to list" form it refused.
+	AddInvalid map[string]bool
 }
 
 // Addable are the lists the person is not confirmed on: those the "Add to
@@ -216,7 +218,7 @@ func (s *Server) uiSubscribeToLists(w http.ResponseWriter, r *http.Request) erro
 		if perr != nil {
 			return perr
 		}
-		p.Add = a
+		p.Add, p.AddInvalid = a, list.InvalidFields(err)
 		return s.formError(w, r, err, "subscriber", "subscribers", p)
 	}
 	return redirect(w, r, fmt.Sprintf("/admin/subscribers/%d", id), "sub-subscribed")

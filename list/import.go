@@ -294,7 +294,7 @@ func checkImportOptions(o *ImportOptions) error {
 		o.Mode = ImportOptIn
 	case ImportConfirmed:
 		if o.Reason == "" {
-			return fmt.Errorf("%w: a confirmed import needs a reason (where the consent was given)", ErrInvalid)
+			return fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: "reason", Err: errors.New("a confirmed import needs a reason (where the consent was given)")})
 		}
 	default:
 		return fmt.Errorf("%w: mode must be \"confirmed\" or \"optin\"", ErrInvalid)

@@ -114,7 +114,7 @@ func additionState(state State, reason string) (State, error) {
 		return StateUnconfirmed, nil
 	case StateConfirmed:
 		if strings.TrimSpace(reason) == "" {
-			return "", fmt.Errorf("%w: a confirmed addition needs a reason (the consent source)", ErrInvalid)
+			return "", fmt.Errorf("%w: %w", ErrInvalid, &FieldError{Field: "reason", Err: errors.New("a confirmed addition needs a reason (the consent source)")})
 		}
 		return state, nil
 	case StateUnconfirmed:

@@ -167,6 +167,14 @@
 
   // Import: upload with a progress bar, then go to the job's page.
   var imp = document.getElementById("import-form");
+  // A confirmed import needs a reason: the browser says so before the
+  // file is uploaded, rather than the server after.
+  var reason = document.getElementById("reason"), confirmedMode = document.getElementById("mode-confirmed");
+  if (imp && reason && confirmedMode) {
+    var needReason = function () { reason.required = confirmedMode.checked; };
+    imp.addEventListener("change", needReason);
+    needReason();
+  }
   if (imp && window.FormData) {
     imp.addEventListener("submit", function (e) {
       e.preventDefault();
