@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
@@ -46,6 +48,7 @@ func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding 
 		return l.out
 	}
 	s.lintParts(&l, &m, r)
+	lintActiveContent(&l, r.html)
 	for _, part := range r.noBody {
 		l.err("layout-body", "The "+part+" part of the layout leaves out the campaign's text: every campaign would go out empty.",
 			"Keep {{.Body}} in both parts of the layout: the campaign's text goes there.")
@@ -177,5 +180,25 @@ func (s *Sender) lintParts(l *linter, m *list.Message, r *rendered) {
 		case pieceUnsubscribe, piecePostal, piecePrivacy:
 			l.warn("footer-inserted", "The layout lacks the "+piece+"; a default footer line is appended.", "Put it in the footer of mail/layout.html and mail/layout.txt.")
 		}
+	}
+}
+
+// activeTag finds the HTML elements mail clients strip or refuse to run:
+// scripts, frames, embedded objects and forms.
+var activeTag = regexp.MustCompile(`(?i)<\s*(script|iframe|frame|object|embed|applet|form)\b`)
+
+// lintActiveContent warns about elements no mail client runs, which spam
+// filters score against the sender: the campaign's HTML is sent as it is
+// written (Markdown passes raw HTML through).
+func lintActiveContent(l *linter, html []byte) {
+	var tags []string
+	for _, m := range activeTag.FindAllSubmatch(html, -1) {
+		if t := "<" + strings.ToLower(string(m[1])) + ">"; !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+	if len(tags) > 0 {
+		l.warn("html-active", "The HTML part contains "+strings.Join(tags, ", ")+": mail clients do not run it, and spam filters count it against the sender.",
+			"Remove scripts, frames, forms and embedded objects from the campaign; link to a web page for anything interactive.")
 	}
 }

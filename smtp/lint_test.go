@@ -70,6 +70,12 @@ func TestLint(t *testing.T) {
 		{name: "http base", opts: func(o *Options) { o.BaseURL = "http://localhost:8080" }, code: "base-url-https", severity: SeverityWarning},
 		{name: "no dkim", code: "dkim-none", severity: SeverityWarning},
 		{
+			name: "script", mod: func(m *list.Message) {
+				m.Campaign.Body = "<p>Hi</p><SCRIPT>alert(1)</script><iframe src=x></iframe><script>b()</script>"
+			},
+			code: "html-active", severity: SeverityWarning, text: "<script>, <iframe>:",
+		},
+		{
 			name: "not aligned",
 			opts: func(o *Options) { o.DKIM, o.DKIMDomain = []crypto.Signer{testKey(t, "ed25519")}, "other.example" },
 			code: "dkim-alignment", severity: SeverityWarning,
