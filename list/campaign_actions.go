@@ -100,7 +100,11 @@ func (s *Service) CampaignAction(ctx context.Context, id CampaignID, action stri
 	if c.Status == StatusPaused || c.Status == StatusCancelled {
 		s.stops.stop(id)
 	}
-	s.audit(ctx, o, "campaign."+action, fmt.Sprint(id))
+	what := action
+	if action == ActionSend && c.Status == StatusScheduled {
+		what = "schedule" // sent later: the log says what the button did
+	}
+	s.audit(ctx, o, "campaign."+what, fmt.Sprint(id))
 	s.KickRunner()
 	return s.campaignView(ctx, c)
 }

@@ -705,7 +705,11 @@ func TestPastSendAtRefused(t *testing.T) {
 	if _, err := f.svc.UpdateCampaign(t.Context(), c.ID, list.CampaignInput{SendAt: &ahead}, list.Origin{}); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil || got.Status != list.StatusScheduled {
+	if got, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{User: "ed"}); err != nil || got.Status != list.StatusScheduled {
 		t.Errorf("send with send_at ahead = %s, %v; want scheduled", got.Status, err)
+	}
+	// The audit log says what the button did.
+	if es, _, err := f.svc.Audit(t.Context(), 0, 100); err != nil || len(es) == 0 || es[len(es)-1].Action != "campaign.schedule" {
+		t.Errorf("audit after scheduling = %+v, %v; want campaign.schedule last", es, err)
 	}
 }
