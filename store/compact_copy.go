@@ -39,9 +39,14 @@ func copyBuckets(ctx context.Context, dst, src *bolt.DB, max int64) error {
 	// Rolling back a committed tx is a harmless ErrTxClosed.
 	defer func() { c.tx.Rollback() }()
 	err = src.View(func(stx *bolt.Tx) error {
-		c.total = countKeys(stx)
+		c.progress(list.StepCompact, 0, 0)
+		total, err := countKeys(ctx, stx)
+		if err != nil {
+			return err
+		}
+		c.total = total
 		c.progress(list.StepCompact, 0, c.total)
-		err := stx.ForEach(func(name []byte, b *bolt.Bucket) error {
+		err = stx.ForEach(func(name []byte, b *bolt.Bucket) error {
 			return c.bucket(ctx, nil, name, b)
 		})
 		c.progress(list.StepCompact, c.keys, c.total)
@@ -54,16 +59,35 @@ func copyBuckets(ctx context.Context, dst, src *bolt.DB, max int64) error {
 }
 
 // countKeys is the number of keys copyBuckets copies from tx: each
-// bucket's keys, nested buckets' included, and the top-level buckets.
-// Counting reads every page once, and the copy then finds them in memory:
-// 0.1 s for 750,000 keys (a 175 MB store), where the copy takes seconds.
-func countKeys(tx *bolt.Tx) int64 {
+// bucket's keys, nested buckets' included, and the top-level buckets. It
+// walks every page once, looking at ctx as the copy does: the copy then
+// finds the pages in memory. 0.1 s for 750,000 keys of a 175 MB store in
+// the page cache; on a cold cache it is the reading the copy would do.
+func countKeys(ctx context.Context, tx *bolt.Tx) (int64, error) {
 	var n int64
-	tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
-		n += 1 + int64(b.Stats().KeyN)
+	var count func(b *bolt.Bucket) error
+	count = func(b *bolt.Bucket) error {
+		c := b.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			n++
+			if n%(16*compactCheckEvery) == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+			if v == nil {
+				if err := count(b.Bucket(k)); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
+	}
+	err := tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+		n++
+		return count(b)
 	})
-	return n
+	return n, err
 }
 
 // bucket creates the bucket name under the bucket path in dst with b's

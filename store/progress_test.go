@@ -116,3 +116,35 @@ func TestCompactFileCancelled(t *testing.T) {
 		t.Errorf("Counts after a cancelled compaction = %+v, %v", c, err)
 	}
 }
+
+// TestCompactFileCancelledWhileChecking: a stop asked while bbolt checks
+// the new file, which cannot be cut short, is obeyed once the check ends:
+// the new file does not replace the store.
+func TestCompactFileCancelledWhileChecking(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bulletin.db")
+	db, err := Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := mustCreateList(t, db, "news")
+	fill(t, db, 300, l.ID)
+	db.Close()
+	before, _ := os.Stat(path)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	atCheck := func(step string, _, _ int64) {
+		if step == list.StepCheck {
+			cancel()
+		}
+	}
+	if _, _, err := CompactFile(list.WithProgressFunc(ctx, atCheck), path); !errors.Is(err, context.Canceled) {
+		t.Fatalf("CompactFile cancelled while checking = %v, want context.Canceled", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != before.Size() {
+		t.Errorf("the store changed size under a compaction stopped while checking: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
+		t.Errorf("folder holds %d files, want the store alone", len(ents))
+	}
+}

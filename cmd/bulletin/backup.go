@@ -34,7 +34,7 @@ func runBackup(ctx context.Context, args []string, getenv func(string) string, s
 	var n int64
 	var err error
 	if cfg.Server != "" {
-		n, err = writeBackup(path, progress, func(f *os.File) (int64, error) {
+		n, err = writeBackup(ctx, path, progress, func(f *os.File) (int64, error) {
 			return fetchBackup(ctx, cfg.Server, getenv("BULLETIN_TOKEN"), f)
 		})
 	} else {
@@ -61,14 +61,15 @@ func backupStopped(ctx context.Context, cfg config, path string) (int64, error) 
 		return 0, storeOpenError(cfg.storePath(), err)
 	}
 	defer db.Close()
-	return writeBackup(path, list.ProgressFuncOf(ctx), func(f *os.File) (int64, error) { return db.Backup(ctx, f) })
+	return writeBackup(ctx, path, list.ProgressFuncOf(ctx), func(f *os.File) (int64, error) { return db.Backup(ctx, f) })
 }
 
 // writeBackup writes a backup with fn to path+".tmp", checks that the copy
 // opens as a Bulletin store, syncs it and renames it to path, so that path
 // is either absent or a whole, valid backup. progress, when not nil, is
-// told when the check begins.
-func writeBackup(path string, progress list.ProgressFunc, fn func(*os.File) (int64, error)) (int64, error) {
+// told when the check begins. bbolt's check cannot be stopped midway: a
+// stop (ctx) asked meanwhile is obeyed once it ends, before the rename.
+func writeBackup(ctx context.Context, path string, progress list.ProgressFunc, fn func(*os.File) (int64, error)) (int64, error) {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -88,6 +89,9 @@ func writeBackup(path string, progress list.ProgressFunc, fn func(*os.File) (int
 		if _, ierr := store.Inspect(tmp); ierr != nil {
 			err = fmt.Errorf("the copy is not a valid store: %w", ierr)
 		}
+	}
+	if err == nil {
+		err = ctx.Err()
 	}
 	if err == nil {
 		err = os.Rename(tmp, path)

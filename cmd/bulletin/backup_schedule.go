@@ -104,7 +104,7 @@ func (in *instance) scheduledBackup(ctx context.Context) {
 		return
 	}
 	path := filepath.Join(dir, backupName(time.Now()))
-	n, err := writeBackup(path, nil, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) })
+	n, err := writeBackup(ctx, path, nil, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) })
 	if err != nil {
 		if ctx.Err() == nil {
 			in.log.Error("scheduled backup", "err", err)

@@ -80,7 +80,7 @@ func TestBackupWhileSending(t *testing.T) {
 	}
 	before := committed.Load()
 	path := filepath.Join(t.TempDir(), "running.db")
-	if _, err := writeBackup(path, nil, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) }); err != nil {
+	if _, err := writeBackup(ctx, path, nil, func(f *os.File) (int64, error) { return in.svc.Backup(ctx, f) }); err != nil {
 		t.Fatal(err)
 	}
 	running, err := in.svc.GetCampaign(ctx, id)
@@ -150,7 +150,7 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 		t.Fatalf("backup: exit %d\n%s", code, out)
 	}
 	// A line as each step begins: a large store takes a minute.
-	for _, step := range []string{"backup: copying the store 0% (", "backup: compacting 0% (0 of ", "backup: writing the copy 0% (", "backup: checking the copy"} {
+	for _, step := range []string{"backup: copying the store 0% (", "backup: compacting: counting the records first", "backup: writing the copy 0% (", "backup: checking the copy"} {
 		if !strings.Contains(out, step) {
 			t.Errorf("backup does not say %q:\n%s", step, out)
 		}
@@ -490,5 +490,34 @@ func TestTrustedProxyForms(t *testing.T) {
 	c.TrustedProxy = "proxy.example"
 	if _, err := c.proxies(); err == nil || strings.Contains(err.Error(), "netip") || !strings.Contains(err.Error(), "--trusted-proxy") {
 		t.Errorf("proxies(%q) error = %v", c.TrustedProxy, err)
+	}
+}
+
+// TestWriteBackupStoppedWhileChecking: a stop asked while the copy is
+// checked, which cannot be cut short, leaves no FILE once the check ends.
+func TestWriteBackupStoppedWhileChecking(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	seed(t, data, 50)
+	db, err := store.Open(filepath.Join(data, "bulletin.db"), store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	atCheck := func(step string, _, _ int64) {
+		if step == list.StepCheck {
+			cancel()
+		}
+	}
+	path := filepath.Join(t.TempDir(), "b.db")
+	if _, err := writeBackup(ctx, path, atCheck, func(f *os.File) (int64, error) { return db.Backup(t.Context(), f) }); !errors.Is(err, context.Canceled) {
+		t.Errorf("writeBackup stopped while checking = %v, want context.Canceled", err)
+	}
+	for _, p := range []string{path, path + ".tmp"} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is left: %v", filepath.Base(p), err)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,15 +27,25 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 		return err
 	}
 	path := cfg.storePath()
-	if fi, err := os.Stat(path); err == nil {
-		fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while (Ctrl-C stops it and leaves the store as it was).\n", path, list.FormatBytes(fi.Size()))
-	}
-	ctx = list.WithProgressFunc(ctx, (&stepProgress{w: stderr, cmd: "compact"}).report)
+	// The banner waits for the first report, which comes once the store is
+	// open: a store in use is refused without claiming a start.
+	sp, started := &stepProgress{w: stderr, cmd: "compact"}, false
+	ctx = list.WithProgressFunc(ctx, func(step string, done, total int64) {
+		if !started {
+			started = true
+			if fi, err := os.Stat(path); err == nil {
+				fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while (Ctrl-C stops it and leaves the store as it was).\n", path, list.FormatBytes(fi.Size()))
+			}
+		}
+		sp.report(step, done, total)
+	})
 	before, after, err := store.CompactFile(ctx, path)
-	if err != nil && ctx.Err() != nil {
-		return interrupted("the store is unchanged: the new file was removed before it replaced the old one")
-	}
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return interrupted("the store was not compacted: the new file was removed before it replaced the old one, which stays in use")
+	case errors.Is(err, list.ErrStoreInUse):
+		return &exitError{code: 2, err: fmt.Errorf("compact: %s is in use by a running server: stop it first, compact needs the store to itself", path)}
+	case err != nil:
 		return storeOpenError(path, err)
 	}
 	fmt.Fprintf(stdout, "Compacted %s: %s\n", path, compactResult(before, after))

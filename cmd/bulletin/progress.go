@@ -47,6 +47,9 @@ func stepLine(step string, done, total int64) string {
 	case list.StepCopy:
 		what = "copying the store"
 	case list.StepCompact:
+		if done == 0 && total == 0 {
+			return "compacting: counting the records first"
+		}
 		what, records = "compacting", true
 	case list.StepWrite:
 		what = "writing the copy"
