@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -127,7 +128,7 @@ func (j *importJobs) get(id string, now time.Time) (importJob, bool) {
 	case c.Status != "running":
 		c.Percent = 100
 	case c.Total > 0:
-		c.Percent = min(99.9, 100*float64(c.Bytes)/float64(c.Total))
+		c.Percent = min(99.9, math.Round(1000*float64(c.Bytes)/float64(c.Total))/10)
 	}
 	end := now
 	if c.Finished != nil {
@@ -207,6 +208,12 @@ func (j *importJobs) startSpooled(s *Server, f *os.File, size int64, o list.Impo
 func (j *importJobs) apiImport(s *Server) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
+		switch q.Get("async") {
+		case "", "true", "false":
+		default:
+			// A typo must not make a large upload wait for its whole import.
+			return newHTTPError(http.StatusUnprocessableEntity, "async must be true or false")
+		}
 		o := s.importOptions(q.Get, s.origin(r))
 		o.How = list.HowImport
 		if err := s.svc.CheckImport(r.Context(), o); err != nil {

@@ -527,6 +527,7 @@ func TestImportAPI(t *testing.T) {
 		"no reason":       {"/api/v1/import?list=newsletter&mode=confirmed", "email\na@example.com\n", 422},
 		"bad mode":        {"/api/v1/import?list=newsletter&mode=maybe", "email\na@example.com\n", 422},
 		"no list":         {"/api/v1/import?list=nope", "email\na@example.com\n", 422},
+		"bad async":       {"/api/v1/import?list=newsletter&async=yes", "email\na@example.com\n", 422},
 	} {
 		res, body := call("POST", c.path, "text/csv", c.body)
 		if res.StatusCode != c.status || !strings.Contains(body, `"error"`) {
