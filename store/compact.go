@@ -74,9 +74,9 @@ func Inspect(path string) (FileInfo, error) {
 // its live pages (bbolt files never shrink), then atomically renames it over
 // the old one. It holds the store's lock throughout, so a server cannot
 // start meanwhile; a store in use fails with list.ErrStoreInUse. It returns
-// the sizes before and after. Once ctx ends it stops soon, removes the
-// new file and leaves the store as it was; ctx's list.ProgressFunc
-// is told how far the copy is.
+// the sizes before and after. Once ctx ends it stops soon and removes the
+// new file, leaving the store in place; ctx's list.ProgressFunc is told
+// how far the copy is.
 func CompactFile(ctx context.Context, path string) (before, after int64, err error) {
 	if _, err := os.Stat(path); err != nil {
 		return 0, 0, fmt.Errorf("store: compact: %w", err)

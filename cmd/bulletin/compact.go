@@ -34,7 +34,7 @@ func runCompact(ctx context.Context, args []string, getenv func(string) string, 
 		if !started {
 			started = true
 			if fi, err := os.Stat(path); err == nil {
-				fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while (Ctrl-C stops it and leaves the store as it was).\n", path, list.FormatBytes(fi.Size()))
+				fmt.Fprintf(stderr, "Compacting %s (%s); this may take a while (Ctrl-C stops it; the store is then not replaced).\n", path, list.FormatBytes(fi.Size()))
 			}
 		}
 		sp.report(step, done, total)

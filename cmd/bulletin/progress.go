@@ -39,7 +39,7 @@ func (p *stepProgress) report(step string, done, total int64) {
 	fmt.Fprintf(p.w, "%s: %s\n", p.cmd, stepLine(step, done, total))
 }
 
-// stepLine words how far a step is: "compacting 45% (1,234 of 2,742
+// stepLine words how far a step is: "compacting 45% (1234 of 2742
 // records)".
 func stepLine(step string, done, total int64) string {
 	what, records := step, false
