@@ -68,19 +68,7 @@ func TestBackupProgress(t *testing.T) {
 // stops short.
 func TestCompactFileCancelled(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "bulletin.db")
-	db, err := Open(path, Options{Now: testNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := mustCreateList(t, db, "news")
-	fill(t, db, 3000, l.ID)
-	db.Close()
-	before, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-
+	path, l, before := filledClosedStore(t, 3000)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var p progressLog
@@ -103,10 +91,10 @@ func TestCompactFileCancelled(t *testing.T) {
 	// smaller or larger) and every subscriber in it.
 	if fi, err := os.Stat(path); err != nil {
 		t.Fatal(err)
-	} else if fi.Size() != before.Size() {
-		t.Errorf("store is %d bytes after a cancelled compaction, was %d", fi.Size(), before.Size())
+	} else if fi.Size() != before {
+		t.Errorf("store is %d bytes after a cancelled compaction, was %d", fi.Size(), before)
 	}
-	db, err = Open(path, Options{})
+	db, err := Open(path, Options{})
 	if err != nil {
 		t.Fatalf("Open after a cancelled compaction = %v", err)
 	}
@@ -122,15 +110,7 @@ func TestCompactFileCancelled(t *testing.T) {
 // the new file does not replace the store.
 func TestCompactFileCancelledWhileChecking(t *testing.T) {
 	t.Parallel()
-	path := filepath.Join(t.TempDir(), "bulletin.db")
-	db, err := Open(path, Options{Now: testNow})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := mustCreateList(t, db, "news")
-	fill(t, db, 300, l.ID)
-	db.Close()
-	before, _ := os.Stat(path)
+	path, _, before := filledClosedStore(t, 300)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	atCheck := func(step string, _, _ int64) {
@@ -141,10 +121,29 @@ func TestCompactFileCancelledWhileChecking(t *testing.T) {
 	if _, _, err := CompactFile(list.WithProgressFunc(ctx, atCheck), path); !errors.Is(err, context.Canceled) {
 		t.Fatalf("CompactFile cancelled while checking = %v, want context.Canceled", err)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Size() != before.Size() {
+	if fi, err := os.Stat(path); err != nil || fi.Size() != before {
 		t.Errorf("the store changed size under a compaction stopped while checking: %v", err)
 	}
 	if ents, _ := os.ReadDir(filepath.Dir(path)); len(ents) != 1 {
 		t.Errorf("folder holds %d files, want the store alone", len(ents))
 	}
+}
+
+// filledClosedStore makes a closed store of n subscribers on one list and
+// returns its path, the list and the file's size.
+func filledClosedStore(t *testing.T, n int) (string, list.List, int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "bulletin.db")
+	db, err := Open(path, Options{Now: testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := mustCreateList(t, db, "news")
+	fill(t, db, n, l.ID)
+	db.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path, l, fi.Size()
 }
