@@ -92,8 +92,18 @@ func TestBrowser(t *testing.T) {
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
 	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	// Each step gets stepTimeout of the whole run's five minutes, so that
+	// when one hangs the browser is still there to say where it was. Once,
+	// under the whole suite's load, the run reached its limit at the
+	// outbox step, with nothing to show why.
+	ctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
+	const stepTimeout = 90 * time.Second
+	// The first Run starts the browser and binds it to its context: this
+	// one, not a step's, which ends with the step.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("start the browser: %v", err)
+	}
 
 	base := hs.URL
 	type step = chromedp.Action[chromedp.Void]
@@ -144,17 +154,22 @@ func TestBrowser(t *testing.T) {
 		t.Helper()
 		loc, _ := chromedp.Run(ctx, chromedp.Location())
 		body, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("main") ? document.querySelector("main").innerText : document.body.innerText`))
+		chromedp.Do(ctx, shot("failed"))
 		t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, body)
 	}
 	do := func(what string, steps ...step) {
 		t.Helper()
-		if err := chromedp.Do(ctx, steps...); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		if err := chromedp.Do(sctx, steps...); err != nil {
 			fail(what, err)
 		}
 	}
 	read := func(what string, a chromedp.Action[string]) string {
 		t.Helper()
-		v, err := chromedp.Run(ctx, a)
+		sctx, cancel := context.WithTimeout(ctx, stepTimeout)
+		defer cancel()
+		v, err := chromedp.Run(sctx, a)
 		if err != nil {
 			fail(what, err)
 		}
