@@ -40,6 +40,9 @@ type importJob struct {
 	Result   *list.ImportResult `json:"result"`
 	Started  rfcTime            `json:"started_at"`
 	Finished *rfcTime           `json:"finished_at"`
+	// ListName is the list's name, for the job's page; the API names the
+	// list by its slug alone.
+	ListName string `json:"-"`
 }
 
 // importJobs keeps the jobs of one handler in memory.
@@ -64,6 +67,9 @@ func (j *importJobs) nextID(now time.Time) uint64 {
 // start runs an import of the spooled file f in the background.
 func (j *importJobs) start(s *Server, f *os.File, size int64, o list.ImportOptions) *importJob {
 	job := &importJob{Status: "running", List: o.List, Total: size, Started: rfcTime(s.now())}
+	if l, err := s.svc.ListBySlug(context.Background(), o.List); err == nil {
+		job.ListName = l.Name
+	}
 	j.mu.Lock()
 	job.ID = j.nextID(s.now())
 	j.m[job.ID] = job

@@ -486,7 +486,8 @@ func TestUIImport(t *testing.T) {
 	if job.Status != "done" || job.Result.Imported != 2 || job.Result.Skipped != 1 || job.Result.Errors[0].Line != 3 || job.Percent != 100 {
 		t.Fatalf("job = %+v", job)
 	}
-	if _, body := s.get(started.URL); !strings.Contains(body, "<strong>2</strong> imported") || !strings.Contains(body, `<td class="num">3</td>`) {
+	if _, body := s.get(started.URL); !strings.Contains(body, "<strong>2</strong> imported") || !strings.Contains(body, `<td class="num">3</td>`) ||
+		!strings.Contains(body, "<title>Import into Newsletter · Bulletin</title>") {
 		t.Errorf("job page:\n%s", body)
 	}
 	if res, _ := s.get("/admin/import/nope"); res.StatusCode != 404 {
