@@ -84,7 +84,12 @@ func (db *DB) Bounces(ctx context.Context, f list.BounceFilter) ([]list.Bounce, 
 		var err error
 		switch {
 		case f.Email != "":
-			out, err = bouncesByIndex(tx, bBounceEmail, bounceEmailPrefix(f.Email), &f)
+			// The index keys bounces by the address's identity: it has
+			// selected by address, and only the other filters need the
+			// record, as in CountBounces.
+			rest := f
+			rest.Email = ""
+			out, err = bouncesByIndex(tx, bBounceEmail, bounceEmailPrefix(f.Email), &rest)
 		case f.Campaign != 0:
 			out, err = bouncesByIndex(tx, bBounceCamp, u64(uint64(f.Campaign)), &f)
 		default:
@@ -135,10 +140,11 @@ func bouncesScan(tx *bolt.Tx, f *list.BounceFilter) ([]list.Bounce, error) {
 	return out, nil
 }
 
+// bounceMatches applies the kind and campaign filters of f to v; the
+// address is selected by the bounce_email index.
 func bounceMatches(v *bounceValue, f *list.BounceFilter) bool {
 	return (f.Kind == "" || v.Kind == f.Kind) &&
-		(f.Campaign == 0 || v.Campaign == f.Campaign) &&
-		(f.Email == "" || bounceIdentity(v.Email) == bounceIdentity(f.Email))
+		(f.Campaign == 0 || v.Campaign == f.Campaign)
 }
 
 func (v *bounceValue) bounce() list.Bounce {
