@@ -280,6 +280,29 @@ func TestBrowser(t *testing.T) {
 	for _, p := range []string{"subscribers", "campaigns", "templates", "users", "settings", "account"} {
 		do("page "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(css("main h1")), shot(p))
 	}
+	// At a phone's width a subscriber's lists stack, so that each
+	// Unsubscribe button is on screen rather than behind a sideways scroll.
+	found, _, _, err := svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: "ann@example.com", Limit: 1})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("find ann: %v %v", found, err)
+	}
+	ann := found[0]
+	do("a subscriber's lists at 375 px",
+		chromedp.EmulateViewport(375, 800),
+		chromedp.Navigate(fmt.Sprintf("%s/admin/subscribers/%d", base, ann.ID)),
+		chromedp.WaitVisible(css("table.stack button")),
+		shot("subscriber-375"),
+	)
+	narrow := read("the Unsubscribe button's place", chromedp.Evaluate[string](`(() => {
+		const b = document.querySelector("table.stack button").getBoundingClientRect();
+		const box = document.querySelector("table.stack").parentElement;
+		return b.left >= 0 && b.right <= window.innerWidth && box.scrollWidth <= box.clientWidth && document.documentElement.scrollWidth <= window.innerWidth ? "" :
+			"button " + b.left + "-" + b.right + " of " + window.innerWidth + ", box " + box.scrollWidth + "/" + box.clientWidth + ", page " + document.documentElement.scrollWidth;
+	})()`))
+	if narrow != "" {
+		t.Fatalf("at 375 px the subscriber's lists do not fit: %s", narrow)
+	}
+	do("back to a desktop width", chromedp.EmulateViewport(1280, 1000))
 	cs, _, err := svc.Campaigns(t.Context(), 0, 10)
 	if err != nil || len(cs) != 1 || cs[0].Stats.Sent != 2 || cs[0].Status != list.StatusFinished {
 		t.Fatalf("campaign after the run: %+v %v", cs, err)
