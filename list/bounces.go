@@ -261,9 +261,7 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	b.MessageID = firstOf(r.MessageIDs)
 	if p.ok {
 		b.Subscriber, b.Campaign = p.rec.Subscriber.ID, p.campaign
-		if b.Email == "" {
-			b.Email = p.rec.Subscriber.Email
-		}
+		b.Email, b.Diagnostic = provenRecipient(b.Email, b.Diagnostic, p.rec.Subscriber)
 	}
 	if keepRaw && rules.RawCap > 0 {
 		b.Raw = r.Raw
@@ -283,6 +281,25 @@ func (s *Service) addReportBounce(ctx context.Context, b *Bounce, keepRaw bool, 
 	err := s.store.AddBounce(ctx, b)
 	b.Raw = nil
 	return err
+}
+
+// provenRecipient is the address and diagnostic of a proven report's
+// record: the address of the subscriber it proves, whom it acts on and
+// under whose address an editor looks it up. A report can name another
+// address, one the mail was forwarded to or the complainant's own at a
+// feedback loop; that one is kept in the diagnostic.
+func provenRecipient(reported, diag string, sb Subscriber) (string, string) {
+	if reported == "" {
+		return sb.Email, diag
+	}
+	if a, err := ParseAddress(reported); err == nil && a.Identity == sb.Identity {
+		return sb.Email, diag
+	}
+	note := "reported for " + reported
+	if diag == "" {
+		return sb.Email, note
+	}
+	return sb.Email, note + "; " + diag
 }
 
 // erasedAddress reports whether email belongs to a person erased at their

@@ -449,3 +449,44 @@ func TestQuotedMessageIDNeedsItsRecipient(t *testing.T) {
 		t.Errorf("report naming the address the Message-ID was sent to: err %v, blocklisted %v; want blocklisted", err, f.blocklisted(t, sb.ID))
 	}
 }
+
+// TestProvenReportRecordsSubscriberAddress: a proven report that names
+// another address (a forwarding one, a complainant's at a feedback loop) is
+// recorded under the address of the subscriber it acts on, where an editor
+// looks for it, with the address it named in its diagnostic.
+func TestProvenReportRecordsSubscriberAddress(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "ann@example.com")
+	other := f.add(t, "bob@example.com")
+
+	r := f.report(sb, list.BounceComplaint, "")
+	r.FeedbackType = "abuse"
+	r.Bounces[0].Email = other.Email
+	if err := f.svc.HandleInbound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	r = f.report(sb, list.BounceHard, "5.1.1")
+	r.Bounces[0].Email, r.Bounces[0].Diagnostic = "ANN@Example.com", "550 5.1.1 unknown user"
+	if err := f.svc.HandleInbound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{Email: sb.Email})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("records under %s = %+v, %v; want both", sb.Email, bs, err)
+	}
+	if b := bs[0]; b.Email != sb.Email || b.Subscriber != sb.ID || b.Diagnostic != "reported for bob@example.com" {
+		t.Errorf("complaint record = %+v; want %s's, naming bob in its diagnostic", b, sb.Email)
+	}
+	if b := bs[1]; b.Email != sb.Email || b.Diagnostic != "550 5.1.1 unknown user" {
+		t.Errorf("bounce record = %+v; want the subscriber's address and the diagnostic as reported", b)
+	}
+	if bs, err := f.db.Bounces(ctx, list.BounceFilter{Email: other.Email}); err != nil || len(bs) != 0 {
+		t.Errorf("records under %s = %+v, %v; want none: the complaint was about ann's mail", other.Email, bs, err)
+	}
+	if f.blocklisted(t, other.ID) || !f.blocklisted(t, sb.ID) {
+		t.Error("the complaint acted on the named address instead of the proven subscriber")
+	}
+}

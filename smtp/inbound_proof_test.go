@@ -162,7 +162,8 @@ func TestInboundQuotedProofMatching(t *testing.T) {
 }
 
 // A VERP address is proof on its own: the message was forwarded, and the
-// failed recipient is the forwarding target.
+// failed recipient is the forwarding target. The record is Dan's, where an
+// editor looks for it, and names the forwarding target.
 func TestInboundVERPForwarded(t *testing.T) {
 	t.Parallel()
 	e := newInboundEnv(t, nil)
@@ -170,7 +171,13 @@ func TestInboundVERPForwarded(t *testing.T) {
 	c := e.sent(t, dan, "m-dan@example.org")
 	to := e.verp(dan, c)
 	mustDeliver(t, e.addr, to, hardReport(to, "", "", "", rcptGroup{final: "dan.forward@elsewhere.example"}))
-	e.wantActed(t, dan, "dan.forward@elsewhere.example", c)
+	e.wantActed(t, dan, "dan@example.com", c)
+	if bs := e.bounces(t, "dan@example.com"); len(bs) != 1 || !strings.HasPrefix(bs[0].Diagnostic, "reported for dan.forward@elsewhere.example") {
+		t.Errorf("record %s: the diagnostic does not name the forwarding target", brief(bs))
+	}
+	if bs := e.bounces(t, "dan.forward@elsewhere.example"); len(bs) != 0 {
+		t.Errorf("records for the forwarding target = %s, want none", brief(bs))
+	}
 }
 
 // A bounces+ address whose token was mangled on the way is taken as plain
