@@ -39,6 +39,13 @@ func (b *memoryBudget) take(n int64) bool {
 	return true
 }
 
+// fits reports whether n bytes would fit now, without taking them.
+func (b *memoryBudget) fits(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used+n <= b.max
+}
+
 // give returns n bytes taken before.
 func (b *memoryBudget) give(n int64) {
 	b.mu.Lock()

@@ -66,6 +66,20 @@ func TestInboundMemoryBudget(t *testing.T) {
 	if entered == 0 || refused == 0 {
 		t.Errorf("%d handled at once and %d refused, want some of each", entered, refused)
 	}
+	// A sender that declares its size (RFC 1870) is refused at MAIL, before
+	// it sends its data, while the budget has no room for it.
+	mailSized := func() error {
+		c, err := gosmtp.Dial(addr)
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		defer c.Close()
+		return c.Mail("", &gosmtp.MailOptions{Size: int64(len(msg))})
+	}
+	var se *gosmtp.SMTPError
+	if err := mailSized(); !errors.As(err, &se) || se.Code != 452 || se.EnhancedCode != (gosmtp.EnhancedCode{4, 3, 1}) {
+		t.Errorf("MAIL with SIZE=%d over the budget: %v, want 452 4.3.1", len(msg), err)
+	}
 	close(g.open)
 	for range entered {
 		if err := <-replies; err != nil {
@@ -73,6 +87,9 @@ func TestInboundMemoryBudget(t *testing.T) {
 		}
 	}
 	// The budget is given back: as many messages as before fit again.
+	if err := mailSized(); err != nil {
+		t.Errorf("MAIL with SIZE=%d once the budget is back: %v", len(msg), err)
+	}
 	for range senders {
 		if err := deliver(t, addr, "bounces@example.org", msg); err != nil {
 			t.Fatalf("message after the others were handled: %v", err)

@@ -59,8 +59,14 @@ func (s *inboundSession) Reset() {
 func (s *inboundSession) Logout() error { return nil }
 
 // Mail accepts any sender: bounces come from the null sender <>.
-func (s *inboundSession) Mail(from string, _ *gosmtp.MailOptions) error {
+func (s *inboundSession) Mail(from string, opts *gosmtp.MailOptions) error {
 	s.from, s.rcpts = from, nil
+	if opts != nil && opts.Size > 0 && !s.in.budget.fits(opts.Size) {
+		// The sender said how large its message is (RFC 1870): it gets the
+		// memory budget's 452 now rather than after sending it all.
+		s.in.log.Warn("inbound message refused at MAIL: memory budget spent", "ip", s.ip, "size", opts.Size)
+		return errNoMemory
+	}
 	return nil
 }
 
