@@ -155,6 +155,15 @@ func TestUISettingsSave(t *testing.T) {
 	if res.StatusCode != http.StatusSeeOther {
 		t.Errorf("saving the default domain and sender = %d, want 303", res.StatusCode)
 	}
+	// An international domain is taken as typed and kept in its xn-- form,
+	// in the domain and in the sender's address alike.
+	res, body = s.post("/admin/settings", url.Values{"domain": {"Bücher.Example."}, "from": {"Bücher <news@bücher.example>"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Errorf("an international domain and sender = %d\n%s", res.StatusCode, body)
+	}
+	if st, _ := u.svc.Settings(t.Context()); st.Domain != "xn--bcher-kva.example" || st.From != "Bücher <news@xn--bcher-kva.example>" {
+		t.Errorf("stored domain %q and sender %q, want their xn-- forms", st.Domain, st.From)
+	}
 	// Links have no path prefix to follow: a base URL with one is refused,
 	// and so is a domain that no DNS name can be.
 	res, body = s.post("/admin/settings", url.Values{"base_url": {"https://news.example/letters"}, "domain": {"-x-.example"}})

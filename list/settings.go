@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // settingsKey is the store setting under which the settings page keeps what
@@ -242,8 +243,8 @@ func (n Settings) trimmed() Settings {
 	for _, p := range []*string{&n.Domain, &n.BounceDomain, &n.From, &n.PostalAddress, &n.PrivacyURL, &n.BaseURL, &n.Relay} {
 		*p = strings.TrimSpace(*p)
 	}
-	n.Domain = strings.TrimSuffix(strings.ToLower(n.Domain), ".")
-	n.BounceDomain = strings.TrimSuffix(strings.ToLower(n.BounceDomain), ".")
+	n.Domain, n.BounceDomain = ASCIIDomain(n.Domain), ASCIIDomain(n.BounceDomain)
+	n.From = ASCIISender(n.From)
 	n.BaseURL = strings.TrimRight(n.BaseURL, "/")
 	return n
 }
@@ -257,7 +258,7 @@ func (n Settings) validate() error {
 			continue
 		}
 		if !ValidMailDomain(d.v) {
-			bad(d.key, fmt.Errorf("%s “%s” is not a valid domain (an international name goes in its xn-- form)", settingLabel(d.key), d.v))
+			bad(d.key, fmt.Errorf("%s “%s” is not a valid domain", settingLabel(d.key), d.v))
 		}
 	}
 	if n.From != "" && (!ValidSender(n.From) || checkText("from", n.From, 300) != nil) {
@@ -365,6 +366,47 @@ func ValidMailDomain(d string) bool {
 	}
 	_, err := mail.ParseAddress("postmaster@" + d)
 	return err == nil
+}
+
+// ASCIIDomain is domain d as mail and DNS carry it: lower-cased, without a
+// trailing dot, and an international name in its ASCII (xn--) form, so
+// that "Bücher.example" is taken as typed. A name that cannot be converted
+// is returned as given, for ValidMailDomain to refuse.
+func ASCIIDomain(d string) string {
+	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
+	if a, err := idnaProfile.ToASCII(d); err == nil {
+		return a
+	}
+	return d
+}
+
+// ASCIISender is sender from with an international domain of its address
+// in its ASCII form, the rest as typed: "News <news@bücher.example>" becomes
+// "News <news@xn--bcher-kva.example>". Header fields of a message without
+// SMTPUTF8 must carry it so.
+func ASCIISender(from string) string {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return from
+	}
+	dom := a.Address[strings.LastIndexByte(a.Address, '@')+1:]
+	if isASCII(dom) {
+		return from
+	}
+	i := strings.LastIndex(from, "@"+dom)
+	if i < 0 {
+		return from
+	}
+	return from[:i+1] + ASCIIDomain(dom) + from[i+1+len(dom):]
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // ValidSender reports whether from is a sending address whose domain

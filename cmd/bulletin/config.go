@@ -278,6 +278,9 @@ func (c *config) validate() error {
 	errs = append(errs, c.Privacy.errors(c.Resolver)...)
 	errs = append(errs, c.Inbound.errors()...)
 	errs = append(errs, c.opsErrors()...)
+	// An international domain is taken as typed and used in its xn-- form,
+	// as the settings page does.
+	c.Domain, c.BounceDomain, c.From = list.ASCIIDomain(c.Domain), list.ASCIIDomain(c.BounceDomain), list.ASCIISender(c.From)
 	errs = append(errs, c.mailErrors()...)
 	if c.BaseURL == "" {
 		c.BaseURL = baseURLOf(c.HTTP)

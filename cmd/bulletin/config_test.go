@@ -281,3 +281,21 @@ func TestVersionLine(t *testing.T) {
 		t.Errorf("version = exit %d, %q: gaps", code, out)
 	}
 }
+
+// TestInternationalDomainFlags: an international domain is taken as typed,
+// in --domain, --bounce-domain and --from alike, and used in its xn-- form.
+func TestInternationalDomainFlags(t *testing.T) {
+	t.Parallel()
+	fs, c := serveFlagSet()
+	err := parse(fs, []string{"--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0", "--domain", "Bücher.Example",
+		"--bounce-domain", "bounces.bücher.example", "--from", "Bücher <news@bücher.example>"}, envOf(), c)
+	if err == nil {
+		err = c.validate()
+	}
+	if err != nil {
+		t.Fatalf("international domains refused: %v", err)
+	}
+	if c.Domain != "xn--bcher-kva.example" || c.BounceDomain != "bounces.xn--bcher-kva.example" || c.From != "Bücher <news@xn--bcher-kva.example>" {
+		t.Errorf("domain %q, bounce domain %q, sender %q; want their xn-- forms", c.Domain, c.BounceDomain, c.From)
+	}
+}
