@@ -217,6 +217,11 @@ func TestEmailChange(t *testing.T) {
 	if len(ms) != 1 || ms[0].Kind != list.MailEmailChange || ms[0].To != "first@example.org" {
 		t.Fatalf("change request mailed %+v", ms)
 	}
+	// The address nobody has proven yet gets its confirmation link and no
+	// other: with ann's manage link, a typo's owner could run her account.
+	if ms[0].ManageURL != "" || ms[0].UnsubscribeURL != "" {
+		t.Errorf("the change mail to the unproven address carries ann's links: manage %q, unsubscribe %q", ms[0].ManageURL, ms[0].UnsubscribeURL)
+	}
 	first := pathOf(ms[0].ConfirmURL)
 	if v := e.subscriber("ann@example.com"); v.Email != "ann@example.com" || v.PendingEmail != "first@example.org" {
 		t.Fatalf("before confirmation: %+v", v.Subscriber)

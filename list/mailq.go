@@ -177,6 +177,10 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 		m.UnsubscribeURL, m.UnsubscribeMailto = s.unsubscribeLinks(r.Subscriber.ID, l.ID, 0, cfg)
 	case MailEmailChange:
 		m.To = r.Subscriber.PendingEmail
+		// Nobody has proven they hold the new address yet (it may be a
+		// typo, or a stranger's): it gets its confirmation link and no
+		// other, never the owner's manage link.
+		m.ManageURL = ""
 		// The new address is not proven yet: its bounce must not count
 		// against the subscriber, whose VERP token would blocklist the
 		// address still in use (a typo, or a stranger's request, would
