@@ -130,6 +130,11 @@ func (s *Service) RequestEmailChange(ctx context.Context, token, email string, o
 			}
 		}
 	}
+	// The sign-up form's check too: a typo's domain is told at once rather
+	// than sent a link nobody can receive.
+	if err := s.checkMailDomain(ctx, a); err != nil {
+		return err
+	}
 	if err := s.checkSelfServiceLimit(ctx, sb.ID); err != nil {
 		return err
 	}

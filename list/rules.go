@@ -131,6 +131,12 @@ func (s *Service) checkForm(ctx context.Context, l *List, a Address) error {
 	if err := s.CheckAddress(l, a); err != nil {
 		return err
 	}
+	return s.checkMailDomain(ctx, a)
+}
+
+// checkMailDomain refuses an address whose domain cannot receive mail, as
+// a person typing it would want to know, failing open as checkForm does.
+func (s *Service) checkMailDomain(ctx context.Context, a Address) error {
 	if s.mx == nil || s.mx.lookup == nil {
 		return nil
 	}

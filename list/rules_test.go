@@ -282,4 +282,17 @@ func TestFormMXCheck(t *testing.T) {
 	if queries.Load() == n {
 		t.Error("an expired cache entry was not looked up again")
 	}
+	// A new address asked for on the preference page is checked as the
+	// form checks it.
+	rec, ok := f.record(t, "a@mx.example")
+	if !ok {
+		t.Fatal("a@mx.example is gone")
+	}
+	manage := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeManage, Subscriber: rec.Subscriber.ID, Nonce: rec.Subscriber.Nonce})
+	if err := f.svc.RequestEmailChange(ctx, manage, "k@nxdomain.example", list.Origin{}); err == nil || !strings.Contains(err.Error(), "cannot receive mail") {
+		t.Errorf("address change to a domain without mail = %v, want refused", err)
+	}
+	if err := f.svc.RequestEmailChange(ctx, manage, "k@mx.example", list.Origin{}); err != nil {
+		t.Errorf("address change to a domain with mail: %v", err)
+	}
 }
