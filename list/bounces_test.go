@@ -490,3 +490,45 @@ func TestProvenReportRecordsSubscriberAddress(t *testing.T) {
 		t.Error("the complaint acted on the named address instead of the proven subscriber")
 	}
 }
+
+// TestCampaignUnsubscribeCountsPeople: a campaign counts each person who
+// left through its link once, even when they join again and follow the
+// same link again, so that its unsubscribed count never exceeds its
+// recipients.
+func TestCampaignUnsubscribeCountsPeople(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	ann, bob := f.add(t, "ann@example.com"), f.add(t, "bob@example.com")
+	c := list.Campaign{Name: "c", Lists: []list.ListID{1}, Status: list.StatusFinished}
+	if err := f.db.CreateCampaign(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	link := func(sb list.Subscriber) string {
+		return f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeUnsubscribe, Subscriber: sb.ID, Campaign: c.ID})
+	}
+	for range 2 {
+		if err := f.svc.Unsubscribe(ctx, link(ann), false, list.HowOneClick, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.SubscribeToLists(ctx, ann.ID, list.ListAddition{Lists: []string{"news"}, State: list.StateConfirmed, Reason: "asked again"}, list.HowAdmin, list.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.svc.Unsubscribe(ctx, link(bob), false, list.HowOneClick, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := f.db.Campaign(ctx, c.ID); err != nil || got.Stats.Unsubscribed != 2 {
+		t.Errorf("campaign unsubscribed = %d, %v; want 2 (ann twice counts once, bob once)", got.Stats.Unsubscribed, err)
+	}
+	evs, err := f.db.Events(ctx, ann.ID, 0, 100)
+	left := 0
+	for _, e := range evs {
+		if e.Kind == list.EventUnsubscribed && e.Campaign == c.ID {
+			left++
+		}
+	}
+	if err != nil || left != 2 {
+		t.Errorf("ann's unsubscribe events naming the campaign = %d, %v; want 2", left, err)
+	}
+}

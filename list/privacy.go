@@ -300,7 +300,7 @@ func (s *Service) ManageUnsubscribeAll(ctx context.Context, token string, o Orig
 	if err != nil {
 		return err
 	}
-	_, err = s.unsubscribe(ctx, mv.Subscriber, nil, true, HowForm, o)
+	_, err = s.unsubscribe(ctx, mv.Subscriber, nil, true, 0, HowForm, o)
 	return err
 }
 

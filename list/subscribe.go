@@ -298,11 +298,17 @@ func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how H
 	if info.List != nil {
 		lists = append(lists, info.List.ID)
 	}
-	changed, err := s.unsubscribe(ctx, info.Subscriber, lists, all, how, o)
+	// A campaign counts each person who left through it once: one can
+	// leave, sign up again and follow the same mail's link again.
+	counted, err := s.leftThrough(ctx, info.Subscriber.ID, info.Campaign)
 	if err != nil {
 		return err
 	}
-	if changed && info.Campaign != 0 {
+	changed, err := s.unsubscribe(ctx, info.Subscriber, lists, all, info.Campaign, how, o)
+	if err != nil {
+		return err
+	}
+	if changed && info.Campaign != 0 && !counted {
 		_, err = s.store.UpdateCampaign(ctx, info.Campaign, func(c *Campaign) error {
 			c.Stats.Unsubscribed++
 			return nil
@@ -314,9 +320,37 @@ func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how H
 	return nil
 }
 
+// leftThrough reports whether the person already left a list through
+// campaign c's unsubscribe link, from their events.
+func (s *Service) leftThrough(ctx context.Context, id SubscriberID, c CampaignID) (bool, error) {
+	if c == 0 {
+		return false, nil
+	}
+	var after EventID
+	for {
+		evs, err := s.store.Events(ctx, id, after, 1000)
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs {
+			if e.Kind == EventUnsubscribed && e.Campaign == c {
+				return true, nil
+			}
+		}
+		if len(evs) < 1000 {
+			return false, nil
+		}
+		after = evs[len(evs)-1].ID
+	}
+}
+
 // unsubscribe leaves the given lists (or all) and reports whether anything
-// changed.
-func (s *Service) unsubscribe(ctx context.Context, sb Subscriber, lists []ListID, all bool, how How, o Origin) (bool, error) {
+// changed. Campaign c, when not 0, is the one whose link was followed: the
+// events name it.
+func (s *Service) unsubscribe(ctx context.Context, sb Subscriber, lists []ListID, all bool, c CampaignID, how How, o Origin) (bool, error) {
 	now, changed := s.Now(), false
 	k := Key{ID: sb.ID, Hash: s.tokens.AddressHash(sb.Identity)}
 	_, err := s.store.UpdateSubscriber(ctx, k, false, func(r *Record, fx *Effects) error {
@@ -328,7 +362,9 @@ func (s *Service) unsubscribe(ctx context.Context, sb Subscriber, lists []ListID
 			}
 			t := now
 			sub.State, sub.UnsubscribedAt, sub.Nonce = StateUnsubscribed, &t, sub.Nonce+1
-			fx.Events = append(fx.Events, s.event(r, sub.List, EventUnsubscribed, how, o, now, ""))
+			ev := s.event(r, sub.List, EventUnsubscribed, how, o, now, "")
+			ev.Campaign = c
+			fx.Events = append(fx.Events, ev)
 			changed = true
 		}
 		if all && r.Suppression == nil {
