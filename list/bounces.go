@@ -381,6 +381,12 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 			b.Kind = BounceUnknown
 		}
 		bp := p.forRecipient(b.Email)
+		if b.Email == "" && !bp.ok {
+			// Neither the report nor its envelope names whom it is about:
+			// a status alone (often a broken one) makes no hard or soft
+			// bounce of anyone.
+			b.Kind = BounceUnknown
+		}
 		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown && !countedKinds[b.Kind]
 		if b.Counted {
 			again, err := s.bouncedBefore(ctx, bp, &b, firstOf(r.MessageIDs))

@@ -532,3 +532,32 @@ func TestCampaignUnsubscribeCountsPeople(t *testing.T) {
 		t.Errorf("ann's unsubscribe events naming the campaign = %d, %v; want 2", left, err)
 	}
 }
+
+// TestBounceWithoutRecipientIsUnknown: a report to plain bounces@ whose
+// recipient block names nobody is recorded as unknown, not by the status it
+// carries; with a VERP token the token names the person, and the kind stands.
+func TestBounceWithoutRecipientIsUnknown(t *testing.T) {
+	t.Parallel()
+	f := newBounceFixture(t)
+	ctx := t.Context()
+	sb := f.add(t, "ann@example.com")
+	if err := f.svc.HandleInbound(ctx, list.InboundReport{Rcpt: list.RcptBounce, Raw: []byte("broken"),
+		Bounces: []list.Bounce{{Kind: list.BounceSoft, Action: "failed", Status: "4.9.9"}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := f.report(sb, list.BounceHard, "5.1.1")
+	r.Bounces[0].Email = ""
+	if err := f.svc.HandleInbound(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	bs, err := f.db.Bounces(ctx, list.BounceFilter{})
+	if err != nil || len(bs) != 2 {
+		t.Fatalf("records = %+v, %v", bs, err)
+	}
+	if bs[0].Kind != list.BounceUnknown || bs[0].Counted {
+		t.Errorf("report naming nobody = %s (counted %v), want unknown, not counted", bs[0].Kind, bs[0].Counted)
+	}
+	if bs[1].Kind != list.BounceHard || !bs[1].Counted || bs[1].Email != sb.Email {
+		t.Errorf("VERP report without a recipient = %+v, want ann's counted hard bounce", bs[1])
+	}
+}
