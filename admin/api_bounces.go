@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/gorilla/mux"
 )
 
 // bounceJSON is a bounce record as the API shows it (DESIGN.md): one per
@@ -65,6 +66,59 @@ func (s *Server) apiBounces(w http.ResponseWriter, r *http.Request) error {
 		p.Next = &n
 	}
 	return writeJSON(w, http.StatusOK, p)
+}
+
+// bounceID is the {id} of a bounce route.
+func bounceID(r *http.Request) (list.BounceID, error) {
+	n, err := strconv.ParseUint(mux.Vars(r)["id"], 10, 64)
+	if err != nil || n == 0 {
+		return 0, list.ErrNotFound
+	}
+	return list.BounceID(n), nil
+}
+
+// apiBounce answers GET /api/v1/bounces/{id}: one record, as listed.
+func (s *Server) apiBounce(w http.ResponseWriter, r *http.Request) error {
+	id, err := bounceID(r)
+	if err != nil {
+		return err
+	}
+	b, err := s.svc.Bounce(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, newBounceJSON(b))
+}
+
+// apiBounceRaw answers GET /api/v1/bounces/{id}/raw: the report the record
+// came from, as received, so that one the parser could not read (an
+// unknown record) can still be read by a person.
+func (s *Server) apiBounceRaw(w http.ResponseWriter, r *http.Request) error {
+	raw, err := s.bounceRaw(r)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "message/rfc822")
+	w.Header().Set("Content-Length", strconv.Itoa(len(raw)))
+	_, err = w.Write(raw)
+	return err
+}
+
+// bounceRaw is the kept report of the bounce record r names; 404 once the
+// size cap has pruned it.
+func (s *Server) bounceRaw(r *http.Request) ([]byte, error) {
+	id, err := bounceID(r)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.svc.Bounce(r.Context(), id)
+	if err != nil {
+		return nil, err
+	}
+	if len(b.Raw) == 0 {
+		return nil, newHTTPError(http.StatusNotFound, "the report of this record is not kept (pruned by the size cap, or recorded without one)")
+	}
+	return b.Raw, nil
 }
 
 // suppressionJSON is an entry of the global suppression list; the email is

@@ -277,7 +277,7 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(headers, "List-Unsubscribe") || !strings.Contains(headers, "Hello friends") || !strings.Contains(text, "spring issue") {
 		t.Fatalf("outbox message:\nheaders %s\ntext %s", headers, text)
 	}
-	for _, p := range []string{"subscribers", "campaigns", "templates", "users", "settings", "account"} {
+	for _, p := range []string{"subscribers", "campaigns", "bounces", "templates", "users", "settings", "account"} {
 		do("page "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(css("main h1")), shot(p))
 	}
 	// At a phone's width a subscriber's lists stack, so that each

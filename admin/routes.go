@@ -53,6 +53,8 @@ func (s *Server) Handler() http.Handler {
 	r.Handle("/api/v1/campaigns/{id:[0-9]+}/{action}", s.api(s.apiCampaignAction)).Methods("POST")
 	r.Handle("/api/v1/backup", s.api(s.apiBackup)).Methods("GET")
 	r.Handle("/api/v1/bounces", s.api(s.apiBounces)).Methods("GET")
+	r.Handle("/api/v1/bounces/{id:[0-9]+}", s.api(s.apiBounce)).Methods("GET")
+	r.Handle("/api/v1/bounces/{id:[0-9]+}/raw", s.api(s.apiBounceRaw)).Methods("GET")
 	r.Handle("/api/v1/users", s.api(adminOnly(s.apiUsers))).Methods("GET")
 	r.Handle("/api/v1/users", s.api(adminOnly(s.apiCreateUser))).Methods("POST")
 	r.Handle("/api/v1/users/{name}/password", s.api(adminOnly(s.apiUserPassword))).Methods("PUT")

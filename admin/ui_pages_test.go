@@ -116,7 +116,7 @@ func TestUIAuthRequired(t *testing.T) {
 	b := (&env{t: t, h: u.h}).browser()
 	for _, p := range []string{"/admin/lists", "/admin/lists/new", "/admin/lists/newsletter", "/admin/subscribers",
 		"/admin/import", "/admin/campaigns", "/admin/campaigns/new", "/admin/templates", "/admin/outbox",
-		"/admin/users", "/admin/settings", "/admin/account", "/admin/subscribers/export"} {
+		"/admin/users", "/admin/settings", "/admin/account", "/admin/subscribers/export", "/admin/bounces", "/admin/bounces/1"} {
 		res, body := b.do(httptest.NewRequest("GET", p, nil))
 		if res.StatusCode != 200 || !strings.Contains(body, `action="/admin/login"`) {
 			t.Errorf("GET %s logged out = %d, want the login form", p, res.StatusCode)

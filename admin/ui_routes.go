@@ -80,7 +80,7 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/campaigns/{id:[0-9]+}/progress", s.apiCampaignProgress, get)
 	ui("/admin/campaigns/{id:[0-9]+}/{action}", s.uiCampaignAction, post)
 
-	// Templates and the outbox.
+	// Templates, bounces and the outbox.
 	ui("/admin/templates", s.uiTemplates, get)
 	ui("/admin/templates/{slug}", s.uiSaveTemplates, post)
 	ui("/admin/templates/{slug}/preview", s.uiTemplatePreview, get)
@@ -97,6 +97,10 @@ func (s *Server) uiRoutes(r *mux.Router) {
 	ui("/admin/layout/system/reset", s.uiResetSystemLayout, post)
 	ui("/admin/layout/system/preview.html", s.uiSystemLayoutPreviewHTML, get)
 	ui("/admin/layout/system/preview.html", s.uiSystemLayoutPreviewHTML, post)
+	ui("/admin/bounces", s.uiBounces, get)
+	ui("/admin/bounces/{id:[0-9]+}", s.uiBounce, get)
+	ui("/admin/bounces/{id:[0-9]+}/raw", s.uiBounceRaw, get)
+	ui("/admin/bounces/{id:[0-9]+}/html", s.uiBounceHTML, get)
 	ui("/admin/outbox", s.uiOutbox, get)
 	ui("/admin/outbox/{name}", s.uiOutboxMessage, get)
 	ui("/admin/outbox/{name}/raw", s.uiOutboxRaw, get)

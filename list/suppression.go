@@ -39,6 +39,22 @@ func (s *Service) Bounces(ctx context.Context, f BounceFilter) (bs []Bounce, nex
 	return bs, next, total, nil
 }
 
+// Bounce returns bounce record id with the report it came from, as
+// received (nil once pruned, or for a record made without one).
+func (s *Service) Bounce(ctx context.Context, id BounceID) (Bounce, error) {
+	if id == 0 {
+		return Bounce{}, ErrNotFound
+	}
+	bs, err := s.store.Bounces(ctx, BounceFilter{After: id - 1, Limit: 1})
+	if err != nil {
+		return Bounce{}, err
+	}
+	if len(bs) == 0 || bs[0].ID != id {
+		return Bounce{}, ErrNotFound
+	}
+	return bs[0], nil
+}
+
 // Suppressions pages through the global suppression list, oldest first.
 // after is the next cursor of the previous page, opaque to the caller; next
 // is nil on the last page; total counts every entry.
