@@ -1,10 +1,13 @@
 package list
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"mime"
+	"net/mail"
 	"strings"
 	"time"
 )
@@ -348,7 +351,10 @@ func (s *Service) exportSubscriber(ctx context.Context, id SubscriberID, how How
 	if x.Events, err = s.SubscriberEvents(ctx, id); err != nil {
 		return SubscriberExport{}, err
 	}
-	if x.Mails, err = s.exportMails(ctx, id); err != nil {
+	if x.Subscriber.Attributes == nil {
+		x.Subscriber.Attributes = map[string]string{} // as the API shows it
+	}
+	if x.Mails, err = s.exportMails(ctx, &r.Subscriber); err != nil {
 		return SubscriberExport{}, err
 	}
 	if x.Bounces, err = s.subscriberBounces(ctx, r.Subscriber); err != nil {
@@ -363,23 +369,50 @@ func (s *Service) exportSubscriber(ctx context.Context, id SubscriberID, how How
 }
 
 // exportMails finds the subscriber's record in every campaign.
-func (s *Service) exportMails(ctx context.Context, id SubscriberID) ([]ExportedMail, error) {
+func (s *Service) exportMails(ctx context.Context, sb *Subscriber) ([]ExportedMail, error) {
 	out := []ExportedMail{}
 	err := EachCampaign(ctx, s.store, func(c Campaign) error {
-		rec, err := s.store.SendRecord(ctx, c.ID, id)
+		rec, err := s.store.SendRecord(ctx, c.ID, sb.ID)
 		if errors.Is(err, ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		out = append(out, ExportedMail{Campaign: c.ID, Name: c.Name, Subject: c.Subject, SendRecord: rec})
+		out = append(out, ExportedMail{Campaign: c.ID, Name: c.Name, Subject: s.subjectFor(ctx, &c, sb), SendRecord: rec})
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// subjectFor is campaign c's subject as the person's mail reads it: a
+// subject with template actions ("News for {{.Name}}") is rendered for
+// them, from their details as they are now. Should that fail, the subject
+// as written is better than none.
+func (s *Service) subjectFor(ctx context.Context, c *Campaign, sb *Subscriber) string {
+	if !strings.Contains(c.Subject, "{{") || len(c.Lists) == 0 {
+		return c.Subject
+	}
+	l, err := s.store.List(ctx, c.Lists[0])
+	if err != nil {
+		return c.Subject
+	}
+	raw, err := s.mailer.Preview(ctx, s.campaignMessage(c, sb, &l, s.Config()))
+	if err != nil {
+		return c.Subject
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		return c.Subject
+	}
+	subj, err := new(mime.WordDecoder).DecodeHeader(m.Header.Get("Subject"))
+	if err != nil || subj == "" {
+		return c.Subject
+	}
+	return subj
 }
 
 // subscriberBounces returns the bounce records of the subscriber: those
