@@ -134,6 +134,10 @@ type campaignTemplates struct {
 	// converted body of a Markdown campaign without template actions.
 	markdown bool
 	static   htmltemplate.HTML
+	// mdBody is a Markdown body's template, its values held out of the
+	// Markdown; shapes are its converted forms (see markdown.go).
+	mdBody *texttemplate.Template
+	shapes shapes
 	// layout is the message's custom layout, nil for the default one.
 	layout *layoutTemplates
 }
@@ -221,17 +225,22 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown}
 	body := c.Body
 	if t.markdown {
-		// html/template escapes the "<" of an autolink around an action, as
-		// it would a tag it cannot check, so Markdown never sees the link.
-		// The action alone becomes the bare URL, which the GFM linkify
-		// extension turns into the same link.
+		// Markdown does not take an autolink around an action for a link
+		// when it converts the template itself (for the text part), nor
+		// around a held value's token. The action alone becomes the bare
+		// URL, which the GFM linkify extension turns into the same link.
 		body = autolinkAction.ReplaceAllString(body, "$1")
 	}
 	var err error
 	if t.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
 		return nil, &TemplateError{"subject", err}
 	}
-	if t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(body); err != nil {
+	if t.markdown {
+		t.mdBody, err = parseMarkdownBody(body)
+	} else {
+		t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(body)
+	}
+	if err != nil {
 		return nil, &TemplateError{"body", err}
 	}
 	if strings.TrimSpace(c.Text) != "" {
@@ -376,13 +385,8 @@ func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, tex
 	case t.static != "":
 		body.WriteString(string(t.static))
 	case t.markdown:
-		src := getBuf()
-		defer putBuf(src)
-		if err := t.body.Execute(src, d); err != nil {
-			return false, &TemplateError{"body", err}
-		}
-		if err := markdown.Convert(src.Bytes(), body); err != nil {
-			return false, &TemplateError{"body", err}
+		if err := t.renderMarkdown(body, d); err != nil {
+			return false, err
 		}
 	default:
 		if err := t.body.Execute(body, d); err != nil {
