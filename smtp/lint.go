@@ -23,7 +23,8 @@ const (
 // subject or control characters in it, a broken template, an advertisement
 // whose layout drops the notice, headers that cannot be built. Warnings: no
 // DKIM key, a DKIM domain not aligned with From, a base URL not on HTTPS,
-// footer pieces the layout lacks and the builder adds.
+// footer pieces the layout lacks and the builder adds, parts of a body
+// written as a whole HTML document that are left out.
 func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding {
 	var l linter
 	if sample == nil || sample.Campaign == nil {
@@ -49,6 +50,10 @@ func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding 
 	}
 	s.lintParts(&l, &m, r)
 	lintActiveContent(&l, r.html)
+	if len(r.dropped) > 0 {
+		l.warn("html-document", "The body is a whole HTML document: its <body> content and <head> styles go into the layout, but "+strings.Join(r.dropped, ", ")+" are left out.",
+			"Move what those did into a <style> element or style attributes, or build the look into the campaign layout (Layout, {{.Body}} where the content goes).")
+	}
 	for _, part := range r.noBody {
 		l.err("layout-body", "The "+part+" part of the layout leaves out the campaign's text: every campaign would go out empty.",
 			"Keep {{.Body}} in both parts of the layout: the campaign's text goes there.")

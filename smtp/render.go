@@ -138,6 +138,8 @@ type campaignTemplates struct {
 	// Markdown; shapes are its converted forms (see markdown.go).
 	mdBody *texttemplate.Template
 	shapes shapes
+	// document is a body written as a whole HTML document (document.go).
+	document bool
 	// layout is the message's custom layout, nil for the default one.
 	layout *layoutTemplates
 }
@@ -222,7 +224,7 @@ func (s *Sender) campaign(c *list.Campaign, l *list.Layout) (*campaignTemplates,
 var autolinkAction = regexp.MustCompile(`<(\{\{[^{}]*\}\})>`)
 
 func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
-	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown}
+	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown, document: isDocument(c.Body)}
 	body := c.Body
 	if t.markdown {
 		// Markdown does not take an autolink around an action for a link
@@ -298,6 +300,10 @@ type rendered struct {
 	// noBody names the parts ("HTML", "text") whose layout left the body
 	// out: the lint refuses such a layout, as the message would be empty.
 	noBody []string
+	// head goes into the HTML layout's <head>: the styles of a body written
+	// as a whole document, whose dropped parts the lint names.
+	head    []byte
+	dropped []string
 }
 
 // data makes the template data of m.
@@ -393,6 +399,13 @@ func (s *Sender) renderCampaign(m *list.Message, d *Data, r *rendered, body, tex
 			return false, &TemplateError{"body", err}
 		}
 	}
+	if t.document {
+		doc := splitDocument(body.Bytes())
+		content := bytes.Clone(doc.content)
+		body.Reset()
+		body.Write(content)
+		r.head, r.dropped = doc.head, doc.dropped
+	}
 	tt := t.text
 	if tt == nil {
 		tt = t.genText
@@ -473,6 +486,7 @@ func (s *Sender) wrap(d *Data, r *rendered, body []byte, text *bytes.Buffer, has
 	if !shown {
 		r.noBody = append(r.noBody, "HTML")
 	}
+	r.html = addHead(r.html, r.head)
 	if r.text, shown, err = layout(lt, d, bodyMarker, bytes.TrimRight(text.Bytes(), "\r\n")); err != nil {
 		return fmt.Errorf("smtp: text layout: %w", err)
 	}
