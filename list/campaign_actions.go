@@ -217,7 +217,7 @@ func (s *Service) firstRecipient(ctx context.Context, c Campaign) (*Subscriber, 
 // campaignMessage assembles one campaign message for one subscriber, with
 // the List-Id and tokens of list l.
 func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Config) *Message {
-	m := &Message{From: cfg.From, To: sb.Email, ToName: sb.Name, Subscriber: sb, List: l, Campaign: c,
+	m := &Message{From: cfg.From, DefaultFrom: cfg.From, To: sb.Email, ToName: sb.Name, Subscriber: sb, List: l, Campaign: c,
 		PostalAddress: cfg.PostalAddress, PrivacyURL: cfg.PrivacyURL, Layout: s.campaignLayout()}
 	switch {
 	case c.From != "":

@@ -15,6 +15,10 @@ type Message struct {
 	Test bool
 	// From is the sender as "Name <addr>".
 	From string
+	// DefaultFrom is the instance's sender (Config.From), at whose domain
+	// the settings page and bulletin dkim dns publish the DKIM record: the
+	// lint warns when From, a campaign's or list's own, is elsewhere.
+	DefaultFrom string
 	// To is the recipient address; ToName its display name.
 	To     string
 	ToName string

@@ -22,7 +22,8 @@ const (
 // sending: no postal address, no unsubscribe link in a part, an empty
 // subject or control characters in it, a broken template, an advertisement
 // whose layout drops the notice, headers that cannot be built. Warnings: no
-// DKIM key, a DKIM domain not aligned with From, a base URL not on HTTPS,
+// DKIM key, a DKIM domain not aligned with From, a From at another domain
+// than the one whose DKIM record is shown, a base URL not on HTTPS,
 // footer pieces the layout lacks and the builder adds, parts of a body
 // written as a whole HTML document that are left out.
 func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding {
@@ -151,6 +152,42 @@ func (s *Sender) lintDKIM(l *linter, m *list.Message) {
 		l.warn("dkim-alignment", fmt.Sprintf("The DKIM signing domain %s is not aligned with the From domain %s, so DMARC will not pass on DKIM.", d, from.Domain()),
 			"Send from an address at "+d+", or sign with a key of "+from.Domain()+".")
 	}
+	if s.signer.domain == "" {
+		s.lintDKIMDomain(l, m, strings.ToLower(strings.TrimSuffix(from.Domain(), ".")))
+	}
+}
+
+// lintDKIMDomain warns about a sender at another domain than the one whose
+// DKIM record the settings page and bulletin dkim dns print: its mail is
+// signed with d= its own domain (RFC 6376 section 3.5), where no record
+// was asked for, and the envelope sender is at the bounce domain, so
+// neither DKIM nor SPF can make DMARC pass.
+func (s *Sender) lintDKIMDomain(l *linter, m *list.Message, domain string) {
+	published := s.domain
+	if a, err := parseMailbox("From", m.DefaultFrom); err == nil {
+		published = a.Domain()
+	}
+	published = strings.ToLower(strings.TrimSuffix(published, "."))
+	if domain == published {
+		return
+	}
+	whose := "The sender"
+	switch {
+	case m.Campaign.From != "":
+		whose = "The campaign's sender"
+	case m.List != nil && m.List.From != "":
+		whose = fmt.Sprintf("The sender of the list %q", m.List.Name)
+	}
+	var recs []string
+	for i, sel := range Selectors(s.opts.DKIMSelector, s.opts.DKIM) {
+		if rec, err := dkimRecord(s.opts.DKIM[i]); err == nil {
+			recs = append(recs, fmt.Sprintf("%s._domainkey.%s TXT %q", sel, domain, rec))
+		}
+	}
+	l.warn("dkim-domain", fmt.Sprintf("%s is at %s, but the DKIM record Bulletin shows (settings page, bulletin dkim dns) is for %s only: mail from %s is signed with d=%s, which fails at receivers until %s publishes the key, and SPF (checked at the bounce domain) does not align with %s either, so DMARC fails.",
+		whose, domain, published, domain, domain, domain, domain),
+		"Send from an address at "+published+", or publish in the DNS of "+domain+": "+strings.Join(recs, "; ")+
+			"; and a DMARC record _dmarc."+domain+` TXT "v=DMARC1; p=none".`)
 }
 
 // aligned reports DMARC relaxed alignment (RFC 7489 section 3.1.1) by a

@@ -80,6 +80,24 @@ func TestLint(t *testing.T) {
 			opts: func(o *Options) { o.DKIM, o.DKIMDomain = []crypto.Signer{testKey(t, "ed25519")}, "other.example" },
 			code: "dkim-alignment", severity: SeverityWarning,
 		},
+		{
+			name: "campaign from another domain",
+			opts: func(o *Options) { o.DKIM = []crypto.Signer{testKey(t, "ed25519")} },
+			mod: func(m *list.Message) {
+				m.DefaultFrom = m.From
+				m.Campaign.From, m.From = "Other <x@Other.example>", "Other <x@Other.example>"
+			},
+			code: "dkim-domain", severity: SeverityWarning, text: "The campaign's sender is at other.example, but the DKIM record Bulletin shows (settings page, bulletin dkim dns) is for news.example.com only",
+		},
+		{
+			name: "list from another domain",
+			opts: func(o *Options) { o.DKIM = []crypto.Signer{testKey(t, "ed25519")} },
+			mod: func(m *list.Message) {
+				m.DefaultFrom = "Bulletin <newsletter@mail.example.org>"
+				m.List.From, m.From = "List <l@news.example.com>", "List <l@news.example.com>"
+			},
+			code: "dkim-domain", severity: SeverityWarning, text: `The sender of the list "The Weekly" is at news.example.com, but the DKIM record Bulletin shows (settings page, bulletin dkim dns) is for mail.example.org only`,
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -108,6 +126,50 @@ func TestLint(t *testing.T) {
 				t.Errorf("Lint = %+v, want %s %s containing %q", got, tc.severity, tc.code, tc.text)
 			}
 		})
+	}
+}
+
+// TestLintDKIMDomainRecords: the warning about a sender at another domain
+// gives the records to publish there, one per signing key, and none is
+// given for a sender at the instance's domain or while d= is fixed.
+func TestLintDKIMDomainRecords(t *testing.T) {
+	t.Parallel()
+	keys := []crypto.Signer{testKey(t, "rsa"), testKey(t, "ed25519")}
+	s := newTestSender(t, func(o *Options) { o.DKIM = keys })
+	m := testMessage()
+	m.DefaultFrom = "Bulletin <newsletter@news.example.com>"
+	m.Campaign.From, m.From = "Other <x@other.example>", "Other <x@other.example>"
+	var fix string
+	for _, f := range s.Lint(t.Context(), m) {
+		if f.Code == "dkim-domain" {
+			fix = f.Fix
+		}
+	}
+	for i, sel := range []string{"bulletin", "bulletin-ed25519"} {
+		rec, _ := dkimRecord(keys[i])
+		if want := sel + "._domainkey.other.example TXT \"" + rec + "\""; !strings.Contains(fix, want) {
+			t.Errorf("fix = %q, lacks %s", fix, want)
+		}
+	}
+	if !strings.Contains(fix, "_dmarc.other.example") || !strings.Contains(fix, "Send from an address at news.example.com") {
+		t.Errorf("fix = %q, lacks DMARC or the instance's domain", fix)
+	}
+	for name, mod := range map[string]func(*Options, *list.Message){
+		"instance domain": func(_ *Options, m *list.Message) { m.Campaign.From, m.From = "", m.DefaultFrom },
+		"default from elsewhere": func(_ *Options, m *list.Message) {
+			m.DefaultFrom = "B <b@other.example>"
+		},
+		"fixed d=": func(o *Options, _ *list.Message) { o.DKIMDomain = "other.example" },
+	} {
+		var o Options
+		m := testMessage()
+		m.DefaultFrom = "Bulletin <newsletter@news.example.com>"
+		m.Campaign.From, m.From = "Other <x@other.example>", "Other <x@other.example>"
+		mod(&o, m)
+		s := newTestSender(t, func(opts *Options) { opts.DKIM, opts.DKIMDomain = keys, o.DKIMDomain })
+		if hasFinding(s.Lint(t.Context(), m), "dkim-domain", SeverityWarning) {
+			t.Errorf("%s: dkim-domain warning, want none", name)
+		}
 	}
 }
 
