@@ -48,6 +48,11 @@ type Doctor struct {
 	// DKIMDomain is the signing domain d= when fixed (Options.DKIMDomain);
 	// empty means the From domain, as the sender does by default.
 	DKIMDomain string
+	// SenderDomains are the domains of the lists' own senders, each with
+	// the names of the lists using it. Mail from them is signed with d=
+	// that domain, so each gets the DKIM checks too (unless DKIMDomain is
+	// fixed).
+	SenderDomains map[string][]string
 	// Timeout bounds each DNS question and the relay session (10 s).
 	Timeout time.Duration
 
@@ -134,6 +139,9 @@ func (d *Doctor) Run(ctx context.Context) []Check {
 	var out []Check
 	out = append(out, o.checkPostal(), o.checkBaseURL())
 	out = append(out, o.checkDKIM(ctx, r)...)
+	if d.DKIMDomain == "" {
+		out = append(out, o.checkSenderDomains(ctx, r)...)
+	}
 	out = append(out, o.checkSPF(ctx, r), o.checkDMARC(ctx, r), o.checkMX(ctx, r))
 	return append(out, o.checkRelay(ctx)...)
 }

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -133,19 +134,47 @@ func (d *Doctor) checkDKIM(ctx context.Context, r *resolver) []Check {
 	}
 	var out []Check
 	for i, sel := range Selectors(d.Selector, d.Keys) {
-		out = append(out, d.checkDKIMKey(ctx, r, sel, d.Keys[i]))
+		out = append(out, d.checkDKIMKey(ctx, r, d.DKIMDomain, "", sel, d.Keys[i]))
 	}
 	return out
 }
 
-func (d *Doctor) checkDKIMKey(ctx context.Context, r *resolver, sel string, k crypto.Signer) Check {
-	name := "DKIM " + sel + "._domainkey." + d.DKIMDomain
+// checkSenderDomains runs the DKIM checks at the domains of lists' own
+// senders, which bulletin dkim dns does not print records for.
+func (d *Doctor) checkSenderDomains(ctx context.Context, r *resolver) []Check {
+	if len(d.Keys) == 0 {
+		return nil
+	}
+	names := map[string][]string{}
+	for dom, n := range d.SenderDomains {
+		if dom = normDomain(dom); dom != "" && dom != d.DKIMDomain {
+			names[dom] = append(names[dom], n...)
+		}
+	}
+	var out []Check
+	for _, dom := range slices.Sorted(maps.Keys(names)) {
+		slices.Sort(names[dom])
+		who := " (sender of " + strings.Join(names[dom], ", ") + ")"
+		for i, sel := range Selectors(d.Selector, d.Keys) {
+			out = append(out, d.checkDKIMKey(ctx, r, dom, who, sel, d.Keys[i]))
+		}
+	}
+	return out
+}
+
+// checkDKIMKey checks the record of key k under sel at domain; who, when
+// set, names the lists sending from domain.
+func (d *Doctor) checkDKIMKey(ctx context.Context, r *resolver, domain, who, sel string, k crypto.Signer) Check {
+	name := "DKIM " + sel + "._domainkey." + domain + who
 	want, err := dkimRecord(k)
 	if err != nil {
 		return fail(name, err.Error(), "run: bulletin dkim keygen")
 	}
-	fix := "publish this TXT record (bulletin dkim dns prints it in zone-file form): " + sel + "._domainkey." + d.DKIMDomain + ` "` + want + `"`
-	recs, err := r.txt(ctx, sel+"._domainkey."+d.DKIMDomain)
+	fix := "publish this TXT record (bulletin dkim dns prints it in zone-file form): " + sel + "._domainkey." + domain + ` "` + want + `"`
+	if who != "" {
+		fix = "publish this TXT record (the key of " + sel + "._domainkey." + d.DKIMDomain + "): " + sel + "._domainkey." + domain + ` "` + want + `", and _dmarc.` + domain + ` "v=DMARC1; p=none"; or give those lists a sender at ` + d.DKIMDomain
+	}
+	recs, err := r.txt(ctx, sel+"._domainkey."+domain)
 	if err != nil {
 		return warn(name, "could not ask DNS: "+err.Error(), "check --resolver and try again")
 	}
@@ -170,7 +199,7 @@ func (d *Doctor) checkDKIMKey(ctx context.Context, r *resolver, sel string, k cr
 	case found[0] != wantP:
 		return fail(name, "the published key is not the stored key: signatures fail", fix)
 	}
-	if err := verifySample(ctx, r, sel, d.DKIMDomain, k); err != nil {
+	if err := verifySample(ctx, r, sel, domain, k); err != nil {
 		return fail(name, "the published key matches the stored key, but a message signed with it does not verify: "+err.Error(), fix)
 	}
 	return pass(name, "the published key matches the stored key, and a message signed with it now verifies")

@@ -370,3 +370,45 @@ func TestParseSPF(t *testing.T) {
 		}
 	}
 }
+
+// TestDoctorSenderDomains: a list whose own sender is at another domain is
+// signed with d= that domain, so the doctor checks the key there too and,
+// where it is missing, names the lists and the records to publish.
+func TestDoctorSenderDomains(t *testing.T) {
+	t.Parallel()
+	k := newEd25519(t)
+	ns := dnsServer(t,
+		dkimTXT(t, "bulletin._domainkey.news.test", k),
+		dkimTXT(t, "bulletin._domainkey.shop.test", k),
+	)
+	d := Doctor{
+		Resolver: ns, Domain: "news.test", Keys: []crypto.Signer{k}, Timeout: 5 * time.Second,
+		SenderDomains: map[string][]string{"Other.TEST": {"cafe-news", "deals"}, "shop.test": {"shop"}, "news.test": {"weekly"}},
+	}
+	got := d.Run(t.Context())
+	v := verdicts(got)
+	for name, want := range map[string]Status{
+		"DKIM bulletin._domainkey.news.test":                               StatusPass,
+		"DKIM bulletin._domainkey.shop.test (sender of shop)":              StatusPass,
+		"DKIM bulletin._domainkey.other.test (sender of cafe-news, deals)": StatusFail,
+	} {
+		if v[name] != want {
+			t.Errorf("check %q = %q, want %q; got %v", name, v[name], want, v)
+		}
+	}
+	for _, c := range got {
+		if strings.HasSuffix(c.Name, "deals)") && !strings.Contains(c.Fix, "bulletin._domainkey.other.test") {
+			t.Errorf("fix = %q, lacks the record's name", c.Fix)
+		}
+		if strings.Contains(c.Name, "weekly") {
+			t.Errorf("the instance's own domain is checked twice: %q", c.Name)
+		}
+	}
+	// A fixed d= signs every sender's mail with the same domain.
+	d.DKIMDomain = "news.test"
+	for _, c := range d.Run(t.Context()) {
+		if strings.Contains(c.Name, "sender of") {
+			t.Errorf("check %q with a fixed d=", c.Name)
+		}
+	}
+}
