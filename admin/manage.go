@@ -19,6 +19,11 @@ type managePage struct {
 	NewEmail string
 	// PrivacyURL is the privacy policy, linked from the page.
 	PrivacyURL string
+	// Error is why the form named by ErrorIn ("save" or "email") was
+	// refused. It is shown in that form, beside the fields Marks names,
+	// rather than at the top of a long page, far from them.
+	Error, ErrorIn string
+	Marks          fieldMarks
 }
 
 // manageList is one checkbox of the preference page.
@@ -32,22 +37,20 @@ type manageList struct {
 	Consent string
 }
 
-func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePage {
-	p := managePage{View: mv, Name: mv.Subscriber.Name, PrivacyURL: privacy}
+// newManagePage is the preference page, with what r typed when it is a
+// refused save, and m's marks.
+func newManagePage(mv list.ManageView, r *http.Request, privacy string, m fieldMarks) managePage {
+	p := managePage{View: mv, Name: mv.Subscriber.Name, PrivacyURL: privacy, Marks: m}
 	typed := r != nil && r.PostForm != nil && r.PostForm.Get("action") == "save"
 	if r != nil && r.PostForm != nil {
 		p.NewEmail = r.PostForm.Get("email")
 	}
+	value := func(a string) string { return mv.Subscriber.Attributes[a] }
 	if typed {
 		p.Name = r.PostForm.Get("name")
+		value = func(a string) string { return r.PostForm.Get(attrPrefix + a) }
 	}
-	for _, a := range mv.Attributes {
-		f := attrField{Name: a, Value: mv.Subscriber.Attributes[a]}
-		if typed {
-			f.Value = r.PostForm.Get(attrPrefix + a)
-		}
-		p.Attrs = append(p.Attrs, f)
-	}
+	p.Attrs = attrFields(mv.Attributes, value, p.Marks)
 	want := map[string]bool{}
 	if typed {
 		for _, slug := range r.PostForm["list"] {
@@ -68,10 +71,24 @@ func newManagePage(mv list.ManageView, r *http.Request, privacy string) managePa
 	return p
 }
 
-// renderManage shows the preference page with a notice or an error.
-func (s *Server) renderManage(w http.ResponseWriter, status int, mv list.ManageView, r *http.Request, notice, msg string) error {
-	v := view{Title: "Your subscription", Data: newManagePage(mv, r, s.svc.Config().PrivacyURL), Notice: notice, Error: msg}
+// renderManage shows the preference page with a notice.
+func (s *Server) renderManage(w http.ResponseWriter, status int, mv list.ManageView, r *http.Request, notice string) error {
+	v := view{Title: "Your subscription", Data: newManagePage(mv, r, s.svc.Config().PrivacyURL, fieldMarks{}), Notice: notice}
 	return s.pub.render(w, status, "manage", v)
+}
+
+// refuseManage shows the preference page again with what was typed in the
+// refused form (r's action) and why, its fields marked. Refusals of the
+// address form name no field: it has one.
+func (s *Server) refuseManage(w http.ResponseWriter, mv list.ManageView, r *http.Request, refused error) error {
+	in, msg, order := r.PostForm.Get("action"), publicMessage(refused), formOrder(mv.Attributes, "name")
+	if in == "email" {
+		order, refused = []string{"email"}, refuse("email", msg)
+	}
+	p := newManagePage(mv, r, s.svc.Config().PrivacyURL, markFields(refused, order))
+	p.ErrorIn, p.Error = in, msg
+	v := view{Title: "Your subscription", Data: p}
+	return s.pub.render(w, http.StatusUnprocessableEntity, "manage", v)
 }
 
 // linkPage is the data of the address-change and data-access pages.
@@ -99,7 +116,7 @@ func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) error {
 		}
 		return s.pub.render(w, http.StatusOK, "data_access", view{Title: title, Data: s.linkPage(link)})
 	}
-	return s.renderManage(w, http.StatusOK, link.View, nil, "", "")
+	return s.renderManage(w, http.StatusOK, link.View, nil, "")
 }
 
 func (s *Server) linkPage(link list.ManageLink) linkPage {
@@ -138,7 +155,7 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 		if action == list.DataErase {
 			notice = "We sent a link to " + mv.Subscriber.Email + ". Follow it within 24 hours to confirm the erasure: nothing is erased before."
 		}
-		return s.renderManage(w, http.StatusOK, mv, nil, notice, "")
+		return s.renderManage(w, http.StatusOK, mv, nil, notice)
 	case "unsubscribe_all":
 		if err := s.svc.ManageUnsubscribeAll(r.Context(), token, s.origin(r)); err != nil {
 			return err
@@ -159,14 +176,16 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 		no, opens := r.PostForm.Get("no_tracking") == "1", r.PostForm.Get("track_opens") == "1"
 		u.NoTracking, u.TrackOpens = &no, &opens
 	}
-	msg := ""
+	// The first refusal, in the form's order, is the one reported: the
+	// field that gets the focus.
+	var refused error
 	if len(u.Name) > maxNameLen {
-		msg = "The name is too long."
+		refused = refuse("name", "The name is too long.")
 	}
 	for _, a := range mv.Attributes {
 		if v, ok := r.PostForm[attrPrefix+a]; ok && len(v) > 0 {
-			if len(v[0]) > maxAttrLen {
-				msg = "The field “" + label(a) + "” is too long."
+			if len(v[0]) > maxAttrLen && refused == nil {
+				refused = refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
 			}
 			if u.Attributes == nil {
 				u.Attributes = make(map[string]string)
@@ -174,33 +193,31 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 			u.Attributes[a] = v[0]
 		}
 	}
-	if msg == "" {
-		err := s.svc.ManageSave(r.Context(), token, u, s.origin(r))
-		if errors.Is(err, list.ErrInvalid) {
-			msg = publicMessage(err)
-		} else if err != nil {
-			return err
+	if refused == nil {
+		refused = s.svc.ManageSave(r.Context(), token, u, s.origin(r))
+		if refused != nil && !errors.Is(refused, list.ErrInvalid) {
+			return refused
 		}
 	}
-	if msg != "" {
-		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", msg)
+	if refused != nil {
+		return s.refuseManage(w, mv, r, refused)
 	}
 	mv, err := s.svc.ManageInfo(r.Context(), token)
 	if err != nil {
 		return err
 	}
-	return s.renderManage(w, http.StatusOK, mv, nil, "Your preferences are saved.", "")
+	return s.renderManage(w, http.StatusOK, mv, nil, "Your preferences are saved.")
 }
 
 // manageEmail starts an address change: the new address must confirm.
 func (s *Server) manageEmail(w http.ResponseWriter, r *http.Request, token string, mv list.ManageView) error {
 	email := r.PostForm.Get("email")
 	if len(email) > maxEmailLen {
-		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", "The email address is too long.")
+		return s.refuseManage(w, mv, r, refuse("email", "The email address is too long."))
 	}
 	err := s.svc.RequestEmailChange(r.Context(), token, email, s.origin(r))
 	if errors.Is(err, list.ErrInvalid) {
-		return s.renderManage(w, http.StatusUnprocessableEntity, mv, r, "", publicMessage(err))
+		return s.refuseManage(w, mv, r, err)
 	}
 	if err != nil {
 		return err
@@ -209,7 +226,7 @@ func (s *Server) manageEmail(w http.ResponseWriter, r *http.Request, token strin
 		return err
 	}
 	notice := "We sent a confirmation link to the new address. Until it is followed, we keep writing to " + mv.Subscriber.Email + "."
-	return s.renderManage(w, http.StatusOK, mv, nil, notice, "")
+	return s.renderManage(w, http.StatusOK, mv, nil, notice)
 }
 
 // confirmEmailChange swaps the address; a taken address gets a page that

@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -118,6 +119,50 @@ func parseBody(w http.ResponseWriter, r *http.Request, limit int64) error {
 type attrField struct {
 	Name  string
 	Value string
+	// Invalid and Focus mark a refused value, as fieldMarks does.
+	Invalid, Focus bool
+}
+
+// fieldMarks says which fields of a refused form to mark (aria-invalid,
+// described by the message) and which one takes the focus: the first
+// refused in the form's order, so that a keyboard or screen-reader user
+// lands on what to correct instead of at the top of the page.
+type fieldMarks struct {
+	Invalid map[string]bool
+	Focus   string
+}
+
+// markFields marks the fields err names (list.FieldError), order being
+// the form's fields from top to bottom.
+func markFields(err error, order []string) fieldMarks {
+	m := fieldMarks{Invalid: list.InvalidFields(err)}
+	for _, f := range order {
+		if m.Invalid[f] {
+			m.Focus = f
+			break
+		}
+	}
+	return m
+}
+
+// attrFields are the inputs of the attributes names, with their values
+// and the marks of a refusal.
+func attrFields(names []string, values func(string) string, m fieldMarks) []attrField {
+	var out []attrField
+	for _, a := range names {
+		f := attrField{Name: a, Value: values(a), Invalid: m.Invalid[list.AttrField(a)]}
+		f.Focus = m.Focus == list.AttrField(a)
+		out = append(out, f)
+	}
+	return out
+}
+
+// formOrder is the order of a form's fields: first, then the attributes.
+func formOrder(attrs []string, first ...string) []string {
+	for _, a := range attrs {
+		first = append(first, list.AttrField(a))
+	}
+	return first
 }
 
 // subscribePage is the data of the subscribe form.
@@ -127,6 +172,7 @@ type subscribePage struct {
 	Name       string
 	Attrs      []attrField
 	PrivacyURL string
+	Marks      fieldMarks
 }
 
 // subscribeList loads a list that may be shown publicly.
@@ -147,22 +193,23 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.renderSubscribe(w, http.StatusOK, l, nil, "")
+	return s.renderSubscribe(w, http.StatusOK, l, nil, nil)
 }
 
-// renderSubscribe shows the form with what was typed and an error.
-func (s *Server) renderSubscribe(w http.ResponseWriter, status int, l list.List, r *http.Request, msg string) error {
+// renderSubscribe shows the form with what was typed and, when it was
+// refused, the reason with its fields marked.
+func (s *Server) renderSubscribe(w http.ResponseWriter, status int, l list.List, r *http.Request, refused error) error {
 	p := subscribePage{List: l, PrivacyURL: s.svc.Config().PrivacyURL}
-	for _, a := range l.Attributes {
-		f := attrField{Name: a}
-		if r != nil {
-			f.Value = r.PostForm.Get(attrPrefix + a)
-		}
-		p.Attrs = append(p.Attrs, f)
+	msg := ""
+	if refused != nil {
+		msg, p.Marks = publicMessage(refused), markFields(refused, formOrder(l.Attributes, "email", "name"))
 	}
+	typed := func(string) string { return "" }
 	if r != nil {
 		p.Email, p.Name = r.PostForm.Get("email"), r.PostForm.Get("name")
+		typed = func(a string) string { return r.PostForm.Get(attrPrefix + a) }
 	}
+	p.Attrs = attrFields(l.Attributes, typed, p.Marks)
 	return s.pub.render(w, status, "subscribe", view{Title: l.Name, Data: p, Error: msg})
 }
 
@@ -194,12 +241,12 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 	}
 	req := list.SubscribeRequest{List: l.Slug, Email: strings.TrimSpace(r.PostForm.Get("email")),
 		Name: r.PostForm.Get("name"), How: list.HowForm, Origin: s.origin(r)}
-	if msg := checkFields(r, l, &req); msg != "" {
-		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, msg)
+	if err := checkFields(r, l, &req); err != nil {
+		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, err)
 	}
 	err = s.svc.Subscribe(r.Context(), req)
 	if errors.Is(err, list.ErrInvalid) {
-		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, publicMessage(err))
+		return s.renderSubscribe(w, http.StatusUnprocessableEntity, l, r, err)
 	}
 	if err != nil {
 		return err
@@ -222,16 +269,21 @@ func publicMessage(err error) string {
 	return msg
 }
 
+// refuse is a refusal of one form field, worded for the person.
+func refuse(field, msg string) error {
+	return fmt.Errorf("%w: %w", list.ErrInvalid, &list.FieldError{Field: field, Err: errors.New(msg)})
+}
+
 // checkFields applies the form's own size limits and collects the list's
-// attributes into req; it returns a message for the person, or "".
-func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) string {
+// attributes into req; it returns the refusal of a field, or nil.
+func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) error {
 	switch {
 	case req.Email == "":
-		return "Please enter your email address."
+		return refuse("email", "Please enter your email address.")
 	case len(req.Email) > maxEmailLen:
-		return "The email address is too long."
+		return refuse("email", "The email address is too long.")
 	case len(req.Name) > maxNameLen:
-		return "The name is too long."
+		return refuse("name", "The name is too long.")
 	}
 	for _, a := range l.Attributes {
 		v, ok := r.PostForm[attrPrefix+a]
@@ -239,14 +291,14 @@ func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) strin
 			continue
 		}
 		if len(v[0]) > maxAttrLen {
-			return "The field “" + label(a) + "” is too long."
+			return refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
 		}
 		if req.Attributes == nil {
 			req.Attributes = make(map[string]string)
 		}
 		req.Attributes[a] = v[0]
 	}
-	return ""
+	return nil
 }
 
 // confirmForm shows the confirmation button; it changes nothing, since mail

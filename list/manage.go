@@ -112,7 +112,7 @@ func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, 
 	}
 	name := strings.TrimSpace(u.Name)
 	if err := checkText("name", name, 200); err != nil {
-		return err
+		return fieldError("name", err)
 	}
 	want := map[string]bool{}
 	for _, slug := range u.Lists {
@@ -166,7 +166,7 @@ func (s *Service) saveProfile(r *Record, fx *Effects, allowed []string, name str
 		}
 		v = strings.TrimSpace(v)
 		if err := checkText(a, v, 500); err != nil {
-			return err
+			return fieldError(AttrField(a), err)
 		}
 		if r.Subscriber.Attributes == nil {
 			r.Subscriber.Attributes = map[string]string{}

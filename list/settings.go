@@ -298,6 +298,19 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// fieldError ties a refusal to the form field it is about, leaving its
+// text and what it wraps (ErrInvalid) as they were; a nil err stays nil.
+func fieldError(field string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FieldError{Field: field, Err: err}
+}
+
+// AttrField is the form (and FieldError) name of the attribute a: the
+// public forms post attributes as "attr.NAME", beside their own fields.
+func AttrField(a string) string { return "attr." + a }
+
 // InvalidFields names the fields of every FieldError in err's tree,
 // joined errors included (errors.As finds only the first).
 func InvalidFields(err error) map[string]bool {

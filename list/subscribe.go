@@ -42,14 +42,14 @@ func checkMailable(a Address) error {
 func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 	addr, err := ParseAddress(req.Email)
 	if err != nil {
-		return err
+		return fieldError("email", err)
 	}
 	if err := checkMailable(addr); err != nil {
-		return err
+		return fieldError("email", err)
 	}
 	name := strings.TrimSpace(req.Name)
 	if err := checkText("name", name, 200); err != nil {
-		return err
+		return fieldError("name", err)
 	}
 	l, err := s.store.ListBySlug(ctx, req.List)
 	if err != nil {
@@ -59,7 +59,7 @@ func (s *Service) Subscribe(ctx context.Context, req SubscribeRequest) error {
 		return fmt.Errorf("%w: list %q", ErrNotFound, req.List)
 	}
 	if err := s.checkSignUp(ctx, &l, addr, req.How); err != nil {
-		return err
+		return fieldError("email", err)
 	}
 	attrs, err := listAttributes(&l, req.Attributes)
 	if err != nil {
@@ -183,7 +183,7 @@ func listAttributes(l *List, in map[string]string) (map[string]string, error) {
 		}
 		v = strings.TrimSpace(v)
 		if err := checkText(a, v, 500); err != nil {
-			return nil, err
+			return nil, fieldError(AttrField(a), err)
 		}
 		out[a] = v
 	}
