@@ -308,7 +308,17 @@ func (s *Server) confirmForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.pub.render(w, http.StatusOK, "confirm", view{Title: "Confirm your subscription", Data: info})
+	return s.renderConfirm(w, info)
+}
+
+// renderConfirm shows the confirmation button, or, once the subscription
+// is confirmed, says so without one.
+func (s *Server) renderConfirm(w http.ResponseWriter, info list.LinkInfo) error {
+	title := "Confirm your subscription"
+	if info.Done {
+		title = "You are already subscribed"
+	}
+	return s.pub.render(w, http.StatusOK, "confirm", view{Title: title, Data: info})
 }
 
 // confirmedPage is the data of the page after a confirmation.
@@ -325,6 +335,9 @@ func (s *Server) confirmPost(w http.ResponseWriter, r *http.Request) error {
 	info, err := s.svc.Confirm(r.Context(), mux.Vars(r)["token"], s.origin(r))
 	if err != nil {
 		return err
+	}
+	if info.Done {
+		return s.renderConfirm(w, info)
 	}
 	p := confirmedPage{Info: info, ManageURL: s.manageLink(info.Subscriber)}
 	return s.pub.render(w, http.StatusOK, "confirmed", view{Title: "You are subscribed", Data: p})

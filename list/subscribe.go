@@ -196,6 +196,10 @@ type LinkInfo struct {
 	List       *List
 	Campaign   CampaignID
 	Token      Token
+	// Done says that the link has nothing left to do: its subscription is
+	// confirmed already. People follow a confirmation link twice; the
+	// second time the page says so rather than asking again.
+	Done bool
 }
 
 // ConfirmInfo checks a confirmation token without changing anything.
@@ -212,7 +216,19 @@ func (s *Service) ConfirmInfo(ctx context.Context, token string) (LinkInfo, erro
 	if sub == nil || !(sub.State == StateConfirmed || sub.State == StateUnconfirmed && sub.Nonce == t.Nonce) {
 		return LinkInfo{}, fmt.Errorf("%w: this link is no longer valid", ErrInvalidToken)
 	}
-	return LinkInfo{Subscriber: r.Subscriber, List: l, Token: t}, nil
+	// A suppressed person still confirmed on the list who signed up again
+	// (signUp) has this link to follow: confirming lifts the suppression.
+	// The suppression is found by the address's hash, so read again.
+	done := sub.State == StateConfirmed && sub.Nonce != t.Nonce
+	if sub.State == StateConfirmed && !done {
+		k := Key{ID: r.Subscriber.ID, Hash: s.tokens.AddressHash(r.Subscriber.Identity)}
+		sr, err := s.store.Record(ctx, k)
+		if err != nil {
+			return LinkInfo{}, err
+		}
+		done = sr.Suppression == nil
+	}
+	return LinkInfo{Subscriber: r.Subscriber, List: l, Token: t, Done: done}, nil
 }
 
 // tokenRecord loads the subscriber and list a token names; a missing one
@@ -236,12 +252,13 @@ func (s *Service) tokenRecord(ctx context.Context, t Token) (Record, *List, erro
 }
 
 // Confirm confirms the subscription a confirmation token names. A token
-// dies when its subscription changes state: an old link cannot undo a later
-// unsubscribe. Confirming twice is harmless.
+// dies when its subscription leaves the path to confirmed: an old link
+// cannot undo a later unsubscribe. Confirming twice changes nothing, and
+// the answer's Done says so.
 func (s *Service) Confirm(ctx context.Context, token string, o Origin) (LinkInfo, error) {
 	info, err := s.ConfirmInfo(ctx, token)
-	if err != nil {
-		return LinkInfo{}, err
+	if err != nil || info.Done {
+		return info, err
 	}
 	t, l, now, nonce := info.Token, info.List, s.Now(), s.nonce()
 	k := Key{ID: t.Subscriber, Hash: s.tokens.AddressHash(info.Subscriber.Identity)}
