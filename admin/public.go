@@ -358,7 +358,17 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return s.pub.render(w, http.StatusOK, "unsubscribe", view{Title: "Unsubscribe", Data: info})
+	return s.renderUnsubscribe(w, info)
+}
+
+// renderUnsubscribe shows the unsubscribe button, or says that there is
+// nothing to unsubscribe from.
+func (s *Server) renderUnsubscribe(w http.ResponseWriter, info list.LinkInfo) error {
+	title := "Unsubscribe"
+	if info.Gone {
+		title = "You receive nothing from us"
+	}
+	return s.pub.render(w, http.StatusOK, "unsubscribe", view{Title: title, Data: info})
 }
 
 // unsubscribePost unsubscribes: from the page (with all=1 from every list),
@@ -381,6 +391,9 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) error {
 	info, err := s.svc.UnsubscribeInfo(r.Context(), token)
 	if err != nil {
 		return err
+	}
+	if info.Gone {
+		return s.renderUnsubscribe(w, info)
 	}
 	all := r.PostForm.Get("all") == "1"
 	if err := s.svc.Unsubscribe(r.Context(), token, all, list.HowForm, s.origin(r)); err != nil {

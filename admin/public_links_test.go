@@ -1,12 +1,13 @@
 package admin
 
 import (
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
-	"net/url"
 )
 
 // TestConfirmTwice: people follow a confirmation link twice. Once the
@@ -23,17 +24,12 @@ func TestConfirmTwice(t *testing.T) {
 	sb := e.subscriber("twice@example.org")
 	before := len(e.events(sb.ID))
 	for _, method := range []string{"GET", "POST"} {
-		var res_ int
-		var body string
-		if method == "GET" {
-			res, b := e.get(confirm)
-			res_, body = res.StatusCode, b
-		} else {
-			res, b := e.post(confirm, nil)
-			res_, body = res.StatusCode, b
+		res, body := e.get(confirm)
+		if method == "POST" {
+			res, body = e.post(confirm, nil)
 		}
-		if res_ != 200 || !strings.Contains(body, "You are already subscribed") || !strings.Contains(body, "Newsletter") {
-			t.Errorf("%s of a confirmed subscription's link = %d\n%s", method, res_, body)
+		if res.StatusCode != 200 || !strings.Contains(body, "You are already subscribed") || !strings.Contains(body, "Newsletter") {
+			t.Errorf("%s of a confirmed subscription's link = %d\n%s", method, res.StatusCode, body)
 		}
 		if strings.Contains(body, "<button") || strings.Contains(body, "Yes, subscribe me") {
 			t.Errorf("%s of a confirmed subscription's link still offers to confirm:\n%s", method, body)
@@ -58,5 +54,52 @@ func TestConfirmTwice(t *testing.T) {
 	}
 	if res, body := e.get(pathOf(msgs[0].ConfirmURL)); res.StatusCode != 200 || !strings.Contains(body, "Yes, subscribe me") {
 		t.Errorf("GET of the suppressed person's new link = %d, without its button\n%s", res.StatusCode, body)
+	}
+}
+
+// TestUnsubscribeErased: unsubscribe tokens never expire, not even with
+// their subscriber. The one-click of an erased person's old mail answers
+// 200, as for anyone unsubscribed, and the page says only that we send
+// nothing; a forged token is still refused.
+func TestUnsubscribeErased(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.confirmed("gone@example.org")
+	sb := e.subscriber("gone@example.org")
+	if err := e.svc.EraseSubscriber(t.Context(), sb.ID, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	unsub := pathOf(w.UnsubscribeURL)
+	res, body := e.post(unsub, url.Values{"List-Unsubscribe": {"One-Click"}})
+	if res.StatusCode != 200 || body != "unsubscribed\n" {
+		t.Errorf("one-click of an erased person = %d %q, want 200", res.StatusCode, body)
+	}
+	for _, method := range []string{"GET", "POST"} {
+		var res *http.Response
+		if method == "GET" {
+			res, body = e.get(unsub)
+		} else {
+			res, body = e.post(unsub, url.Values{"all": {"1"}})
+		}
+		if res.StatusCode != 200 || !strings.Contains(body, "We send no mail") {
+			t.Errorf("%s of an erased person's unsubscribe page = %d\n%s", method, res.StatusCode, body)
+		}
+		for _, secret := range []string{"gone@example.org", "Newsletter", "<button"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("%s of an erased person's unsubscribe page shows %q", method, secret)
+			}
+		}
+	}
+	forged := []byte(unsub)
+	if i := len(forged) - 5; forged[i] == 'a' {
+		forged[i] = 'b'
+	} else {
+		forged[i] = 'a'
+	}
+	if res, _ := e.post(string(forged), url.Values{"List-Unsubscribe": {"One-Click"}}); res.StatusCode != 400 {
+		t.Errorf("forged one-click of an erased person = %d, want 400", res.StatusCode)
+	}
+	if msgs := e.drain(); len(msgs) != 0 {
+		t.Errorf("mails = %d, want none", len(msgs))
 	}
 }

@@ -200,6 +200,11 @@ type LinkInfo struct {
 	// confirmed already. People follow a confirmation link twice; the
 	// second time the page says so rather than asking again.
 	Done bool
+	// Gone says that the person an authentic unsubscribe token names is
+	// no longer known: erased, or purged before confirming. Nothing is
+	// mailed to them, so the link is done, and the rest of the info is
+	// empty: the page reveals nothing about them.
+	Gone bool
 }
 
 // ConfirmInfo checks a confirmation token without changing anything.
@@ -241,14 +246,27 @@ func (s *Service) tokenRecord(ctx context.Context, t Token) (Record, *List, erro
 	if err != nil {
 		return Record{}, nil, err
 	}
+	l, err := s.tokenList(ctx, t)
+	if err != nil {
+		return Record{}, nil, err
+	}
+	return r, l, nil
+}
+
+// tokenList loads the list a token names, if any; a missing one makes the
+// token invalid.
+func (s *Service) tokenList(ctx context.Context, t Token) (*List, error) {
 	if t.List == 0 {
-		return r, nil, nil
+		return nil, nil
 	}
 	l, err := s.store.List(ctx, t.List)
 	if errors.Is(err, ErrNotFound) {
-		return Record{}, nil, fmt.Errorf("%w: unknown list", ErrInvalidToken)
+		return nil, fmt.Errorf("%w: unknown list", ErrInvalidToken)
 	}
-	return r, &l, err
+	if err != nil {
+		return nil, err
+	}
+	return &l, nil
 }
 
 // Confirm confirms the subscription a confirmation token names. A token
@@ -285,12 +303,24 @@ func (s *Service) Confirm(ctx context.Context, token string, o Origin) (LinkInfo
 }
 
 // UnsubscribeInfo checks an unsubscribe token without changing anything.
+// Unsubscribe tokens never expire, not even with their subscriber: the
+// token of an erased person is Gone, not invalid, so that the one-click
+// of an old mail still succeeds (RFC 8058 §3.2 asks for a 2xx).
 func (s *Service) UnsubscribeInfo(ctx context.Context, token string) (LinkInfo, error) {
 	t, err := s.tokens.Open(PurposeUnsubscribe, token, s.Now())
 	if err != nil {
 		return LinkInfo{}, err
 	}
-	r, l, err := s.tokenRecord(ctx, t)
+	// Subscriber ids are never reused, and the MAC proves that this one was
+	// issued: a missing record was erased or purged.
+	r, err := s.store.Record(ctx, Key{ID: t.Subscriber})
+	if errors.Is(err, ErrNotFound) {
+		return LinkInfo{Done: true, Gone: true}, nil
+	}
+	if err != nil {
+		return LinkInfo{}, err
+	}
+	l, err := s.tokenList(ctx, t)
 	if err != nil {
 		return LinkInfo{}, err
 	}
@@ -303,7 +333,7 @@ func (s *Service) UnsubscribeInfo(ctx context.Context, token string) (LinkInfo, 
 // idempotent and never fails for an already unsubscribed person.
 func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how How, o Origin) error {
 	info, err := s.UnsubscribeInfo(ctx, token)
-	if err != nil {
+	if err != nil || info.Gone {
 		return err
 	}
 	var lists []ListID
