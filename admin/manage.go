@@ -96,6 +96,8 @@ type linkPage struct {
 	Link       list.ManageLink
 	ManageURL  string
 	PrivacyURL string
+	// SignUp are the public lists whose forms the erasure page links.
+	SignUp []list.List
 }
 
 // manageForm shows the page a /manage/ link opens: the preference page, or
@@ -160,10 +162,7 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 		if err := s.svc.ManageUnsubscribeAll(r.Context(), token, s.origin(r)); err != nil {
 			return err
 		}
-		data := struct {
-			Info list.LinkInfo
-			All  bool
-		}{list.LinkInfo{Subscriber: mv.Subscriber}, true}
+		data := unsubscribedPage{Info: list.LinkInfo{Subscriber: mv.Subscriber}, All: true, SignUp: publicLists(mv.Lists)}
 		return s.pub.render(w, http.StatusOK, "unsubscribed", view{Title: "You are unsubscribed", Data: data})
 	}
 	return newHTTPError(http.StatusBadRequest, "unknown action")
@@ -257,7 +256,16 @@ func (s *Server) dataAccess(w http.ResponseWriter, r *http.Request, token string
 			return err
 		}
 		s.logger(r).Info("subscriber erased on request")
-		return s.pub.render(w, http.StatusOK, "erased", view{Title: "Your data is erased", Data: s.linkPage(link)})
+		p := s.linkPage(link)
+		ls, err := s.svc.Lists(r.Context())
+		if err != nil {
+			return err
+		}
+		for _, l := range ls {
+			p.SignUp = append(p.SignUp, l.List)
+		}
+		p.SignUp = publicLists(p.SignUp)
+		return s.pub.render(w, http.StatusOK, "erased", view{Title: "Your data is erased", Data: p})
 	}
 	x, err := s.svc.ExportByToken(r.Context(), token, s.origin(r))
 	if err != nil {

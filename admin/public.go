@@ -365,8 +365,11 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) error {
 // nothing to unsubscribe from.
 func (s *Server) renderUnsubscribe(w http.ResponseWriter, info list.LinkInfo) error {
 	title := "Unsubscribe"
-	if info.Gone {
+	switch {
+	case info.Gone:
 		title = "You receive nothing from us"
+	case info.Done:
+		title = "You are already unsubscribed"
 	}
 	return s.pub.render(w, http.StatusOK, "unsubscribe", view{Title: title, Data: info})
 }
@@ -399,9 +402,29 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) error {
 	if err := s.svc.Unsubscribe(r.Context(), token, all, list.HowForm, s.origin(r)); err != nil {
 		return err
 	}
-	data := struct {
-		Info list.LinkInfo
-		All  bool
-	}{info, all}
+	data := unsubscribedPage{Info: info, All: all}
+	if info.List != nil && info.List.Public {
+		data.SignUp = []list.List{*info.List}
+	}
 	return s.pub.render(w, http.StatusOK, "unsubscribed", view{Title: "You are unsubscribed", Data: data})
+}
+
+// unsubscribedPage is the data of the page after an unsubscribe.
+type unsubscribedPage struct {
+	Info list.LinkInfo
+	All  bool
+	// SignUp are the public lists whose form the page links, for a way
+	// back: the lists left, or every public list after leaving them all.
+	SignUp []list.List
+}
+
+// publicLists are the lists with a public sign-up form.
+func publicLists(ls []list.List) []list.List {
+	var out []list.List
+	for _, l := range ls {
+		if l.Public {
+			out = append(out, l)
+		}
+	}
+	return out
 }

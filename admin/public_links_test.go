@@ -103,3 +103,39 @@ func TestUnsubscribeErased(t *testing.T) {
 		t.Errorf("mails = %d, want none", len(msgs))
 	}
 }
+
+// TestUnsubscribeAgain: the unsubscribe link of a person already
+// unsubscribed says so, with no button; the pages after leaving link the
+// public sign-up form as the way back.
+func TestUnsubscribeAgain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	w := e.confirmed("again@example.org")
+	unsub := pathOf(w.UnsubscribeURL)
+	res, body := e.post(unsub, url.Values{})
+	if res.StatusCode != 200 || !strings.Contains(body, `<a href="/subscribe/newsletter">the subscription form</a>`) {
+		t.Errorf("POST unsubscribe = %d, without a link to the form\n%s", res.StatusCode, body)
+	}
+	res, body = e.get(unsub)
+	if res.StatusCode != 200 || !strings.Contains(body, "You are already unsubscribed from <strong>Newsletter</strong>") {
+		t.Errorf("GET unsubscribe once unsubscribed = %d\n%s", res.StatusCode, body)
+	}
+	if strings.Contains(body, "<button") || strings.Contains(body, "Do you want to stop") {
+		t.Errorf("the page of a person already unsubscribed still asks:\n%s", body)
+	}
+	if strings.Contains(body, "again@example.org") {
+		t.Error("the unsubscribe page shows the address: a forwarded mail's link would reveal it")
+	}
+	// Leaving everything from the preference page, and erasing, link the
+	// public lists' forms.
+	w = e.confirmed("all@example.org")
+	res, body = e.post(pathOf(w.ManageURL), url.Values{"action": {"unsubscribe_all"}})
+	if res.StatusCode != 200 || !strings.Contains(body, `href="/subscribe/newsletter"`) {
+		t.Errorf("unsubscribe from all = %d, without a link to the form\n%s", res.StatusCode, body)
+	}
+	w = e.confirmed("erase@example.org")
+	res, body = e.post(e.dataLink(pathOf(w.ManageURL), "erase", "erase@example.org"), url.Values{"action": {"erase"}})
+	if res.StatusCode != 200 || !strings.Contains(body, "is erased") || !strings.Contains(body, `href="/subscribe/newsletter"`) {
+		t.Errorf("erasure = %d, without a link to the form\n%s", res.StatusCode, body)
+	}
+}

@@ -197,8 +197,9 @@ type LinkInfo struct {
 	Campaign   CampaignID
 	Token      Token
 	// Done says that the link has nothing left to do: its subscription is
-	// confirmed already. People follow a confirmation link twice; the
-	// second time the page says so rather than asking again.
+	// confirmed already (a confirmation link), or the subscriptions it
+	// ends are ended already (an unsubscribe link). People follow a link
+	// twice; the second time the page says so rather than asking again.
 	Done bool
 	// Gone says that the person an authentic unsubscribe token names is
 	// no longer known: erased, or purged before confirming. Nothing is
@@ -324,7 +325,30 @@ func (s *Service) UnsubscribeInfo(ctx context.Context, token string) (LinkInfo, 
 	if err != nil {
 		return LinkInfo{}, err
 	}
-	return LinkInfo{Subscriber: r.Subscriber, List: l, Campaign: t.Campaign, Token: t}, nil
+	info := LinkInfo{Subscriber: r.Subscriber, List: l, Campaign: t.Campaign, Token: t}
+	lists := s.unsubscribeLists(ctx, info)
+	info.Done = len(lists) > 0
+	for _, id := range lists {
+		if sub := r.Subscription(id); sub != nil && sub.State != StateUnsubscribed {
+			info.Done = false
+		}
+	}
+	return info, nil
+}
+
+// unsubscribeLists are the lists an unsubscribe link ends: its list, and
+// every list of its campaign (the person got one mail for all of them).
+func (s *Service) unsubscribeLists(ctx context.Context, info LinkInfo) []ListID {
+	var lists []ListID
+	if info.Campaign != 0 {
+		if c, err := s.store.Campaign(ctx, info.Campaign); err == nil {
+			lists = c.Lists
+		}
+	}
+	if info.List != nil {
+		lists = append(lists, info.List.ID)
+	}
+	return lists
 }
 
 // Unsubscribe ends the subscriptions an unsubscribe token names: its list,
@@ -336,22 +360,13 @@ func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how H
 	if err != nil || info.Gone {
 		return err
 	}
-	var lists []ListID
-	if info.Campaign != 0 {
-		if c, err := s.store.Campaign(ctx, info.Campaign); err == nil {
-			lists = c.Lists
-		}
-	}
-	if info.List != nil {
-		lists = append(lists, info.List.ID)
-	}
 	// A campaign counts each person who left through it once: one can
 	// leave, sign up again and follow the same mail's link again.
 	counted, err := s.leftThrough(ctx, info.Subscriber.ID, info.Campaign)
 	if err != nil {
 		return err
 	}
-	changed, err := s.unsubscribe(ctx, info.Subscriber, lists, all, info.Campaign, how, o)
+	changed, err := s.unsubscribe(ctx, info.Subscriber, s.unsubscribeLists(ctx, info), all, info.Campaign, how, o)
 	if err != nil {
 		return err
 	}
