@@ -71,8 +71,11 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 	case http.StatusNotFound:
 		title, msg = "Page not found", "There is no such page here."
 	case http.StatusTooManyRequests:
+		// The same wait as Retry-After: "a few minutes" when the next
+		// request is allowed in 28 s would send people away for nothing.
 		title = "Too many requests"
-		msg = "Too many requests came from your network. Please wait a few minutes and try again."
+		msg = "Too many requests came from your network. Please wait " +
+			waitWords(time.Duration(ei.retryAfter)*time.Second) + " and try again."
 	case http.StatusRequestEntityTooLarge:
 		title, msg = "Too much data", "The form sent more data than allowed."
 	case http.StatusInternalServerError:
@@ -84,6 +87,20 @@ func (s *Server) pageError(w http.ResponseWriter, r *http.Request, err error) {
 		s.logger(r).Error("render error page", "err", rerr)
 		http.Error(w, msg, ei.status)
 	}
+}
+
+// waitWords words a wait for a person: "28 seconds", "1 minute",
+// "5 minutes", rounded up to whole minutes from a minute on.
+func waitWords(d time.Duration) string {
+	unit, n := "second", int((d+time.Second-1)/time.Second)
+	if n >= 60 {
+		unit, n = "minute", int((d+time.Minute-1)/time.Minute)
+	}
+	n = max(n, 1)
+	if n > 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("%d %s", n, unit)
 }
 
 // parseForm reads a urlencoded or multipart body of at most maxFormBody
@@ -213,6 +230,16 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, status int, l list.List,
 	return s.pub.render(w, status, "subscribe", view{Title: l.Name, Data: p, Error: msg})
 }
 
+// checkInboxPage is the data of the answer to a sign-up. It depends only on
+// the list, never on the address, so that it tells nobody whether an
+// address was new, pending or confirmed; the list's opt-in mode is public.
+type checkInboxPage struct {
+	List list.List
+	// Wait is how long an address waits for a second confirmation mail:
+	// sooner, a sign-up sends none, silently.
+	Wait string
+}
+
 // subscribePost signs an address up. It answers the same page whether the
 // address was new, known, confirmed or limited.
 func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
@@ -233,7 +260,8 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 				return err
 			}
 		}
-		return s.pub.render(w, http.StatusOK, "check_inbox", view{Title: "Check your inbox", Data: l})
+		p := checkInboxPage{List: l, Wait: waitWords(s.svc.Config().ConfirmEvery)}
+		return s.pub.render(w, http.StatusOK, "check_inbox", view{Title: "Check your inbox", Data: p})
 	}
 	if r.PostForm.Get(honeypotName) != "" {
 		s.logger(r).Info("honeypot filled: sign-up ignored", "list_id", l.ID)
