@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/gorilla/mux"
@@ -178,13 +179,16 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 	// The first refusal, in the form's order, is the one reported: the
 	// field that gets the focus.
 	var refused error
-	if len(u.Name) > maxNameLen {
+	switch {
+	case len(u.Name) > maxNameLen:
 		refused = refuse("name", "The name is too long.")
+	case !utf8.ValidString(u.Name):
+		refused = refuse("name", notText("The name"))
 	}
 	for _, a := range mv.Attributes {
 		if v, ok := r.PostForm[attrPrefix+a]; ok && len(v) > 0 {
-			if len(v[0]) > maxAttrLen && refused == nil {
-				refused = refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
+			if refused == nil {
+				refused = checkAttr(a, v[0])
 			}
 			if u.Attributes == nil {
 				u.Attributes = make(map[string]string)

@@ -302,6 +302,24 @@ func refuse(field, msg string) error {
 	return fmt.Errorf("%w: %w", list.ErrInvalid, &list.FieldError{Field: field, Err: errors.New(msg)})
 }
 
+// notText words the refusal of a value that is not UTF-8. Browsers send
+// UTF-8, so this is a broken page or a crafted request: the import's
+// advice to save the file as UTF-8 would mean nothing here.
+func notText(what string) string {
+	return what + " contains characters that are not text. Please type it again."
+}
+
+// checkAttr applies the form's own limits to attribute a's value v.
+func checkAttr(a, v string) error {
+	switch {
+	case len(v) > maxAttrLen:
+		return refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
+	case !utf8.ValidString(v):
+		return refuse(list.AttrField(a), notText("The field “"+label(a)+"”"))
+	}
+	return nil
+}
+
 // checkFields applies the form's own size limits and collects the list's
 // attributes into req; it returns the refusal of a field, or nil.
 func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) error {
@@ -312,14 +330,16 @@ func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) error
 		return refuse("email", "The email address is too long.")
 	case len(req.Name) > maxNameLen:
 		return refuse("name", "The name is too long.")
+	case !utf8.ValidString(req.Name):
+		return refuse("name", notText("The name"))
 	}
 	for _, a := range l.Attributes {
 		v, ok := r.PostForm[attrPrefix+a]
 		if !ok || len(v) == 0 {
 			continue
 		}
-		if len(v[0]) > maxAttrLen {
-			return refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
+		if err := checkAttr(a, v[0]); err != nil {
+			return err
 		}
 		if req.Attributes == nil {
 			req.Attributes = make(map[string]string)

@@ -88,3 +88,40 @@ func TestWaitWords(t *testing.T) {
 		}
 	}
 }
+
+// TestPublicFormWording: the public forms word their refusals for a
+// person at a web form: no import advice, the input as typed, and no "�"
+// for a line break.
+func TestPublicFormWording(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.svc.UpdateList(t.Context(), "newsletter", list.ListPatch{Attributes: &[]string{"city"}}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	w := e.confirmed("words@example.org")
+	manage := pathOf(w.ManageURL)
+	cases := []struct {
+		name, path string
+		form       url.Values
+		want       string
+	}{
+		{"name not UTF-8", "/subscribe/newsletter", url.Values{"email": {"ok@example.org"}, "name": {"\xff\xfe"}}, "The name contains characters that are not text. Please type it again."},
+		{"attribute not UTF-8", "/subscribe/newsletter", url.Values{"email": {"ok@example.org"}, "attr.city": {"\xff"}}, "The field “City” contains characters that are not text."},
+		{"manage name not UTF-8", manage, url.Values{"action": {"save"}, "name": {"\xff\xfe"}, "list": {"newsletter"}}, "The name contains characters that are not text."},
+		{"role address", "/subscribe/newsletter", url.Values{"email": {"postmaster@example.org"}}, "“postmaster@example.org” is a role address"},
+		{"role address as typed", "/subscribe/newsletter", url.Values{"email": {"PostMaster@Example.org"}}, "“PostMaster@Example.org” is a role address"},
+		{"line break", "/subscribe/newsletter", url.Values{"email": {"a@b.c\r\nBcc: x@y.z"}}, "An email address must be on one line."},
+		{"manage line break", manage, url.Values{"action": {"email"}, "email": {"a@b.c\nBcc: x@y.z"}}, "An email address must be on one line."},
+	}
+	for _, c := range cases {
+		res, body := e.post(c.path, c.form)
+		if res.StatusCode != 422 || !strings.Contains(body, c.want) {
+			t.Errorf("%s: %d, want 422 saying %q\n%s", c.name, res.StatusCode, c.want, body)
+		}
+		for _, bad := range []string{"save the file", "UTF-8", "�", "Postmaster@ is"} {
+			if m := alertRE.FindStringSubmatch(body); m != nil && strings.Contains(m[1], bad) {
+				t.Errorf("%s: the message says %q: %s", c.name, bad, m[1])
+			}
+		}
+	}
+}

@@ -32,6 +32,11 @@ func ParseAddress(s string) (Address, error) {
 	if s == "" {
 		return Address{}, fmt.Errorf("%w: email address is empty", ErrInvalid)
 	}
+	if strings.ContainsAny(s, "\r\n") {
+		// Pasted with a line break, or a header injection: either way,
+		// quoting it would show "�" where the break was.
+		return Address{}, fmt.Errorf("%w: an email address must be on one line", ErrInvalid)
+	}
 	if len(s) > MaxAddressLen || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00<> ,;\t") {
 		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}

@@ -60,8 +60,9 @@ func (l *List) checkAddress(a Address, free []string) error {
 		return fmt.Errorf("%w: the email address is not valid", ErrInvalid)
 	}
 	if !l.AllowRoles && IsRoleAddress(a) {
-		local, _, _ := strings.Cut(a.Identity, "@")
-		return fmt.Errorf("%w: %s@ is a role address, not a person's; please use your own address", ErrInvalid, local)
+		// As typed, and quoted: a form capitalises a message's first
+		// letter, which would change the person's own input.
+		return fmt.Errorf("%w: %s is a role address, not a person's; please use your own address", ErrInvalid, shown(a.Display))
 	}
 	if len(l.AllowDomains) > 0 && !domainIn(a.Domain, l.AllowDomains) {
 		return fmt.Errorf("%w: this list only accepts addresses at %s", ErrInvalid, strings.Join(l.AllowDomains, ", "))
