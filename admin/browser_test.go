@@ -302,6 +302,24 @@ func TestBrowser(t *testing.T) {
 	if narrow != "" {
 		t.Fatalf("at 375 px the subscriber's lists do not fit: %s", narrow)
 	}
+	// On the preference page at that width, a list's consent note goes
+	// under the list's name instead of squeezing it into a narrow column.
+	manage := base + "/manage/" + svc.Tokens().Seal(list.Token{Purpose: list.PurposeManage, Subscriber: ann.ID})
+	do("the preference page at 375 px",
+		chromedp.Navigate(manage),
+		chromedp.WaitVisible(css(".check .consent")),
+		shot("manage-375"),
+	)
+	squeezed := read("the consent note's place", chromedp.Evaluate[string](`(() => {
+		const note = document.querySelector(".check .consent");
+		const name = note.parentElement.querySelector("label").getBoundingClientRect();
+		const n = note.getBoundingClientRect();
+		return n.top >= name.bottom - 1 && name.width >= 200 && document.documentElement.scrollWidth <= window.innerWidth ? "" :
+			"list name " + name.left + "-" + name.right + " (" + name.top + "-" + name.bottom + "), note " + n.left + "-" + n.right + " (from " + n.top + ")";
+	})()`))
+	if squeezed != "" {
+		t.Fatalf("at 375 px the consent note squeezes the list's name: %s", squeezed)
+	}
 	do("back to a desktop width", chromedp.EmulateViewport(1280, 1000))
 	cs, _, err := svc.Campaigns(t.Context(), 0, 10)
 	if err != nil || len(cs) != 1 || cs[0].Stats.Sent != 2 || cs[0].Status != list.StatusFinished {
