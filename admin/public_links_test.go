@@ -139,3 +139,33 @@ func TestUnsubscribeAgain(t *testing.T) {
 		t.Errorf("erasure = %d, without a link to the form\n%s", res.StatusCode, body)
 	}
 }
+
+// TestTestSendOneClick: a test message carries the headers of a real one,
+// and its one-click link, which names no subscriber, answers 200 as
+// RFC 8058 receivers expect, changing nothing.
+func TestTestSendOneClick(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.confirmed("ann@example.org")
+	e.drain()
+	before := len(e.mail.all())
+	name, subject, body, lists := "T", "Test me", "<p>Hello</p>", []string{"newsletter"}
+	c, err := e.svc.CreateCampaign(t.Context(), list.CampaignInput{Name: &name, Subject: &subject, Body: &body, Lists: &lists}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.svc.TestSend(t.Context(), c.ID, []string{"tester@example.com"}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	ms := e.mail.all()[before:]
+	if len(ms) != 1 || ms[0].UnsubscribeURL == "" {
+		t.Fatalf("test send mailed %+v", ms)
+	}
+	res, text := e.post(pathOf(ms[0].UnsubscribeURL), url.Values{"List-Unsubscribe": {"One-Click"}})
+	if res.StatusCode != 200 || text != "unsubscribed\n" {
+		t.Errorf("one-click of a test message = %d %q, want 200", res.StatusCode, text)
+	}
+	if got := e.state("ann@example.org", "newsletter"); got != list.StateConfirmed {
+		t.Errorf("ann is %s after a test message's one-click, want confirmed", got)
+	}
+}
