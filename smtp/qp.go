@@ -30,15 +30,23 @@ var qpClass = func() (t [256]uint8) {
 // appendQP appends src encoded as quoted-printable (RFC 2045 section 6.7) to
 // dst: line breaks (LF or CRLF) become CRLF, lines are soft-broken to at
 // most 76 characters, "=", control and non-ASCII bytes and whitespace at the
-// end of a line are encoded. It is the hot path of every message, hence
-// hand-written rather than mime/quotedprintable: runs of literal bytes are
-// found by a table and copied at once.
+// end of a line are encoded, and so is the first byte of an encoded line
+// that would start with "From " or be only "." (see unsafeAtLineStart). It is the hot
+// path of every message, hence hand-written rather than
+// mime/quotedprintable: runs of literal bytes are found by a table and
+// copied at once.
 func appendQP(dst, src []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	const maxLine = 76
 	out := dst
 	col := 0
 	for i := 0; i < len(src); {
+		if col == 0 && unsafeAtLineStart(src, i) {
+			out = append(out, '=', hex[src[i]>>4], hex[src[i]&15])
+			col = 3
+			i++
+			continue
+		}
 		// A run of literal bytes that fits the line before its soft break.
 		start, limit := i, min(len(src), i+maxLine-1-col)
 		for i < limit {
@@ -75,6 +83,9 @@ func appendQP(dst, src []byte) []byte {
 		if col+n > maxLine-1 && (col+n != maxLine || !atLineEnd(src, i+1)) {
 			out = append(out, '=', '\r', '\n')
 			col = 0
+			if unsafeAtLineStart(src, i) {
+				literal, n = false, 3
+			}
 		}
 		if literal {
 			out = append(out, c)
@@ -85,6 +96,24 @@ func appendQP(dst, src []byte) []byte {
 		i++
 	}
 	return out
+}
+
+// unsafeAtLineStart reports whether src[i], put at the start of an encoded
+// line, must be encoded, as RFC 2049 section 3 (item 8) advises: an mbox
+// delivery agent writes a line starting with "From " as ">From ", which
+// breaks the DKIM body hash of the stored copy, and a transport that fails
+// to dot-stuff ends the message at a line holding only ".". Encoded as =46
+// or =2E, the decoded text is the same. Other lines starting with "." are
+// left to SMTP's dot-stuffing (RFC 5321 section 4.5.2), which the sender
+// does and every relay undoes.
+func unsafeAtLineStart(src []byte, i int) bool {
+	switch src[i] {
+	case '.':
+		return atLineEnd(src, i+1)
+	case 'F':
+		return len(src)-i >= 5 && string(src[i+1:i+5]) == "rom "
+	}
+	return false
 }
 
 // atLineEnd reports whether src[i:] starts with a line break or is empty.

@@ -59,6 +59,13 @@ func TestQP(t *testing.T) {
 		{strings.Repeat("x", 80), strings.Repeat("x", 75) + "=\r\n" + strings.Repeat("x", 5)},
 		{strings.Repeat("x", 76) + "\n", strings.Repeat("x", 76) + "\r\n"},
 		{"a\r\nb\rc", "a\r\nb=0Dc"},
+		{"From here\nFrom\nFrom the top\n", "=46rom here\r\nFrom\r\n=46rom the top\r\n"},
+		{".\n.x\n..\na.\n.", "=2E\r\n.x\r\n..\r\na.\r\n=2E"},
+		{"not From here", "not From here"},
+		// A soft break just before "From " or "." must not start a line with it.
+		{strings.Repeat("x", 75) + "From me", strings.Repeat("x", 75) + "=\r\n=46rom me"},
+		{strings.Repeat("x", 75) + ".y.\n", strings.Repeat("x", 75) + "=\r\n.y.\r\n"},
+		{strings.Repeat("x", 76) + ".\n", strings.Repeat("x", 75) + "=\r\nx.\r\n"},
 	}
 	for _, tc := range tests {
 		if got := string(appendQP(nil, []byte(tc.in))); got != tc.want {
