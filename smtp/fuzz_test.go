@@ -12,7 +12,8 @@ import (
 
 // FuzzHeader checks that no input to the header builder yields an extra
 // header line: every accepted value, parsed back, gives exactly the
-// expected header fields, and the subject survives.
+// expected header fields, and the subject survives; and that the lines are
+// folded as checkHeaderLines wants.
 func FuzzHeader(f *testing.F) {
 	f.Add("Hello", "Ann", "The Weekly", "https://x.example/u/abc", "The Weekly <news@x.example>")
 	f.Add("Hi\r\nBcc: x@y", "A\nB: c", "L\x00", "https://x/\r\nX: y", "A <a@b>\nX: y")
@@ -30,6 +31,7 @@ func FuzzHeader(f *testing.F) {
 		if i := bytes.IndexAny(bytes.ReplaceAll(raw, []byte("\r\n"), nil), "\r\n\x00"); i >= 0 {
 			t.Fatalf("bare CR, LF or NUL in message:\n%q", raw)
 		}
+		checkHeaderLines(t, raw)
 		msg, err := mail.ReadMessage(bytes.NewReader(raw))
 		if err != nil {
 			t.Fatalf("ReadMessage: %v\n%q", err, raw)

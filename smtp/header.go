@@ -267,10 +267,25 @@ func checkURL(what, u string) error {
 
 // appendField folds one field (RFC 5322 section 2.2.3): lines longer than 78
 // characters are broken before whitespace (or, in a list, after a comma);
-// a line that cannot be broken under 998 characters is an error.
+// a line that cannot be broken under 998 characters is an error. When the
+// first word does not fit beside the name but fits on a line of its own
+// (an encoded word is up to 75 characters, RFC 2047 section 2), the field
+// is broken right after the colon.
 func appendField(b []byte, f field) ([]byte, error) {
 	line := f.name + ": " + f.value
 	start := len(f.name) + 2
+	if len(line) > softLineLen {
+		cut := foldPoint(line, start, f.list)
+		if cut == 0 {
+			cut = len(line)
+		}
+		if cut > softLineLen && 1+cut-start <= softLineLen {
+			b = append(b, f.name...)
+			b = append(b, ":\r\n"...)
+			line = line[start-1:]
+			start = 1
+		}
+	}
 	for len(line) > softLineLen {
 		cut := foldPoint(line, start, f.list)
 		if cut <= 0 {
