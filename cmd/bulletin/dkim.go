@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"crypto"
+	"errors"
 	"fmt"
 	"io"
 	"net/mail"
 	"slices"
 	"strings"
 
+	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/smtp"
+	"github.com/bulletin/bulletin/store"
 )
 
 // runDKIM makes DKIM keys ("dkim keygen") and prints the DNS records to
@@ -38,10 +41,18 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		return keygen(ctx, cfg, kind, stdout, stderr)
 	case "dns":
+		if err := cfg.validateOffline(); err != nil {
+			return &exitError{code: 2, err: err}
+		}
 		if err := existingStore(cfg, "dkim dns"); err != nil {
 			return err
 		}
-		return withInstance(ctx, cfg, stderr, func(in *instance) error { return printDNS(ctx, in, stdout) })
+		in, err := openStore(ctx, cfg, cfg.logger(stderr))
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		return printDNS(ctx, in, stdout)
 	}
 	return usageError("dkim: unknown subcommand %q", args[0])
 }
@@ -73,32 +84,126 @@ func keygen(ctx context.Context, cfg config, kind string, stdout, stderr io.Writ
 	if err := db.PutSetting(ctx, "dkim."+kind, pem); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "New %s DKIM key stored. Publish its record before the server signs with it (restart the server to use it; --dkim-sign chooses the keys that sign):\n", kind)
-	sel, signs := keySelector(cfg.DKIMSelector, cfg.DKIMSign, kind)
-	if !signs {
-		fmt.Fprintf(stdout, "; --dkim-sign %s does not sign with this key: the record is for --dkim-sign both (with --dkim-sign %s alone, the selector is %s)\n",
-			cfg.DKIMSign, kind, cfg.DKIMSelector)
+	cfg, how, err := servedSigning(ctx, db, cfg)
+	if err != nil {
+		return err
 	}
+	fmt.Fprintf(stdout, "New %s DKIM key stored. Publish its record before the server signs with it (restart the server to use it; --dkim-sign chooses the keys that sign):\n", kind)
+	if !slices.Contains(signKinds(cfg.DKIMSign), kind) {
+		fmt.Fprintf(stdout, "; --dkim-sign %s (%s) does not sign with this key: the record is for when it does (--dkim-sign both or %s)\n", cfg.DKIMSign, how, kind)
+	}
+	first, err := firstKind(ctx, db, cfg.DKIMSign)
+	if err != nil {
+		return err
+	}
+	sel := dkimSelector(cfg.DKIMSelector, first, kind)
 	for _, line := range smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, sel, []crypto.Signer{k}, relayHost(cfg.Relay)) {
 		fmt.Fprintln(stdout, line)
 	}
 	return nil
 }
 
-// keySelector is the selector a key of kind signs with under --dkim-sign
-// sign, and whether it signs at all. As smtp.Selectors names them, the
-// first signing key takes the selector and the second selector-ALGO; a
-// key that does not sign is given its selector under "both".
-func keySelector(selector, sign, kind string) (string, bool) {
+// Settings that record how the server signs (recordSigning).
+const (
+	settingDKIMFirst    = "dkim.first"
+	settingDKIMSign     = "dkim.sign"
+	settingDKIMSelector = "dkim.selector"
+)
+
+// recordSigning records, at each start of the server, the --dkim-sign and
+// --dkim-selector it signs with, so that dkim dns, keygen and doctor, run
+// without those flags, describe the keys that really sign rather than the
+// defaults; and, on the first start that signs, the key kind that signs
+// first, which keeps the bare selector from then on (dkimSelector).
+func recordSigning(ctx context.Context, db *store.DB, cfg config) error {
+	if kinds := signKinds(cfg.DKIMSign); len(kinds) > 0 {
+		if _, err := loadOrCreate(ctx, db, settingDKIMFirst, func() ([]byte, error) { return []byte(kinds[0]), nil }); err != nil {
+			return err
+		}
+	}
+	if err := db.PutSetting(ctx, settingDKIMSign, []byte(cfg.DKIMSign)); err != nil {
+		return err
+	}
+	return db.PutSetting(ctx, settingDKIMSelector, []byte(cfg.DKIMSelector))
+}
+
+// servedSigning lays the --dkim-sign and --dkim-selector the server last
+// started with over cfg, where no flag or variable set them, and says where
+// the --dkim-sign in force came from.
+func servedSigning(ctx context.Context, db *store.DB, cfg config) (config, string, error) {
+	how := "as given"
+	for _, s := range []struct {
+		flag, key string
+		dst       *string
+	}{{"dkim-sign", settingDKIMSign, &cfg.DKIMSign}, {"dkim-selector", settingDKIMSelector, &cfg.DKIMSelector}} {
+		if cfg.set[s.flag] {
+			continue
+		}
+		v, err := db.Setting(ctx, s.key)
+		switch {
+		case errors.Is(err, list.ErrNotFound):
+			if s.flag == "dkim-sign" {
+				how = "the default: the server has not started since it began recording how it signs; give its --dkim-sign"
+			}
+		case err != nil:
+			return cfg, "", err
+		case len(v) > 0:
+			*s.dst = string(v)
+			if s.flag == "dkim-sign" {
+				how = "as the server last started"
+			}
+		}
+	}
+	return cfg, how, nil
+}
+
+// firstKind is the key kind that signs under the bare selector: the one the
+// server signed with first, else (a store from before it was recorded) the
+// first kind of sign, as it was then.
+func firstKind(ctx context.Context, db *store.DB, sign string) (string, error) {
+	v, err := db.Setting(ctx, settingDKIMFirst)
+	if err == nil && len(v) > 0 {
+		return string(v), nil
+	}
+	if err != nil && !errors.Is(err, list.ErrNotFound) {
+		return "", err
+	}
+	if kinds := signKinds(sign); len(kinds) > 0 {
+		return kinds[0], nil
+	}
+	return "rsa", nil
+}
+
+// dkimSelector is the selector a key of kind signs under: the bare selector
+// for the kind that signed first on this store, selector-KIND for the
+// other, in every --dkim-sign mode. A key thus keeps its selector when the
+// mode changes, and the records already published keep verifying the mail
+// already sent: were the bare selector the first key of each mode's, going
+// from ed25519 to both would move the RSA key onto the Ed25519 key's record.
+func dkimSelector(selector, first, kind string) string {
+	if kind == first {
+		return selector
+	}
+	return selector + "-" + kind
+}
+
+// signingOrder returns the key kinds --dkim-sign sign signs with, in the
+// order smtp.Selectors is to name them (the kind that owns the bare
+// selector first), and the selector smtp.Selectors is to give the first:
+// smtp.Selectors then names each key as dkimSelector does.
+func signingOrder(ctx context.Context, db *store.DB, sign, selector string) ([]string, string, error) {
 	kinds := signKinds(sign)
-	signs := slices.Contains(kinds, kind)
-	if !signs {
-		kinds = signKinds("both")
+	if len(kinds) == 0 {
+		return nil, selector, nil
 	}
-	if kinds[0] == kind {
-		return selector, signs
+	first, err := firstKind(ctx, db, sign)
+	if err != nil {
+		return nil, "", err
 	}
-	return selector + "-" + kind, signs
+	if len(kinds) == 2 && kinds[1] == first {
+		kinds = []string{kinds[1], kinds[0]}
+	}
+	return kinds, dkimSelector(selector, first, kinds[0]), nil
 }
 
 // signingDomain is the DKIM signing domain d=: the From domain, else the
@@ -112,15 +217,25 @@ func signingDomain(cfg config) string {
 	return cfg.Domain
 }
 
-// printDNS prints the zone-file records: DKIM for each key --dkim-sign
-// signs with (at the From domain, the signing domain d=), SPF (at the bounce
-// domain) and DMARC.
+// printDNS prints the zone-file records: DKIM for each key that signs (at
+// the From domain, the signing domain d=), SPF (at the bounce domain) and
+// DMARC. Without --dkim-sign, the keys are those the server last started
+// with, not the default's.
 func printDNS(ctx context.Context, in *instance, w io.Writer) error {
-	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign)
+	cfg, how, err := servedSigning(ctx, in.db, in.cfg)
 	if err != nil {
 		return err
 	}
-	for _, line := range smtp.DNSRecords(signingDomain(in.cfg), in.cfg.BounceDomain, in.cfg.DKIMSelector, keys, relayHost(in.cfg.Relay)) {
+	keys, selector, err := dkimKeys(ctx, in.db, cfg.DKIMSign, cfg.DKIMSelector)
+	if err != nil {
+		return err
+	}
+	if len(keys) == 0 {
+		fmt.Fprintf(w, "; --dkim-sign off (%s): no mail is signed, so there is no DKIM record to publish\n", how)
+	} else {
+		fmt.Fprintf(w, "; DKIM: the keys of --dkim-sign %s (%s)\n", cfg.DKIMSign, how)
+	}
+	for _, line := range smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, selector, keys, relayHost(cfg.Relay)) {
 		fmt.Fprintln(w, line)
 	}
 	return nil

@@ -38,7 +38,7 @@ func runDoctor(ctx context.Context, args []string, getenv func(string) string, s
 	if resolver == "" {
 		resolver = systemResolver("/etc/resolv.conf")
 	}
-	keys, saved, senders, keyErr := storedKeys(ctx, cfg)
+	cfg, keys, saved, senders, keyErr := storedKeys(ctx, cfg)
 	// Settings saved from the settings page count, under flags and variables.
 	d := newDoctor(cfg.withStored(saved), keys, resolver)
 	d.SenderDomains = senders
@@ -84,43 +84,53 @@ func systemResolver(path string) string {
 	return net.JoinHostPort(c.Servers[0], c.Port)
 }
 
-// storedKeys reads the DKIM keys --dkim-sign signs with, the settings
-// saved from the settings page and the lists' sender domains, from the store
-// opened read-only: doctor changes nothing.
-func storedKeys(ctx context.Context, cfg config) ([]crypto.Signer, list.Settings, map[string][]string, error) {
+// storedKeys reads the DKIM keys that sign, the settings saved from the
+// settings page and the lists' sender domains, from the store opened
+// read-only: doctor changes nothing. Without --dkim-sign or
+// --dkim-selector, the keys are those the server last started with
+// (servedSigning); the configuration it returns has the selector that
+// smtp.Selectors is to give the first key.
+func storedKeys(ctx context.Context, cfg config) (config, []crypto.Signer, list.Settings, map[string][]string, error) {
 	if _, err := os.Stat(cfg.storePath()); err != nil {
-		return nil, list.Settings{}, nil, fmt.Errorf("no store at %s yet: start the server once, it makes the DKIM key", cfg.storePath())
+		return cfg, nil, list.Settings{}, nil, fmt.Errorf("no store at %s yet: start the server once, it makes the DKIM key", cfg.storePath())
 	}
 	db, err := store.Open(cfg.storePath(), store.Options{ReadOnly: true})
 	if err != nil {
-		return nil, list.Settings{}, nil, storeOpenError(cfg.storePath(), err)
+		return cfg, nil, list.Settings{}, nil, storeOpenError(cfg.storePath(), err)
 	}
 	defer db.Close()
 	saved, err := list.LoadSettings(ctx, db)
 	if err != nil {
-		return nil, list.Settings{}, nil, err
+		return cfg, nil, list.Settings{}, nil, err
 	}
 	senders, err := senderDomains(ctx, db)
 	if err != nil {
-		return nil, list.Settings{}, nil, err
+		return cfg, nil, list.Settings{}, nil, err
 	}
-	kinds := map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[cfg.DKIMSign]
+	if cfg, _, err = servedSigning(ctx, db, cfg); err != nil {
+		return cfg, nil, saved, senders, err
+	}
+	kinds, selector, err := signingOrder(ctx, db, cfg.DKIMSign, cfg.DKIMSelector)
+	if err != nil {
+		return cfg, nil, saved, senders, err
+	}
+	cfg.DKIMSelector = selector
 	var keys []crypto.Signer
 	for _, kind := range kinds {
 		pem, err := db.Setting(ctx, "dkim."+kind)
 		if errors.Is(err, list.ErrNotFound) {
-			return keys, saved, senders, fmt.Errorf("no %s DKIM key is stored yet: start the server once, or run bulletin dkim keygen --type %s", kind, kind)
+			return cfg, keys, saved, senders, fmt.Errorf("no %s DKIM key is stored yet: start the server once, or run bulletin dkim keygen --type %s", kind, kind)
 		}
 		if err != nil {
-			return keys, saved, senders, err
+			return cfg, keys, saved, senders, err
 		}
 		k, err := smtp.ParseKey(pem)
 		if err != nil {
-			return keys, saved, senders, err
+			return cfg, keys, saved, senders, err
 		}
 		keys = append(keys, k)
 	}
-	return keys, saved, senders, nil
+	return cfg, keys, saved, senders, nil
 }
 
 // senderDomains maps the domains of the lists' own senders to the lists'
@@ -243,7 +253,10 @@ func (in *instance) doctorChecks(ctx context.Context, cfg config) []smtp.Check {
 	if resolver == "" {
 		resolver = systemResolver("/etc/resolv.conf")
 	}
-	keys, err := dkimKeys(ctx, in.db, cfg.DKIMSign)
+	keys, selector, err := dkimKeys(ctx, in.db, cfg.DKIMSign, cfg.DKIMSelector)
+	if err == nil {
+		cfg.DKIMSelector = selector
+	}
 	d := newDoctor(cfg, keys, resolver)
 	// Without the lists the checks of their senders' domains are left out;
 	// the lint still warns about each campaign.

@@ -70,13 +70,13 @@ func (in *instance) wire(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	keys, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign)
+	keys, selector, err := dkimKeys(ctx, in.db, in.cfg.DKIMSign, in.cfg.DKIMSelector)
 	if err != nil {
 		return err
 	}
 	in.sender, err = smtp.New(smtp.Options{
 		FS: templates.FS, Domain: in.cfg.Domain, Relay: in.cfg.Relay, OutboxDir: in.cfg.outboxDir(),
-		MaxConns: in.cfg.MaxConns, Rate: in.cfg.Rate, DKIM: keys, DKIMSelector: in.cfg.DKIMSelector,
+		MaxConns: in.cfg.MaxConns, Rate: in.cfg.Rate, DKIM: keys, DKIMSelector: selector,
 		BaseURL: in.cfg.BaseURL, Logger: in.log,
 	})
 	if err != nil {
@@ -142,11 +142,17 @@ func signKinds(sign string) []string {
 	return map[string][]string{"rsa": {"rsa"}, "ed25519": {"ed25519"}, "both": {"rsa", "ed25519"}}[sign]
 }
 
-// dkimKeys loads the signing keys --dkim-sign asks for; each is made on
-// first use and kept in the store.
-func dkimKeys(ctx context.Context, db *store.DB, sign string) ([]crypto.Signer, error) {
+// dkimKeys loads the signing keys --dkim-sign sign asks for, each made on
+// first use and kept in the store, in the order smtp.Selectors is to name
+// them, and the selector smtp.Selectors is to give the first: with these,
+// every key signs under dkimSelector's name for it.
+func dkimKeys(ctx context.Context, db *store.DB, sign, selector string) ([]crypto.Signer, string, error) {
+	kinds, base, err := signingOrder(ctx, db, sign, selector)
+	if err != nil {
+		return nil, "", err
+	}
 	var keys []crypto.Signer
-	for _, kind := range signKinds(sign) {
+	for _, kind := range kinds {
 		pem, err := loadOrCreate(ctx, db, "dkim."+kind, func() ([]byte, error) {
 			k, err := smtp.GenerateKey(kind)
 			if err != nil {
@@ -155,15 +161,15 @@ func dkimKeys(ctx context.Context, db *store.DB, sign string) ([]crypto.Signer, 
 			return smtp.MarshalKey(k)
 		})
 		if err != nil {
-			return nil, fmt.Errorf("dkim %s key: %w", kind, err)
+			return nil, "", fmt.Errorf("dkim %s key: %w", kind, err)
 		}
 		k, err := smtp.ParseKey(pem)
 		if err != nil {
-			return nil, fmt.Errorf("dkim %s key: %w", kind, err)
+			return nil, "", fmt.Errorf("dkim %s key: %w", kind, err)
 		}
 		keys = append(keys, k)
 	}
-	return keys, nil
+	return keys, base, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -196,11 +202,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	for _, w := range unknownEnv(fs, os.Environ()) {
 		log.Warn("environment variable ignored: no such setting", "name", w.name, "did_you_mean", w.like)
 	}
-	in, err := openInstance(ctx, cfg, log)
+	in, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	if err := recordSigning(ctx, in.db, in.cfg); err != nil {
+		return err
+	}
+	if err := in.wire(ctx); err != nil {
+		return err
+	}
 	if err := in.firstAdmin(ctx, getenv("BULLETIN_ADMIN_PASSWORD"), stdout); err != nil {
 		return err
 	}

@@ -147,9 +147,9 @@ func (in *instance) settingsDoctor(ctx context.Context) []list.Check {
 // domain.
 func (in *instance) settingsDNS(ctx context.Context) []string {
 	cfg := in.savedConfig(ctx)
-	keys, err := dkimKeys(ctx, in.db, cfg.DKIMSign)
+	keys, selector, err := dkimKeys(ctx, in.db, cfg.DKIMSign, cfg.DKIMSelector)
 	if err != nil {
 		return []string{"; the DKIM keys cannot be read: " + err.Error()}
 	}
-	return smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, cfg.DKIMSelector, keys, relayHost(cfg.Relay))
+	return smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, selector, keys, relayHost(cfg.Relay))
 }
