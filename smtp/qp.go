@@ -31,22 +31,22 @@ var qpClass = func() (t [256]uint8) {
 // dst: line breaks (LF or CRLF) become CRLF, lines are soft-broken to at
 // most 76 characters, "=", control and non-ASCII bytes and whitespace at the
 // end of a line are encoded, and so is the first byte of an encoded line
-// that would start with "From " or be only "." (see unsafeAtLineStart). It is the hot
-// path of every message, hence hand-written rather than
+// that would start with "From " or be only "." (see unsafeAtLineStart). It
+// is the hot path of every message, hence hand-written rather than
 // mime/quotedprintable: runs of literal bytes are found by a table and
-// copied at once.
+// copied at once. Each place that starts a line looks at its first byte:
+// the same test at the top of the loop, run for every run and escape,
+// made BenchmarkQP take 50% longer (31 µs against 21).
 func appendQP(dst, src []byte) []byte {
 	const hex = "0123456789ABCDEF"
 	const maxLine = 76
 	out := dst
-	col := 0
-	for i := 0; i < len(src); {
-		if col == 0 && unsafeAtLineStart(src, i) {
-			out = append(out, '=', hex[src[i]>>4], hex[src[i]&15])
-			col = 3
-			i++
-			continue
-		}
+	col, i := 0, 0
+	if len(src) > 0 && unsafeAtLineStart(src, 0) {
+		out = append(out, '=', hex[src[0]>>4], hex[src[0]&15])
+		col, i = 3, 1
+	}
+	for i < len(src) {
 		// A run of literal bytes that fits the line before its soft break.
 		start, limit := i, min(len(src), i+maxLine-1-col)
 		for i < limit {
@@ -72,6 +72,11 @@ func appendQP(dst, src []byte) []byte {
 			out = append(out, '\r', '\n')
 			col = 0
 			i++
+			if i < len(src) && unsafeAtLineStart(src, i) {
+				out = append(out, '=', hex[src[i]>>4], hex[src[i]&15])
+				col = 3
+				i++
+			}
 			continue
 		}
 		literal := k == qpPlain || k == qpSpace && i+1 < len(src) && qpClass[src[i+1]] < qpLF
