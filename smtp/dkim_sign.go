@@ -79,7 +79,10 @@ func signOne(fields []string, keys []string, bh, domain string, k dkimKey, now t
 func (p sigParams) format() string {
 	tags := [...][2]string{{"a", p.algo}, {"bh", p.bh}, {"c", "relaxed/relaxed"}, {"d", p.domain}, {"h", p.h}, {"s", p.selector}, {"t", p.t}, {"v", "1"}}
 	var s strings.Builder
-	s.Grow(512)
+	// Room for the tags and a fold ("\r\n ") every 70 characters or so:
+	// the field is written twice per key for every message, in one
+	// allocation.
+	s.Grow(100 + len(p.algo) + len(p.bh) + len(p.domain) + len(p.selector) + len(p.t) + (len(p.h)+len(p.b))*21/20)
 	s.WriteString(sigFieldName + ":")
 	col := len(sigFieldName) + 1
 	empty := true // nothing but the name or the fold's space on the line
@@ -92,19 +95,24 @@ func (p sigParams) format() string {
 		if kv[0] == "h" && col+n > softLineLen {
 			col = writeHeaderList(&s, kv[1], col)
 		} else {
-			s.WriteString(" " + kv[0] + "=" + kv[1] + ";")
+			s.WriteByte(' ')
+			s.WriteString(kv[0])
+			s.WriteByte('=')
+			s.WriteString(kv[1])
+			s.WriteByte(';')
 			col += n
 		}
 		empty = false
 	}
-	s.WriteString("\r\n")
-	b := " b=" + p.b
-	for i := 0; i < len(b); i += 75 {
-		if i > 0 {
-			s.WriteString("\r\n ")
-		}
-		s.WriteString(b[i:min(i+75, len(b))])
+	// b on lines of 75 characters: " b=" and 72, then " " and 75.
+	s.WriteString("\r\n b=")
+	b, n := p.b, 72
+	for len(b) > n {
+		s.WriteString(b[:n])
+		s.WriteString("\r\n ")
+		b, n = b[n:], 75
 	}
+	s.WriteString(b)
 	s.WriteString("\r\n")
 	return s.String()
 }

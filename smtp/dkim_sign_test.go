@@ -161,3 +161,14 @@ func FuzzSignMatchesGoMsgauth(f *testing.F) {
 		sameAsMsgauth(t, raw, parsedHeader(raw), "ed25519")
 	})
 }
+
+// TestSigFormatAllocs: the field is written into one buffer, sized once:
+// it is made twice per key for every message sent. Not parallel:
+// AllocsPerRun counts the allocations of every goroutine.
+func TestSigFormatAllocs(t *testing.T) {
+	p := sigParams{algo: "rsa-sha256", bh: strings.Repeat("b", 44), domain: testDomain, selector: "bulletin",
+		t: "1773476813", h: strings.Join(signedHeaders(nil), ":"), b: strings.Repeat("s", 344)}
+	if n := testing.AllocsPerRun(100, func() { _ = p.format() }); n > 1 {
+		t.Errorf("format makes %v allocations, want 1", n)
+	}
+}
