@@ -150,6 +150,7 @@ func TestPublicPagesLoadNothingForeign(t *testing.T) {
 	add("erase", res.StatusCode, body)
 	res, body = e.post(change, nil)
 	add("email changed", res.StatusCode, body)
+	e.drain() // the notice to the old address
 	res, body = e.post(pathOf(w.UnsubscribeURL), url.Values{"all": {"1"}})
 	add("unsubscribed", res.StatusCode, body)
 	res, body = e.get("/confirm/bogus")

@@ -263,6 +263,16 @@ func TestEmailChange(t *testing.T) {
 	if v := e.subscriber("second@example.org"); v.ID != ann.ID || v.Email != "Second@Example.org" || v.PendingEmail != "" {
 		t.Fatalf("after confirmation: %+v", v.Subscriber)
 	}
+	// The old address is told, with no link into the subscription it no
+	// longer holds, and without the new address, which a former employer's
+	// mailbox need not learn.
+	ms = e.drain()
+	if len(ms) != 1 || ms[0].Kind != list.MailEmailChanged || ms[0].To != "ann@example.com" {
+		t.Fatalf("after the change mailed %+v, want a notice to the old address", ms)
+	}
+	if n := ms[0]; n.ManageURL != "" || n.UnsubscribeURL != "" || n.ConfirmURL != "" || strings.Contains(n.ReturnPath, "+") {
+		t.Errorf("the notice to the old address carries links or a VERP token: %+v", n)
+	}
 	items, _, _, _ := e.svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: "ann@example.com"})
 	if len(items) != 0 {
 		t.Error("the old address still finds the subscriber")

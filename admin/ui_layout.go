@@ -31,7 +31,7 @@ func (p layoutPage) Base() string {
 // PreviewKinds are the system mails the editor can preview, by form value.
 func (layoutPage) PreviewKinds() [][2]string {
 	return [][2]string{{"confirm", "Confirmation"}, {"reminder", "Reminder"}, {"welcome", "Welcome"},
-		{"email_change", "Address change"}, {"data_access", "Data request"}}
+		{"email_change", "Address change"}, {"email_changed", "Address changed"}, {"data_access", "Data request"}}
 }
 
 // uiLayout shows the campaign layout (the custom one, or the built-in
@@ -130,7 +130,7 @@ func (s *Server) writeLayoutPreview(w http.ResponseWriter, r *http.Request, raw 
 // are the confirmation.
 func previewKind(v string) list.MailKind {
 	switch k := list.MailKind(v); k {
-	case list.MailReminder, list.MailWelcome, list.MailEmailChange, list.MailDataAccess:
+	case list.MailReminder, list.MailWelcome, list.MailEmailChange, list.MailEmailChanged, list.MailDataAccess:
 		return k
 	}
 	return list.MailConfirm

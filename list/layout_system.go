@@ -29,7 +29,7 @@ type systemLayoutLinter interface {
 
 // previewKinds are the system mails the layout editor previews, first the
 // default one.
-var previewKinds = []MailKind{MailConfirm, MailReminder, MailWelcome, MailEmailChange, MailDataAccess}
+var previewKinds = []MailKind{MailConfirm, MailReminder, MailWelcome, MailEmailChange, MailEmailChanged, MailDataAccess}
 
 // SystemLayout returns the system mail layout in use: the custom one, or
 // the built-in one's source.

@@ -85,8 +85,8 @@ func (s *Service) deliverQueued(ctx context.Context, q QueuedMail) error {
 		s.appendEvent(ctx, Event{Subscriber: q.Subscriber, List: q.List, Kind: EventMailFailed, How: HowSystem, At: now, Detail: string(q.Kind) + ": " + err.Error()})
 		// The relay's refusal of the address is a bounce like a
 		// campaign's (deliverability.md); not for a change of address,
-		// whose mail goes to the new, unproven one.
-		if de != nil && !de.Temporary && !de.Unsendable && !de.SenderWide && de.Code >= 500 && q.Kind != MailEmailChange && q.Subscriber != 0 {
+		// whose mails go to the new, unproven address and to the old one.
+		if de != nil && !de.Temporary && !de.Unsendable && !de.SenderWide && de.Code >= 500 && q.Kind != MailEmailChange && q.Kind != MailEmailChanged && q.Subscriber != 0 {
 			s.recordSendFailure(ctx, SendRecord{Subscriber: q.Subscriber}, de)
 		}
 		return s.store.DeleteMail(ctx, q.ID)
@@ -151,6 +151,8 @@ func mailApplies(q QueuedMail, r *Record, sub *Subscription) bool {
 		return sub != nil && sub.State == StateConfirmed && r.Suppression == nil
 	case MailEmailChange:
 		return r.Subscriber.PendingEmail != "" && (q.To == "" || q.To == r.Subscriber.PendingEmail)
+	case MailEmailChanged:
+		return true
 	case MailDataAccess:
 		return true
 	}
@@ -190,6 +192,15 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 		m.ConfirmURL = cfg.BaseURL + "/manage/" + s.tokens.Seal(Token{Purpose: PurposeEmailChange,
 			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Arg: s.pendingArg(r.Subscriber.PendingEmail),
 			Expires: now.Add(dataLinkTTL)})
+	case MailEmailChanged:
+		// The old address: the subscription is no longer its holder's,
+		// so it gets no link into it, and its bounce (it may be a mailbox
+		// that closed) says nothing of the address in use.
+		if q.To != "" {
+			m.To = q.To
+		}
+		m.ManageURL = ""
+		m.ReturnPath = "bounces@" + cfg.BounceDomain
 	case MailDataAccess:
 		m.ConfirmURL = cfg.BaseURL + "/manage/" + s.tokens.Seal(Token{Purpose: PurposeDataAccess,
 			Subscriber: r.Subscriber.ID, Nonce: r.Subscriber.Nonce, Arg: dataActionArg(q.Action),

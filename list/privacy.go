@@ -202,9 +202,14 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token string, o Origin
 		if r.Subscriber.Nonce != t.Nonce || r.Subscriber.PendingEmail != cur.Subscriber.PendingEmail {
 			return fmt.Errorf("%w: this link is no longer valid", ErrInvalidToken)
 		}
+		old := r.Subscriber.Email
 		r.Subscriber.Email, r.Subscriber.Identity, r.Subscriber.PendingEmail = a.Display, a.Identity, ""
 		r.Subscriber.Nonce, r.Subscriber.UpdatedAt = nonce, now
 		fx.Events = append(fx.Events, s.event(r, 0, EventEmailChanged, HowForm, o, now, "confirmed from the new address"))
+		// The old address is told, so that a change its owner did not make
+		// (by someone holding a manage link they forwarded) does not pass
+		// unseen.
+		fx.Mails = append(fx.Mails, QueuedMail{Kind: MailEmailChanged, Subscriber: r.Subscriber.ID, To: old, Due: now, Created: now})
 		return nil
 	})
 	if errors.Is(err, ErrExists) {

@@ -280,7 +280,10 @@ const (
 	MailWelcome     MailKind = "welcome"
 	MailReminder    MailKind = "reminder"
 	MailEmailChange MailKind = "email_change"
-	MailDataAccess  MailKind = "data_access"
+	// MailEmailChanged tells the old address that the subscription moved
+	// to another one: the owner learns of a change they did not make.
+	MailEmailChanged MailKind = "email_changed"
+	MailDataAccess   MailKind = "data_access"
 )
 
 // QueuedMail is a system mail committed with the state change that caused it

@@ -188,6 +188,8 @@ func mailName(k list.MailKind) string {
 		return "confirmation"
 	case list.MailEmailChange:
 		return "address change"
+	case list.MailEmailChanged:
+		return "address changed"
 	case list.MailDataAccess:
 		return "data request"
 	}

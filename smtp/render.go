@@ -48,7 +48,7 @@ type Data struct {
 
 // systemKinds are the system mails, each with KIND.txt (defining a
 // "subject" template) and KIND.html under mail/.
-var systemKinds = []list.MailKind{list.MailConfirm, list.MailWelcome, list.MailReminder, list.MailEmailChange, list.MailDataAccess}
+var systemKinds = []list.MailKind{list.MailConfirm, list.MailWelcome, list.MailReminder, list.MailEmailChange, list.MailEmailChanged, list.MailDataAccess}
 
 // templates are the layouts and system mails, parsed once at New.
 type templates struct {
