@@ -68,22 +68,18 @@ func (s *Server) apiBounces(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, p)
 }
 
-// bounceID is the {id} of a bounce route.
-func bounceID(r *http.Request) (list.BounceID, error) {
+// requestedBounce is the bounce record the {id} of r's route names.
+func (s *Server) requestedBounce(r *http.Request) (list.Bounce, error) {
 	n, err := strconv.ParseUint(mux.Vars(r)["id"], 10, 64)
 	if err != nil || n == 0 {
-		return 0, list.ErrNotFound
+		return list.Bounce{}, list.ErrNotFound
 	}
-	return list.BounceID(n), nil
+	return s.svc.Bounce(r.Context(), list.BounceID(n))
 }
 
 // apiBounce answers GET /api/v1/bounces/{id}: one record, as listed.
 func (s *Server) apiBounce(w http.ResponseWriter, r *http.Request) error {
-	id, err := bounceID(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.svc.Bounce(r.Context(), id)
+	b, err := s.requestedBounce(r)
 	if err != nil {
 		return err
 	}
@@ -107,11 +103,7 @@ func (s *Server) apiBounceRaw(w http.ResponseWriter, r *http.Request) error {
 // bounceRaw is the kept report of the bounce record r names; 404 once the
 // size cap has pruned it.
 func (s *Server) bounceRaw(r *http.Request) ([]byte, error) {
-	id, err := bounceID(r)
-	if err != nil {
-		return nil, err
-	}
-	b, err := s.svc.Bounce(r.Context(), id)
+	b, err := s.requestedBounce(r)
 	if err != nil {
 		return nil, err
 	}

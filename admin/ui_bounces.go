@@ -68,11 +68,7 @@ type bouncePage struct {
 // uiBounce shows one record and, when kept, its report taken apart as the
 // outbox shows a message: an unknown record is there to be read.
 func (s *Server) uiBounce(w http.ResponseWriter, r *http.Request) error {
-	id, err := bounceID(r)
-	if err != nil {
-		return err
-	}
-	b, err := s.svc.Bounce(r.Context(), id)
+	b, err := s.requestedBounce(r)
 	if err != nil {
 		return err
 	}
@@ -83,23 +79,19 @@ func (s *Server) uiBounce(w http.ResponseWriter, r *http.Request) error {
 			// whole, as text.
 			pg.Mail = shownMail{Text: string(b.Raw[:min(len(b.Raw), maxShownPart)])}
 		}
-		base := "/admin/bounces/" + strconv.FormatUint(uint64(id), 10)
+		base := "/admin/bounces/" + strconv.FormatUint(uint64(b.ID), 10)
 		pg.Raw, pg.HTMLURL = base+"/raw", base+"/html"
 	}
 	return s.uiPage(w, r, http.StatusOK, "bounce", "bounces", pg, "")
 }
 
-// uiBounceRaw answers a record's report as received, as plain text in a
-// sandbox: it comes from anyone who can send mail.
+// uiBounceRaw answers a record's report as received, as plain text.
 func (s *Server) uiBounceRaw(w http.ResponseWriter, r *http.Request) error {
 	raw, err := s.bounceRaw(r)
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", "sandbox")
-	_, err = w.Write(raw)
-	return err
+	return writeRawMail(w, raw)
 }
 
 // uiBounceHTML answers the HTML part of a record's report for its frame.
@@ -108,9 +100,5 @@ func (s *Server) uiBounceHTML(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	m, err := parseMail(raw)
-	if err != nil {
-		return err
-	}
-	return writeMailHTML(w, m.HTML)
+	return writeHTMLPart(w, raw)
 }

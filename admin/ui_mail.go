@@ -186,6 +186,11 @@ func (s *Server) uiOutboxHTML(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return writeHTMLPart(w, raw)
+}
+
+// writeHTMLPart answers the HTML part of a whole message for its frame.
+func writeHTMLPart(w http.ResponseWriter, raw []byte) error {
 	m, err := parseMail(raw)
 	if err != nil {
 		return err
@@ -232,8 +237,14 @@ func (s *Server) uiOutboxRaw(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return writeRawMail(w, raw)
+}
+
+// writeRawMail answers a whole message as plain text, in a sandbox: a
+// received one comes from anyone who can send mail.
+func writeRawMail(w http.ResponseWriter, raw []byte) error {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", "sandbox")
-	_, err = w.Write(raw)
+	_, err := w.Write(raw)
 	return err
 }
