@@ -44,12 +44,12 @@ func newManagePage(mv list.ManageView, r *http.Request, privacy string, m fieldM
 	p := managePage{View: mv, Name: mv.Subscriber.Name, PrivacyURL: privacy, Marks: m}
 	typed := r != nil && r.PostForm != nil && r.PostForm.Get("action") == "save"
 	if r != nil && r.PostForm != nil {
-		p.NewEmail = r.PostForm.Get("email")
+		p.NewEmail = retyped(r, "email")
 	}
 	value := func(a string) string { return mv.Subscriber.Attributes[a] }
 	if typed {
-		p.Name = r.PostForm.Get("name")
-		value = func(a string) string { return r.PostForm.Get(attrPrefix + a) }
+		p.Name = retyped(r, "name")
+		value = func(a string) string { return retyped(r, attrPrefix+a) }
 	}
 	p.Attrs = attrFields(mv.Attributes, value, p.Marks)
 	want := map[string]bool{}
@@ -70,6 +70,17 @@ func newManagePage(mv list.ManageView, r *http.Request, privacy string, m fieldM
 		p.Lists = append(p.Lists, ml)
 	}
 	return p
+}
+
+// retyped is what was posted in field name, to show again in a refused
+// form: a value that is not UTF-8 text is left out, as the page is UTF-8
+// and the message asks for it to be typed again.
+func retyped(r *http.Request, name string) string {
+	v := r.PostForm.Get(name)
+	if !utf8.ValidString(v) {
+		return ""
+	}
+	return v
 }
 
 // renderManage shows the preference page with a notice.

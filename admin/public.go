@@ -223,8 +223,8 @@ func (s *Server) renderSubscribe(w http.ResponseWriter, status int, l list.List,
 	}
 	typed := func(string) string { return "" }
 	if r != nil {
-		p.Email, p.Name = r.PostForm.Get("email"), r.PostForm.Get("name")
-		typed = func(a string) string { return r.PostForm.Get(attrPrefix + a) }
+		p.Email, p.Name = retyped(r, "email"), retyped(r, "name")
+		typed = func(a string) string { return retyped(r, attrPrefix+a) }
 	}
 	p.Attrs = attrFields(l.Attributes, typed, p.Marks)
 	return s.pub.render(w, status, "subscribe", view{Title: l.Name, Data: p, Error: msg})

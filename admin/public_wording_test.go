@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -122,6 +123,11 @@ func TestPublicFormWording(t *testing.T) {
 			if m := alertRE.FindStringSubmatch(body); m != nil && strings.Contains(m[1], bad) {
 				t.Errorf("%s: the message says %q: %s", c.name, bad, m[1])
 			}
+		}
+		// The page is UTF-8: a value that is not is asked for again, not
+		// shown back as the bytes it was.
+		if !utf8.ValidString(body) {
+			t.Errorf("%s: the page shown again is not UTF-8", c.name)
 		}
 	}
 }
