@@ -199,6 +199,9 @@ func TestEmailChange(t *testing.T) {
 	e := newEnv(t)
 	manage := e.manageOf("ann@example.com")
 	e.confirmed("zed@example.com")
+	if res, body := e.post(manage, url.Values{"action": {"save"}, "name": {"Ann Lee"}, "list": {"newsletter"}}); res.StatusCode != 200 {
+		t.Fatalf("naming ann = %d\n%s", res.StatusCode, body)
+	}
 	ann := e.subscriber("ann@example.com")
 
 	res, body := e.post(manage, url.Values{"action": {"email"}, "email": {"postmaster@example.org"}})
@@ -221,6 +224,9 @@ func TestEmailChange(t *testing.T) {
 	// other: with ann's manage link, a typo's owner could run her account.
 	if ms[0].ManageURL != "" || ms[0].UnsubscribeURL != "" {
 		t.Errorf("the change mail to the unproven address carries ann's links: manage %q, unsubscribe %q", ms[0].ManageURL, ms[0].UnsubscribeURL)
+	}
+	if ms[0].ToName != "" || ms[0].Subscriber == nil || ms[0].Subscriber.Name != "" || len(ms[0].Subscriber.Attributes) != 0 {
+		t.Errorf("the change mail to the unproven address carries ann's name or attributes: %q %+v", ms[0].ToName, ms[0].Subscriber)
 	}
 	first := pathOf(ms[0].ConfirmURL)
 	if v := e.subscriber("ann@example.com"); v.Email != "ann@example.com" || v.PendingEmail != "first@example.org" {

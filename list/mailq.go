@@ -180,9 +180,12 @@ func (s *Service) buildSystemMessage(q QueuedMail, r *Record, l *List, sub *Subs
 	case MailEmailChange:
 		m.To = r.Subscriber.PendingEmail
 		// Nobody has proven they hold the new address yet (it may be a
-		// typo, or a stranger's): it gets its confirmation link and no
-		// other, never the owner's manage link.
+		// typo, or a stranger's): it gets its confirmation link and
+		// nothing of the owner's, neither their manage link nor their
+		// name or attributes.
 		m.ManageURL = ""
+		anon := Subscriber{ID: r.Subscriber.ID, Email: r.Subscriber.PendingEmail, Attributes: map[string]string{}}
+		m.Subscriber, m.ToName = &anon, ""
 		// The new address is not proven yet: its bounce must not count
 		// against the subscriber, whose VERP token would blocklist the
 		// address still in use (a typo, or a stranger's request, would
