@@ -121,6 +121,8 @@ func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch link.Kind {
+	case list.LinkSample:
+		return s.samplePage(w)
 	case list.LinkEmailChange:
 		return s.pub.render(w, http.StatusOK, "email_change", view{Title: "Confirm your new address", Data: s.linkPage(link)})
 	case list.LinkDataAccess:
@@ -131,6 +133,14 @@ func (s *Server) manageForm(w http.ResponseWriter, r *http.Request) error {
 		return s.pub.render(w, http.StatusOK, "data_access", view{Title: title, Data: s.linkPage(link)})
 	}
 	return s.renderManage(w, http.StatusOK, link.View, nil, "")
+}
+
+// samplePage answers the manage link of a test message, which names no
+// subscriber, whatever is asked of it: a tester who follows it sees what
+// it is rather than a broken link.
+func (s *Server) samplePage(w http.ResponseWriter) error {
+	return s.pub.render(w, http.StatusOK, "sample", view{Title: "A link from a test message",
+		Data: linkPage{PrivacyURL: s.svc.Config().PrivacyURL}})
 }
 
 func (s *Server) linkPage(link list.ManageLink) linkPage {
@@ -149,6 +159,8 @@ func (s *Server) managePost(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch link.Kind {
+	case list.LinkSample:
+		return s.samplePage(w)
 	case list.LinkEmailChange:
 		return s.confirmEmailChange(w, r, token)
 	case list.LinkDataAccess:

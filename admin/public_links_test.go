@@ -142,7 +142,8 @@ func TestUnsubscribeAgain(t *testing.T) {
 
 // TestTestSendOneClick: a test message carries the headers of a real one,
 // and its one-click link, which names no subscriber, answers 200 as
-// RFC 8058 receivers expect, changing nothing.
+// RFC 8058 receivers expect, changing nothing; its manage link opens a
+// page that says it came from a test.
 func TestTestSendOneClick(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -167,5 +168,26 @@ func TestTestSendOneClick(t *testing.T) {
 	}
 	if got := e.state("ann@example.org", "newsletter"); got != list.StateConfirmed {
 		t.Errorf("ann is %s after a test message's one-click, want confirmed", got)
+	}
+	// Its manage link names nobody either: a page says where it comes
+	// from, whatever is posted to it.
+	manage := pathOf(ms[0].ManageURL)
+	res, text = e.get(manage)
+	if res.StatusCode != 200 || !strings.Contains(text, "comes from a test message") {
+		t.Errorf("a test message's manage link = %d\n%s", res.StatusCode, text)
+	}
+	res, text = e.post(manage, url.Values{"action": {"unsubscribe_all"}})
+	if res.StatusCode != 200 || !strings.Contains(text, "Nothing was changed") {
+		t.Errorf("a post to a test message's manage link = %d\n%s", res.StatusCode, text)
+	}
+	forged := []byte(manage)
+	if forged[len(forged)-1] == 'a' {
+		forged[len(forged)-1] = 'b'
+	} else {
+		forged[len(forged)-1] = 'a'
+	}
+	res, _ = e.get(string(forged))
+	if res.StatusCode != 400 {
+		t.Errorf("a forged manage link = %d, want 400", res.StatusCode)
 	}
 }

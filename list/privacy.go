@@ -40,6 +40,9 @@ const (
 	LinkManage      LinkKind = "manage"
 	LinkEmailChange LinkKind = "email_change"
 	LinkDataAccess  LinkKind = "data_access"
+	// LinkSample is the manage link of a test message, which names no
+	// subscriber: it opens a page that says so.
+	LinkSample LinkKind = "sample"
 )
 
 // ManageLink is an opened /manage/{token} link.
@@ -58,6 +61,9 @@ type ManageLink struct {
 // link, an address-change confirmation, or a data-access confirmation.
 // It changes nothing.
 func (s *Service) OpenManageLink(ctx context.Context, token string) (ManageLink, error) {
+	if t, err := s.tokens.Open(PurposeManage, token, s.Now()); err == nil && t.Subscriber == 0 {
+		return ManageLink{Kind: LinkSample}, nil
+	}
 	mv, err := s.ManageInfo(ctx, token)
 	if err == nil {
 		return ManageLink{Kind: LinkManage, Subscriber: mv.Subscriber, View: mv}, nil
