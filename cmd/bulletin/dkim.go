@@ -235,6 +235,8 @@ func printDNS(ctx context.Context, in *instance, w io.Writer) error {
 	} else {
 		fmt.Fprintf(w, "; DKIM: the keys of --dkim-sign %s (%s)\n", cfg.DKIMSign, how)
 	}
+	// A record removed too early fails the mail its key signed before.
+	fmt.Fprintln(w, "; keep the record of a key that no longer signs published for a few weeks: mail it signed is still checked")
 	for _, line := range smtp.DNSRecords(signingDomain(cfg), cfg.BounceDomain, selector, keys, relayHost(cfg.Relay)) {
 		fmt.Fprintln(w, line)
 	}
