@@ -387,7 +387,9 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 			// bounce of anyone.
 			b.Kind = BounceUnknown
 		}
-		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown && !countedKinds[b.Kind]
+		// A policy refusal is the sender's own problem (DESIGN): never
+		// counted against the person, nor as the campaign's bounce.
+		b.Counted = bp.ok && b.Action != "delayed" && b.Kind != BounceUnknown && b.Kind != BouncePolicy && !countedKinds[b.Kind]
 		if b.Counted {
 			again, err := s.bouncedBefore(ctx, bp, &b, firstOf(r.MessageIDs))
 			if err != nil {

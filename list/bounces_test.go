@@ -136,9 +136,13 @@ func TestRecordDeliveryFailure(t *testing.T) {
 	if err != nil || len(bs) != 2 || bs[1].Email != "b@example.com" || !bs[1].Counted || bs[1].Subscriber != sb.ID {
 		t.Errorf("records = %+v, %v", bs, err)
 	}
+	if len(bs) == 2 && (bs[0].Kind != list.BouncePolicy || bs[0].Counted) {
+		t.Errorf("policy record = %+v, want recorded, not counted", bs[0])
+	}
+	// A policy refusal is the sender's problem: not the campaign's bounce.
 	got, _ := f.db.Campaign(ctx, c.ID)
-	if got.Stats.Bounced != 2 {
-		t.Errorf("campaign Bounced = %d, want 2", got.Stats.Bounced)
+	if got.Stats.Bounced != 1 {
+		t.Errorf("campaign Bounced = %d, want 1 (the hard bounce)", got.Stats.Bounced)
 	}
 }
 
