@@ -228,6 +228,11 @@ func (s *Service) campaignMessage(c *Campaign, sb *Subscriber, l *List, cfg Conf
 	m.UnsubscribeURL, m.UnsubscribeMailto = s.unsubscribeLinks(sb.ID, l.ID, c.ID, cfg)
 	m.ManageURL = s.manageURL(*sb, cfg)
 	m.ReturnPath = s.bounceAddress(sb.ID, c.ID, cfg)
+	if sb.ID != 0 {
+		// A test send (no subscriber) gets fresh ids: its copies are
+		// different messages to different testers.
+		m.MessageID = s.tokens.MessageIDOf(c.ID, sb.ID)
+	}
 	s.addTracking(m, c, sb, cfg)
 	return m
 }

@@ -44,6 +44,10 @@ type Message struct {
 	// ClickURL is a prefix to which the escaped target URL is appended.
 	OpenURL  string
 	ClickURL string
+	// MessageID, when set, is the Message-ID's local part (the sender adds
+	// its domain): a campaign message's is the same for every copy
+	// (Tokens.MessageIDOf); otherwise the sender makes a fresh one.
+	MessageID string
 	// Layout, when set, is the custom layout to wrap the message in instead
 	// of the default one: the campaign layout for a campaign message, the
 	// system mail layout for a system mail.

@@ -25,6 +25,9 @@ const (
 	PurposeEmailChange
 	PurposeDataAccess
 	PurposeTrack
+	// purposeMessageID keys the MAC of a campaign message's Message-ID
+	// (MessageIDOf); no token is made for it.
+	purposeMessageID
 )
 
 // macLen is the MAC length in bytes: 96 bits, as DESIGN.md asks.
@@ -125,6 +128,25 @@ func (k *Tokens) mac(p Purpose, body []byte) []byte {
 	m.Write([]byte{byte(p)})
 	m.Write(body)
 	return m.Sum(make([]byte, 0, sha256.Size))[:macLen]
+}
+
+// messageIDEncoding is base32hex in lower case, without padding: it keeps
+// the byte order, so that a campaign's Message-IDs sort by recipient.
+var messageIDEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").WithPadding(base32.NoPadding)
+
+// MessageIDOf is the Message-ID local part of campaign c's message to
+// subscriber sb: the same for every copy, so that a copy sent again after
+// a crash (at most a commit group's worth) can be dropped by the receiver
+// as the duplicate it is. The campaign and the subscriber, in big-endian
+// order, lead, so that a run's ids land at the end of the store's index;
+// 96 bits of MAC keep it unguessable, as a bounce that quotes it is acted
+// upon.
+func (k *Tokens) MessageIDOf(c CampaignID, sb SubscriberID) string {
+	var b [28]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(c))
+	binary.BigEndian.PutUint64(b[8:16], uint64(sb))
+	copy(b[16:], k.mac(purposeMessageID, b[:16]))
+	return messageIDEncoding.EncodeToString(b[:])
 }
 
 // AddressHash is the keyed hash of an address identity under which its

@@ -114,3 +114,27 @@ func FuzzTokenOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestMessageIDOf: a campaign message's Message-ID is the same for every
+// copy, differs between recipients, campaigns and instances, and sorts by
+// campaign then recipient.
+func TestMessageIDOf(t *testing.T) {
+	t.Parallel()
+	k := NewTokens([]byte("0123456789abcdef0123456789abcdef"))
+	other := NewTokens([]byte("fedcba9876543210fedcba9876543210"))
+	a := k.MessageIDOf(7, 41)
+	if a != k.MessageIDOf(7, 41) {
+		t.Error("two copies of one message got different ids")
+	}
+	if a == k.MessageIDOf(7, 42) || a == k.MessageIDOf(8, 41) || a == other.MessageIDOf(7, 41) {
+		t.Error("ids of different messages, or of another instance, are equal")
+	}
+	if !(a < k.MessageIDOf(7, 42) && k.MessageIDOf(7, 300) < k.MessageIDOf(8, 1)) {
+		t.Error("ids do not sort by campaign, then recipient")
+	}
+	for _, r := range a {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'v') {
+			t.Fatalf("id %q holds %q", a, r)
+		}
+	}
+}

@@ -49,6 +49,21 @@ func (s *Sender) newIDs() (id, boundary string, err error) {
 	return sortableBase32.EncodeToString(b[:16]), "=_" + hex.EncodeToString(b[16:]), nil
 }
 
+// validIDLocal reports whether a given Message-ID local part is plain
+// letters and digits, as Bulletin makes them: nothing that could end the
+// field or the angle brackets.
+func validIDLocal(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
 // build makes the RFC 5322 message of m from its rendered parts.
 func (s *Sender) build(m *list.Message, r *rendered) (*built, error) {
 	h, b, err := s.headers(m, r)
@@ -58,6 +73,12 @@ func (s *Sender) build(m *list.Message, r *rendered) (*built, error) {
 	id, boundary, err := s.newIDs()
 	if err != nil {
 		return nil, err
+	}
+	if m.MessageID != "" {
+		if !validIDLocal(m.MessageID) {
+			return nil, fmt.Errorf("smtp: Message-ID %q is not letters and digits", m.MessageID)
+		}
+		id = m.MessageID
 	}
 	b.messageID = id + "@" + s.domain
 	// Message-ID and Content-Type go after the identity headers.

@@ -290,6 +290,26 @@ func TestCampaignSurvivesKill(t *testing.T) {
 	if dups > 64 {
 		t.Errorf("%d duplicates, want at most 64", dups)
 	}
+	// A copy sent again is the same message: its Message-ID is the first
+	// copy's, so that the receiver can drop it.
+	ids := map[string]map[string]bool{}
+	for _, m := range sk.messages() {
+		h, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, to := range m.To {
+			if ids[to] == nil {
+				ids[to] = map[string]bool{}
+			}
+			ids[to][h.Header.Get("Message-ID")] = true
+		}
+	}
+	for to, set := range ids {
+		if len(set) != 1 {
+			t.Errorf("%s got %d copies with different Message-IDs: %v", to, len(set), set)
+		}
+	}
 }
 
 // dsnFor writes a delivery status notification for a message the sink got.

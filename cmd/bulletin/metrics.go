@@ -31,7 +31,7 @@ func newMetrics() *metrics {
 		}, []string{"outcome"}),
 		sendTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "bulletin_send_duration_seconds",
-			Help:    "Time to hand one campaign message to the relay or the outbox.",
+			Help:    "Time to hand one campaign message to the relay or the outbox, waits for the rate limit and a free connection included.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
 		httpTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
