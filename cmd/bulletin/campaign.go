@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"runtime"
 	"slices"
@@ -241,6 +242,11 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 	var p list.Progress
 	for ctx.Err() == nil {
 		if p, err = followProgress(ctx, path+"/progress", token, pp); err != nil && ctx.Err() == nil {
+			var op *net.OpError
+			if errors.As(err, &op) && op.Op == "dial" {
+				// The server it followed went away: a restart, a stop.
+				return fmt.Errorf("the server at %s stopped answering (%v); campaign %d resumes when it starts again: follow it then with campaign send --server", base, op.Err, id)
+			}
 			return err
 		}
 		if end, err := progressEnded(p); end {

@@ -160,3 +160,34 @@ func TestProgressRemainingUnknown(t *testing.T) {
 		}
 	}
 }
+
+// TestCampaignSendRemoteServerStops: when the server being followed stops,
+// a remote send says so, and that the campaign resumes with the server,
+// instead of a bare dial error.
+func TestCampaignSendRemoteServerStops(t *testing.T) {
+	t.Parallel()
+	_, s, _, id := startSeeded(t, 240)
+	env := map[string]string{"BULLETIN_TOKEN": "admin:" + testPassword}
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(t.Context(), []string{"campaign", "send", "--server", s.base, fmt.Sprint(id)}, func(k string) string { return env[k] }, out, out)
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "running [") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never followed:\n%s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.shutdown(t)
+	select {
+	case err := <-done:
+		code := exitCode(err, out)
+		if code != 1 || !strings.Contains(out.String(), "stopped answering") || !strings.Contains(out.String(), "resumes when it starts again") {
+			t.Errorf("remote send after the server stopped = exit %d:\n%s", code, out.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the remote send did not end when the server stopped")
+	}
+}
