@@ -713,3 +713,61 @@ func TestPastSendAtRefused(t *testing.T) {
 		t.Errorf("audit after scheduling = %+v, %v; want campaign.schedule last", es, err)
 	}
 }
+
+// TestCampaignPolicyPauseRetries: a relay that refuses most recipients for
+// sender policy pauses the campaign; those refused before the pause are
+// deferred, not written off, and once the cause is fixed and the campaign
+// resumed, everyone gets it once. A recipient refused for policy twice is
+// a policy bounce.
+func TestCampaignPolicyPauseRetries(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	onAny := population(t, f, 100)
+	var blocked atomic.Bool
+	blocked.Store(true)
+	var always string
+	for email := range onAny {
+		always = email
+		break
+	}
+	f.mail.answer = func(m *list.Message) error {
+		if blocked.Load() || m.To == always {
+			return &list.DeliveryError{Code: 550, Status: "5.7.1", Text: "blocked for spam", Policy: true}
+		}
+		return nil
+	}
+	c := newCampaign(t, f, "a", "b", "c")
+	startRunner(t, f, list.RunnerOptions{Workers: 2, Poll: 10 * time.Millisecond, Backoff: []time.Duration{50 * time.Millisecond}})
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionSend, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	paused := waitStatus(t, f, c.ID, list.StatusPaused)
+	if paused.Stats.Failed != 0 || paused.Stats.Deferred == 0 || !strings.Contains(paused.Reason, "sender policy") {
+		t.Fatalf("paused with stats %+v, reason %q; want the refused deferred, none failed", paused.Stats, paused.Reason)
+	}
+	blocked.Store(false)
+	if _, err := f.svc.CampaignAction(t.Context(), c.ID, list.ActionResume, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	done := waitStatus(t, f, c.ID, list.StatusFinished)
+	if done.Stats.Sent != len(onAny)-1 || done.Stats.Failed != 1 || done.Stats.Deferred != 0 {
+		t.Fatalf("stats = %+v, want %d sent and the one refused twice failed", done.Stats, len(onAny)-1)
+	}
+	got := map[string]int{}
+	for _, m := range f.mail.sent() {
+		got[m.To]++
+	}
+	for email := range onAny {
+		want := 1
+		if email == always {
+			want = 0
+		}
+		if got[email] != want {
+			t.Errorf("%s got %d copies, want %d", email, got[email], want)
+		}
+	}
+	bs, err := f.db.Bounces(t.Context(), list.BounceFilter{Campaign: c.ID})
+	if err != nil || len(bs) != 1 || bs[0].Kind != list.BouncePolicy || bs[0].Email != always {
+		t.Errorf("bounce records = %+v, %v; want one policy record for %s", bs, err, always)
+	}
+}

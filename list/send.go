@@ -98,6 +98,13 @@ func (r *run) classify(ctx context.Context, res result, err error) result {
 		res.pause = fmt.Sprintf("the relay refused the sender: %d %s %s", de.Code, de.Status, de.Text)
 	case de.Temporary:
 		res = r.defer_(res, de, false)
+	case de.Policy && res.rec.Attempts == 0:
+		// A policy refusal may be the sender's standing of the moment
+		// (the refusals that pause a campaign are), not this recipient's
+		// rule: it is tried once more after the back-off, so that those
+		// refused before a pause get the campaign after the resume. A
+		// second one is the recipient's policy bounce.
+		res = r.defer_(res, de, false)
 	default:
 		res = r.outcome(res, OutcomeFailed, de)
 		r.s.recordSendFailure(ctx, res.rec, de)
