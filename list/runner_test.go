@@ -742,6 +742,12 @@ func TestCampaignPolicyPauseRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	paused := waitStatus(t, f, c.ID, list.StatusPaused)
+	// The pause is stored first; the outcomes of the messages under way
+	// follow in their commit group.
+	for deadline := time.Now().Add(10 * time.Second); paused.Stats.Deferred == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		paused = waitStatus(t, f, c.ID, list.StatusPaused)
+	}
 	if paused.Stats.Failed != 0 || paused.Stats.Deferred == 0 || !strings.Contains(paused.Reason, "sender policy") {
 		t.Fatalf("paused with stats %+v, reason %q; want the refused deferred, none failed", paused.Stats, paused.Reason)
 	}
