@@ -162,8 +162,15 @@ func TestTestSend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := parseMessage(t, raw).msg.Header.Get("Subject"); got != "[Test] Issue 12: spring is here, Ann" {
+	p := parseMessage(t, raw)
+	if got := p.msg.Header.Get("Subject"); got != "[Test] Issue 12: spring is here, Ann" {
 		t.Errorf("Subject = %q", got)
+	}
+	// The footer says it is a test, not that the tester subscribed.
+	for _, part := range []string{"text/plain", "text/html"} {
+		if !strings.Contains(p.parts[part], "This is a test of the mail that subscribers of") || strings.Contains(p.parts[part], "because you subscribed") {
+			t.Errorf("%s footer of a test:\n%s", part, p.parts[part])
+		}
 	}
 }
 

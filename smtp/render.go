@@ -39,6 +39,9 @@ type Data struct {
 	Action string
 	// Advertisement asks the layout for the advertisement notice.
 	Advertisement bool
+	// Test marks a test send: the footer says the mail is a test, not
+	// that the tester subscribed.
+	Test bool
 	// Text is the list's own wording of a confirm or welcome mail.
 	Text string
 	// Body is the rendered body inside a layout: template.HTML in the HTML
@@ -332,6 +335,7 @@ func data(m *list.Message) *Data {
 	if m.Campaign != nil && m.Kind == "" {
 		d.Advertisement = m.Campaign.Advertisement
 	}
+	d.Test = m.Test
 	if m.List != nil {
 		switch m.Kind {
 		case list.MailConfirm:
