@@ -423,6 +423,18 @@ func TestMarkdownAutolinkActions(t *testing.T) {
 	if !strings.Contains(html, `<a href="`+m.UnsubscribeURL+`">`) {
 		t.Errorf("the autolink with spaces in its action is no link:\n%s", html)
 	}
+	// A link field stays an autolink on a base URL that linkify does not
+	// take, localhost or an IP address, as a test server's is.
+	m = testMessage()
+	m.Campaign.Format, m.Campaign.Body = list.FormatMarkdown, "Change your details: <{{.ManageURL}}>\n"
+	m.ManageURL = "http://127.0.0.1:8080/manage/m7bbbbbbbbbbbbbbbbbbbbbbbb"
+	if raw, err = newTestSender(t, nil).Preview(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	p = parseMessage(t, raw)
+	if want := `<a href="` + m.ManageURL + `">`; !strings.Contains(p.parts["text/html"], want) || strings.Contains(p.parts["text/plain"], "<http") {
+		t.Errorf("an autolink on an IP base URL:\n%s\n%s", p.parts["text/html"], p.parts["text/plain"])
+	}
 }
 
 // TestHeaderErrorsHideValues: a refused address or URL is not quoted in

@@ -226,22 +226,40 @@ func (s *Sender) campaign(c *list.Campaign, l *list.Layout) (*campaignTemplates,
 // "<{{.ManageURL}}>".
 var autolinkAction = regexp.MustCompile(`<(\{\{[^{}]*\}\})>`)
 
+// linkFieldAction matches an action that prints one of Bulletin's own link
+// fields, which stay in the Markdown (linkFields).
+var linkFieldAction = regexp.MustCompile(`^\{\{-?\s*\.(UnsubscribeURL|ManageURL|ConfirmURL|PrivacyURL)\s*-?\}\}$`)
+
+// unbracket drops the angle brackets around an action, except around a
+// link field: that one prints the URL itself into the Markdown, where the
+// brackets make an autolink whatever its host, which linkify alone does not
+// for localhost or an IP address.
+func unbracket(autolink string) string {
+	inner := autolink[1 : len(autolink)-1]
+	if linkFieldAction.MatchString(inner) {
+		return autolink
+	}
+	return inner
+}
+
 func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 	t := &campaignTemplates{markdown: c.Format == list.FormatMarkdown, document: isDocument(c.Body)}
-	body := c.Body
+	body, htmlBody := c.Body, c.Body
 	if t.markdown {
 		// Markdown does not take an autolink around an action for a link
 		// when it converts the template itself (for the text part), nor
 		// around a held value's token. The action alone becomes the bare
-		// URL, which the GFM linkify extension turns into the same link.
+		// URL, which the GFM linkify extension turns into the same link;
+		// a link field keeps its brackets for the HTML part (unbracket).
 		body = autolinkAction.ReplaceAllString(body, "$1")
+		htmlBody = autolinkAction.ReplaceAllStringFunc(htmlBody, unbracket)
 	}
 	var err error
 	if t.subject, err = texttemplate.New("subject").Option("missingkey=zero").Parse(c.Subject); err != nil {
 		return nil, &TemplateError{"subject", err}
 	}
 	if t.markdown {
-		t.mdBody, err = parseMarkdownBody(body)
+		t.mdBody, err = parseMarkdownBody(htmlBody)
 	} else {
 		t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(body)
 	}
