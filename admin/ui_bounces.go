@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,8 +19,9 @@ type bouncesPage struct {
 	// Campaign is the campaign filter as typed, kept on the form.
 	Campaign string
 	Kinds    []list.BounceKind
-	// Next is the query of the following page, empty on the last.
-	Next string
+	// Next is the query of the following page, empty on the last: a
+	// template.URL, as html/template would escape its "=" and "&".
+	Next template.URL
 }
 
 // uiBounces shows the bounce records, oldest first as the API pages them,
@@ -47,12 +49,12 @@ func (s *Server) uiBounces(w http.ResponseWriter, r *http.Request) error {
 	pg.Bounces, pg.Total = bs, total
 	if next != nil {
 		v := url.Values{"after": {strconv.FormatUint(uint64(*next), 10)}}
-		for _, k := range []string{"kind", "email", "campaign"} {
+		for _, k := range []string{"kind", "email", "campaign", "limit"} {
 			if q.Get(k) != "" {
 				v.Set(k, q.Get(k))
 			}
 		}
-		pg.Next = v.Encode()
+		pg.Next = template.URL(v.Encode())
 	}
 	return s.uiPage(w, r, http.StatusOK, "bounces", "bounces", pg, "")
 }

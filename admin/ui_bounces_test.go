@@ -1,7 +1,9 @@
 package admin
 
 import (
+	"html"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -48,6 +50,18 @@ func TestBounceRecordsReadable(t *testing.T) {
 	res, text = s.get("/admin/bounces/1/raw")
 	if res.StatusCode != 200 || text != raw || res.Header.Get("Content-Security-Policy") != "sandbox" || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/plain") {
 		t.Errorf("raw report = %d %v", res.StatusCode, res.Header)
+	}
+	// Paging: the link to the later records leads to them.
+	if err := u.svc.HandleInbound(t.Context(), list.InboundReport{Rcpt: list.RcptBounce, Raw: []byte("second")}); err != nil {
+		t.Fatal(err)
+	}
+	_, body = s.get("/admin/bounces?limit=1")
+	next := regexp.MustCompile(`href="(/admin/bounces\?[^"]+)">Later records`).FindStringSubmatch(body)
+	if next == nil || strings.Contains(body, `href="/admin/bounces/2"`) {
+		t.Fatalf("first page of one record:\n%s", body)
+	}
+	if _, body = s.get(html.UnescapeString(next[1])); !strings.Contains(body, `href="/admin/bounces/2"`) || strings.Contains(body, `href="/admin/bounces/1"`) {
+		t.Errorf("the later records' page (%s) does not show record 2 alone:\n%s", next[1], body)
 	}
 	if _, body := s.get("/admin/bounces?kind=hard"); !strings.Contains(body, "No record matches these filters") {
 		t.Errorf("a filter that matches nothing:\n%s", body)
