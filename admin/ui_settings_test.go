@@ -164,6 +164,10 @@ func TestUISettingsSave(t *testing.T) {
 	if st, _ := u.svc.Settings(t.Context()); st.Domain != "xn--bcher-kva.example" || st.From != "Bücher <news@xn--bcher-kva.example>" {
 		t.Errorf("stored domain %q and sender %q, want their xn-- forms", st.Domain, st.From)
 	}
+	// A refused one is quoted as typed, not in a garbled xn-- form.
+	if res, body := s.post("/admin/settings", url.Values{"domain": {"bü cher.example"}}); res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "“bü cher.example” is not a valid domain") {
+		t.Errorf("an international domain with a space = %d\n%s", res.StatusCode, body)
+	}
 	// Links have no path prefix to follow: a base URL with one is refused,
 	// and so is a domain that no DNS name can be.
 	res, body = s.post("/admin/settings", url.Values{"base_url": {"https://news.example/letters"}, "domain": {"-x-.example"}})

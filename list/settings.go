@@ -387,7 +387,9 @@ func ValidMailDomain(d string) bool {
 // is returned as given, for ValidMailDomain to refuse.
 func ASCIIDomain(d string) string {
 	d = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(d)), ".")
-	if a, err := idnaProfile.ToASCII(d); err == nil {
+	// The lenient profile converts even a name with a space: only a valid
+	// result is taken, so that a refusal quotes what was typed.
+	if a, err := idnaProfile.ToASCII(d); err == nil && ValidHostName(a) {
 		return a
 	}
 	return d
