@@ -138,6 +138,7 @@ func validateCampaign(c *Campaign) error {
 		return err
 	}
 	if c.From != "" {
+		c.From = ASCIISender(c.From)
 		if err := CheckFrom(c.From); err != nil {
 			return err
 		}

@@ -47,6 +47,9 @@ func validateList(l *List) error {
 		return fmt.Errorf("%w: optin must be \"double\" or \"single\"", ErrInvalid)
 	}
 	if l.From != "" {
+		// An international domain is kept in its xn-- form, as the
+		// settings keep the instance's sender.
+		l.From = ASCIISender(l.From)
 		if err := CheckFrom(l.From); err != nil {
 			return err
 		}

@@ -404,3 +404,20 @@ func TestListTextTooLongSaysWhich(t *testing.T) {
 		t.Errorf("UpdateList with a long confirmation text = %v", err)
 	}
 }
+
+// TestSenderInternationalDomain: a list's and a campaign's own sender take
+// an international domain as typed and keep it in its xn-- form, as the
+// instance's sender does.
+func TestSenderInternationalDomain(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	l, err := f.svc.CreateList(t.Context(), list.List{Slug: "mueller", Name: "Müller", From: "Müller <news@müller.example>"}, list.Origin{})
+	if err != nil || l.From != "Müller <news@xn--mller-kva.example>" {
+		t.Fatalf("list sender = %q, %v; want its xn-- form", l.From, err)
+	}
+	from, subject, body := "News <news@bücher.example>", "Hi", "Hello"
+	c, err := f.svc.CreateCampaign(t.Context(), list.CampaignInput{From: &from, Subject: &subject, Body: &body}, list.Origin{})
+	if err != nil || c.From != "News <news@xn--bcher-kva.example>" {
+		t.Fatalf("campaign sender = %q, %v; want its xn-- form", c.From, err)
+	}
+}
