@@ -184,28 +184,22 @@ func isTokenByte(c byte) bool {
 // soft bounces since the given time, from their events. An unblocklisting
 // (an admin's, or a fresh opt-in) starts the count again.
 func (s *Service) priorBounces(ctx context.Context, id SubscriberID, since time.Time) (hard, soft int, err error) {
-	var after EventID
-	for {
-		evs, err := s.store.Events(ctx, id, after, 1000)
-		if err != nil {
-			return 0, 0, err
+	err = s.eachEvent(ctx, id, func(e Event) bool {
+		switch {
+		case e.Kind == EventUnblocklisted:
+			hard, soft = 0, 0
+		case e.Kind != EventBounce || strings.HasSuffix(e.Detail, notCounted):
+		case strings.HasPrefix(e.Detail, string(BounceHard)):
+			hard++
+		case strings.HasPrefix(e.Detail, string(BounceSoft)) && !e.At.Before(since):
+			soft++
 		}
-		for _, e := range evs {
-			switch {
-			case e.Kind == EventUnblocklisted:
-				hard, soft = 0, 0
-			case e.Kind != EventBounce || strings.HasSuffix(e.Detail, notCounted):
-			case strings.HasPrefix(e.Detail, string(BounceHard)):
-				hard++
-			case strings.HasPrefix(e.Detail, string(BounceSoft)) && !e.At.Before(since):
-				soft++
-			}
-		}
-		if len(evs) < 1000 {
-			return hard, soft, nil
-		}
-		after = evs[len(evs)-1].ID
+		return true
+	})
+	if err != nil {
+		return 0, 0, err
 	}
+	return hard, soft, nil
 }
 
 // applyBounces writes the events of a proven report's bounces and

@@ -388,25 +388,15 @@ func (s *Service) leftThrough(ctx context.Context, id SubscriberID, c CampaignID
 	if c == 0 {
 		return false, nil
 	}
-	var after EventID
-	for {
-		evs, err := s.store.Events(ctx, id, after, 1000)
-		if errors.Is(err, ErrNotFound) {
-			return false, nil
-		}
-		if err != nil {
-			return false, err
-		}
-		for _, e := range evs {
-			if e.Kind == EventUnsubscribed && e.Campaign == c {
-				return true, nil
-			}
-		}
-		if len(evs) < 1000 {
-			return false, nil
-		}
-		after = evs[len(evs)-1].ID
+	left := false
+	err := s.eachEvent(ctx, id, func(e Event) bool {
+		left = e.Kind == EventUnsubscribed && e.Campaign == c
+		return !left
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
 	}
+	return left, err
 }
 
 // unsubscribe leaves the given lists (or all) and reports whether anything

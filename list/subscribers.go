@@ -210,15 +210,33 @@ func (s *Service) Subscriber(ctx context.Context, id SubscriberID) (SubscriberVi
 // SubscriberEvents returns a subscriber's whole history, oldest first.
 func (s *Service) SubscriberEvents(ctx context.Context, id SubscriberID) ([]Event, error) {
 	var out []Event
+	err := s.eachEvent(ctx, id, func(e Event) bool {
+		out = append(out, e)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// eachEvent calls fn on a subscriber's events, oldest first, a page at a
+// time, until fn returns false.
+func (s *Service) eachEvent(ctx context.Context, id SubscriberID, fn func(Event) bool) error {
+	const page = 1000
 	var after EventID
 	for {
-		evs, err := s.store.Events(ctx, id, after, 1000)
+		evs, err := s.store.Events(ctx, id, after, page)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		out = append(out, evs...)
-		if len(evs) < 1000 {
-			return out, nil
+		for _, e := range evs {
+			if !fn(e) {
+				return nil
+			}
+		}
+		if len(evs) < page {
+			return nil
 		}
 		after = evs[len(evs)-1].ID
 	}
