@@ -206,6 +206,8 @@ type LinkInfo struct {
 	// mailed to them, so the link is done, and the rest of the info is
 	// empty: the page reveals nothing about them.
 	Gone bool
+	// lists are the lists an unsubscribe link ends (unsubscribeLists).
+	lists []ListID
 }
 
 // ConfirmInfo checks a confirmation token without changing anything.
@@ -326,9 +328,9 @@ func (s *Service) UnsubscribeInfo(ctx context.Context, token string) (LinkInfo, 
 		return LinkInfo{}, err
 	}
 	info := LinkInfo{Subscriber: r.Subscriber, List: l, Campaign: t.Campaign, Token: t}
-	lists := s.unsubscribeLists(ctx, info)
-	info.Done = len(lists) > 0
-	for _, id := range lists {
+	info.lists = s.unsubscribeLists(ctx, info)
+	info.Done = len(info.lists) > 0
+	for _, id := range info.lists {
 		if sub := r.Subscription(id); sub != nil && sub.State != StateUnsubscribed {
 			info.Done = false
 		}
@@ -366,7 +368,7 @@ func (s *Service) Unsubscribe(ctx context.Context, token string, all bool, how H
 	if err != nil {
 		return err
 	}
-	changed, err := s.unsubscribe(ctx, info.Subscriber, s.unsubscribeLists(ctx, info), all, info.Campaign, how, o)
+	changed, err := s.unsubscribe(ctx, info.Subscriber, info.lists, all, info.Campaign, how, o)
 	if err != nil {
 		return err
 	}
