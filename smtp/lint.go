@@ -153,7 +153,7 @@ func (s *Sender) lintDKIM(l *linter, m *list.Message) {
 			"Send from an address at "+d+", or sign with a key of "+from.Domain()+".")
 	}
 	if s.signer.domain == "" {
-		s.lintDKIMDomain(l, m, strings.ToLower(strings.TrimSuffix(from.Domain(), ".")))
+		s.lintDKIMDomain(l, m, normDomain(from.Domain()))
 	}
 }
 
@@ -167,7 +167,7 @@ func (s *Sender) lintDKIMDomain(l *linter, m *list.Message, domain string) {
 	if a, err := parseMailbox("From", m.DefaultFrom); err == nil {
 		published = a.Domain()
 	}
-	published = strings.ToLower(strings.TrimSuffix(published, "."))
+	published = normDomain(published)
 	if domain == published {
 		return
 	}
@@ -193,7 +193,7 @@ func (s *Sender) lintDKIMDomain(l *linter, m *list.Message, domain string) {
 // aligned reports DMARC relaxed alignment (RFC 7489 section 3.1.1) by a
 // suffix check: one domain is the other or a subdomain of it.
 func aligned(a, b string) bool {
-	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
+	a, b = normDomain(a), normDomain(b)
 	return a == b || strings.HasSuffix(a, "."+b) || strings.HasSuffix(b, "."+a)
 }
 
