@@ -29,7 +29,7 @@ type bouncesPage struct {
 func (s *Server) uiBounces(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	pg := bouncesPage{Kind: q.Get("kind"), Email: q.Get("email"), Campaign: q.Get("campaign"),
-		Kinds: []list.BounceKind{list.BounceHard, list.BounceSoft, list.BouncePolicy, list.BounceComplaint, list.BounceUnknown}}
+		Kinds: list.BounceKinds}
 	limit, after, err := paging(r)
 	if err != nil {
 		return err

@@ -131,6 +131,9 @@ const (
 	BounceComplaint BounceKind = "complaint"
 )
 
+// BounceKinds are the kinds a bounce record can have, for filters.
+var BounceKinds = []BounceKind{BounceHard, BounceSoft, BouncePolicy, BounceComplaint, BounceUnknown}
+
 // Bounce is one failed recipient of one report or SMTP answer.
 type Bounce struct {
 	ID         BounceID     `json:"id"`

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -18,9 +19,7 @@ func (s *Service) Bounces(ctx context.Context, f BounceFilter) (bs []Bounce, nex
 		}
 		f.Email = a.Identity
 	}
-	switch f.Kind {
-	case "", BounceHard, BounceSoft, BouncePolicy, BounceComplaint, BounceUnknown:
-	default:
+	if f.Kind != "" && !slices.Contains(BounceKinds, f.Kind) {
 		return nil, nil, 0, fmt.Errorf("%w: unknown bounce kind %q", ErrInvalid, f.Kind)
 	}
 	limit := max(1, min(f.Limit, 1000))
