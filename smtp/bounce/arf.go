@@ -22,11 +22,25 @@ func parseARF(m *message, rep *Report) {
 	}
 	rep.add(Recipient{
 		Email:      complainant(m, fs),
-		Action:     "failed",
+		Action:     complaintAction(rep.FeedbackType),
 		Diagnostic: cleanDiagnostic(m.text),
 		Kind:       KindComplaint,
 		Counts:     true,
 	})
+}
+
+// complaintAction is a complaint's action: its RFC 5965 feedback type,
+// "abuse" when the report names none (the type the RFC's examples and most
+// feedback loops send) and "other" for one outside the registry, so that
+// what a sender writes there never reaches the record as it is.
+func complaintAction(feedbackType string) string {
+	switch feedbackType {
+	case "":
+		return "abuse"
+	case "abuse", "fraud", "virus", "other":
+		return feedbackType
+	}
+	return "other"
 }
 
 // complainant finds the address that complained: Original-Rcpt-To, else

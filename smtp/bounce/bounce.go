@@ -50,7 +50,7 @@ var errInternal = errors.New("bounce: internal error")
 // Recipient is one failed (or delayed) recipient found in a report.
 type Recipient struct {
 	Email      string // Original-Recipient, else Final-Recipient, else the address found in a plain-text bounce ("" if none)
-	Action     string // RFC 3464 action: failed, delayed, delivered, relayed, expanded ("failed" for non-standard bounces)
+	Action     string // RFC 3464 action: failed, delayed, delivered, relayed, expanded ("failed" for non-standard bounces); a complaint's RFC 5965 feedback type: abuse, fraud, virus, other
 	Status     string // RFC 3463 enhanced status like "5.1.1" ("" if unknown)
 	Code       int    // SMTP reply code if found (550), else 0
 	Diagnostic string // diagnostic text, whitespace collapsed, at most 1000 bytes

@@ -275,3 +275,14 @@ func TestGuessBoundary(t *testing.T) {
 		}
 	}
 }
+
+// TestComplaintAction checks that a complaint's action is its feedback
+// type, and that a type outside RFC 5965's registry is not copied.
+func TestComplaintAction(t *testing.T) {
+	for in, want := range map[string]string{"": "abuse", "abuse": "abuse", "fraud": "fraud", "virus": "virus",
+		"other": "other", "opt-out": "other", "abuse<script>": "other"} {
+		if got := complaintAction(in); got != want {
+			t.Errorf("complaintAction(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
