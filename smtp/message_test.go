@@ -216,6 +216,28 @@ func TestSystemKinds(t *testing.T) {
 	}
 }
 
+// TestManageLinkWithoutUnsubscribe checks that a mail with a manage link
+// and no unsubscribe link (the data-access mail) shows the manage link in
+// both parts, as the text footer always did.
+func TestManageLinkWithoutUnsubscribe(t *testing.T) {
+	t.Parallel()
+	s := newTestSender(t, nil)
+	m := testMessage()
+	m.Kind, m.Campaign, m.Action = list.MailDataAccess, nil, "export"
+	m.ConfirmURL, m.UnsubscribeURL = "https://news.example.com/manage/x?data=y", ""
+	raw, err := s.Preview(t.Context(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := parseMessage(t, raw)
+	if !strings.Contains(p.parts["text/html"], `<p><a href="`+m.ManageURL+`" style="color:#52525b;">Manage your subscription</a>`) {
+		t.Errorf("HTML part has no manage link of its own:\n%s", p.parts["text/html"])
+	}
+	if !strings.Contains(p.parts["text/plain"], "Manage your subscription: "+m.ManageURL) {
+		t.Errorf("text part has no manage link:\n%s", p.parts["text/plain"])
+	}
+}
+
 func TestRefusesBulkWithout(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
