@@ -13,8 +13,8 @@ import (
 // export them, goes into the layout like any other body: its <body>
 // content takes the layout's {{.Body}}, and of its <head> only what shapes
 // the mail is kept, moved into the layout's <head>: <style> elements and
-// conditional comments (Outlook's <!--[if mso]> settings), where the
-// template kept them (html/template drops comments). The body's
+// conditional comments (Outlook's <!--[if mso]> settings, which the
+// template keeps: conditional.go). The body's
 // style attribute is kept on a <div> around its content. The rest (the
 // title, which the subject replaces, meta, link and script elements, other
 // body attributes) is dropped, and the lint says so where it matters.
@@ -68,7 +68,7 @@ func splitDocument(b []byte) *document {
 			}
 		case tt == html.DoctypeToken, tt == html.TextToken && len(bytes.TrimSpace(raw)) == 0, a == atom.Html:
 		case tt == html.CommentToken:
-			if bytes.HasPrefix(raw, []byte("<!--[if")) {
+			if bytes.HasPrefix(raw, []byte("<!--[if")) || string(raw) == "<!--<![endif]-->" {
 				d.head = append(d.head, raw...)
 			}
 		case a == atom.Head:

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	htmltemplate "html/template"
 	"io/fs"
 	"strings"
 	texttemplate "text/template"
@@ -29,7 +28,7 @@ const (
 // layoutTemplates are a custom layout's parsed templates; a nil part means
 // the default layout for that part.
 type layoutTemplates struct {
-	html *htmltemplate.Template
+	html *conditionalTemplate
 	text *texttemplate.Template
 }
 
@@ -58,7 +57,7 @@ func parseLayout(l *list.Layout) (*layoutTemplates, error) {
 	t := &layoutTemplates{}
 	var err error
 	if strings.TrimSpace(l.HTML) != "" {
-		if t.html, err = htmltemplate.New(customHTMLName).Funcs(funcs).Option("missingkey=zero").Parse(l.HTML); err != nil {
+		if t.html, err = parseConditional(customHTMLName, l.HTML); err != nil {
 			return nil, &TemplateError{Part: customHTMLName, Err: err}
 		}
 	}

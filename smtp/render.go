@@ -126,7 +126,7 @@ func parseTextFile(fsys fs.FS, name string) (*texttemplate.Template, error) {
 // campaignTemplates are one campaign version's parsed templates.
 type campaignTemplates struct {
 	subject *texttemplate.Template
-	body    *htmltemplate.Template
+	body    *conditionalTemplate
 	text    *texttemplate.Template // nil: generated from the HTML
 	// genText is the text part made once from the body template: the
 	// HTML-to-text conversion of the template source, its actions kept, so
@@ -261,7 +261,7 @@ func parseCampaign(c *list.Campaign) (*campaignTemplates, error) {
 	if t.markdown {
 		t.mdBody, err = parseMarkdownBody(htmlBody)
 	} else {
-		t.body, err = htmltemplate.New("body").Funcs(funcs).Option("missingkey=zero").Parse(body)
+		t.body, err = parseConditional("body", body)
 	}
 	if err != nil {
 		return nil, &TemplateError{"body", err}
