@@ -283,6 +283,46 @@ func TestBrowser(t *testing.T) {
 	for _, p := range []string{"subscribers", "campaigns", "bounces", "templates", "users", "settings", "account"} {
 		do("page "+p, chromedp.Navigate(base+"/admin/"+p), chromedp.WaitVisible(css("main h1")), shot(p))
 	}
+	// The layout editor's preview follows the mail chosen and the unsaved
+	// layout without a press of Preview. The frame is sandboxed, so its
+	// text is read through the browser's DOM, not the page's scripts.
+	frameHas := func(want string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			deadline := time.Now().Add(30 * time.Second)
+			var last string
+			for {
+				last = frameText(ctx, "/admin/layout/system/preview.html")
+				if strings.Contains(last, want) {
+					return nil
+				}
+				if time.Now().After(deadline) {
+					return fmt.Errorf("the preview frame never showed %q; last:\n%s", want, last)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		})
+	}
+	edit := func(js string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(() => {`+js+`; return true; })()`)(ctx, tg)
+			return err
+		})
+	}
+	do("the system layout's preview follows the form",
+		chromedp.Navigate(base+"/admin/layout/system"),
+		chromedp.WaitVisible(css("#layout-kind")),
+		frameHas("confirm"),
+		edit(`const k = document.getElementById("layout-kind"); k.value = "welcome"; k.dispatchEvent(new Event("input", {bubbles: true}))`),
+		frameHas("change your details"),
+		edit(`const h = document.getElementById("layout-html"); h.value = "<html><body><p>Layout draft 42</p>{{.Body}}</body></html>"; h.dispatchEvent(new Event("input", {bubbles: true}))`),
+		frameHas("Layout draft 42"),
+		shot("layout-system"),
+	)
+
 	// At a phone's width a subscriber's lists stack, so that each
 	// Unsubscribe button is on screen rather than behind a sideways scroll.
 	found, _, _, err := svc.SearchSubscribers(t.Context(), list.SearchRequest{Email: "ann@example.com", Limit: 1})
@@ -348,4 +388,25 @@ func TestBrowser(t *testing.T) {
 		waitJS(`location.search === "" && document.getElementById("c-status").textContent !== "scheduled" && !document.body.innerText.includes("Unschedule") && !document.body.innerText.includes("The campaign is scheduled.")`),
 	)
 	t.Logf("screenshots in %s", shots)
+}
+
+// frameText is the text of the frame whose address holds path. Chromium
+// runs a sandboxed frame in a process of its own, as a target of its own,
+// out of the page's reach: the test attaches to it, and leaves it open.
+// It is "" while the frame is missing or loading.
+func frameText(ctx context.Context, path string) string {
+	ts, err := chromedp.Targets(ctx)
+	if err != nil {
+		return ""
+	}
+	for _, t := range ts {
+		if t.Type != "iframe" || !strings.Contains(t.URL, path) {
+			continue
+		}
+		fctx, cancel := chromedp.NewContext(ctx, chromedp.WithTargetID(t.TargetID), chromedp.WithDetachOnCancel())
+		text, _ := chromedp.Run(fctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		cancel()
+		return text
+	}
+	return ""
 }

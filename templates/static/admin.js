@@ -64,6 +64,22 @@
     refresh();
   }
 
+  // Layouts: the preview follows the unsaved layout and the mail chosen to
+  // preview, by posting the form into the preview frame as its Preview
+  // button does.
+  var layoutForm = document.getElementById("layout-form");
+  if (layoutForm) {
+    var layoutPreview = layoutForm.querySelector("button[formtarget]");
+    layoutForm.addEventListener("input", debounce(function () {
+      var action = layoutForm.getAttribute("action");
+      layoutForm.setAttribute("action", layoutPreview.getAttribute("formaction"));
+      layoutForm.setAttribute("target", layoutPreview.getAttribute("formtarget"));
+      HTMLFormElement.prototype.submit.call(layoutForm);
+      layoutForm.setAttribute("action", action);
+      layoutForm.removeAttribute("target");
+    }, 700));
+  }
+
   // System mail texts: preview each textarea as it is edited, by posting
   // the text into the list's preview frame.
   document.querySelectorAll(".tmpl-form").forEach(function (form) {
