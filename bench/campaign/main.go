@@ -43,13 +43,20 @@ func main() {
 	dkims := flag.String("dkim", "off,ed25519,rsa", "DKIM settings to run")
 	memCheck := flag.Int("mem-n", 10000, "a second, smaller run (20 KB, RSA) to compare anonymous memory; 0 skips it")
 	stageRelay := flag.String("smtp-stage", "", "internal: measure the SMTP stage alone to this sink and print seconds per message")
+	stagePer := flag.Int("smtp-per", 500, "internal: with -smtp-stage, the messages each connection sends")
+	stageGap := flag.Duration("smtp-gap", 0, "internal: with -smtp-stage, each connection's pause between messages")
+	sinkCurve := flag.Bool("sink-curve", false, "print the sink's CPU a message against the rate messages reach it (5 KB, 8 connections), and exit")
 	flag.Parse()
 	if *stageRelay != "" {
 		raw, err := io.ReadAll(os.Stdin)
 		if err != nil {
 			log.Fatal(err)
 		}
-		fmt.Println(smtpStage(*stageRelay, raw))
+		fmt.Println(smtpStage(*stageRelay, raw, *stagePer, *stageGap))
+		return
+	}
+	if *sinkCurve {
+		printSinkCurve()
 		return
 	}
 	work, err := os.MkdirTemp("", "bulletin-bench-")
@@ -354,8 +361,8 @@ func measureStages(kb int, dk string, sk *sink, seedDir, commitDir string, id li
 	}
 	raw := built(body, keys)
 	return stages{build: build, sign: sign,
-		smtp:       median3(func() float64 { return smtpStageApart(sk.addr, raw) }),
-		smtpInProc: median3(func() float64 { return smtpStage(sk.addr, raw) }),
+		smtp:       median3(func() float64 { return smtpStageApart(sk.addr, raw, stageMessages, 0) }),
+		smtpInProc: median3(func() float64 { return smtpStage(sk.addr, raw, stageMessages, 0) }),
 		commit:     commitStage(seedDir, commitDir, id)}
 }
 
@@ -411,12 +418,12 @@ func median3(measure func() float64) float64 {
 // sink's own process, client and sink hand each other the turn without
 // waking another process, which no real sender can do (5 KB: 49 µs a
 // message in-process, 75 µs apart).
-func smtpStageApart(addr string, raw []byte) float64 {
+func smtpStageApart(addr string, raw []byte, per int, gap time.Duration) float64 {
 	self, err := os.Executable()
 	if err != nil {
 		log.Fatal(err)
 	}
-	cmd := exec.Command(self, "-smtp-stage", addr)
+	cmd := exec.Command(self, "-smtp-stage", addr, "-smtp-per", strconv.Itoa(per), "-smtp-gap", gap.String())
 	cmd.Stdin = bytes.NewReader(raw)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -430,11 +437,15 @@ func smtpStageApart(addr string, raw []byte) float64 {
 	return v
 }
 
+// stageConns and stageMessages are the SMTP stage's connections, as the
+// binary sends, and messages a connection.
+const stageConns, stageMessages = 8, 500
+
 // smtpStage sends a prebuilt message through the sender's own relay
-// sessions (8 reused connections, as the binary sends) and returns the wall
-// seconds per message.
-func smtpStage(addr string, raw []byte) float64 {
-	const conns, per = 8, 500
+// sessions, per messages on each of stageConns reused connections, each
+// pausing gap after each message, and returns the wall seconds per message.
+func smtpStage(addr string, raw []byte, per int, gap time.Duration) float64 {
+	const conns = stageConns
 	s, err := smtp.New(smtp.Options{FS: templates.FS, Domain: "bench.test", Relay: "smtp+plain://" + addr, MaxConns: conns})
 	if err != nil {
 		log.Fatal(err)
@@ -448,11 +459,34 @@ func smtpStage(addr string, raw []byte) float64 {
 				if err := s.SendRaw(context.Background(), "bounces@bench.test", "reader@example.net", raw); err != nil {
 					log.Fatal(err)
 				}
+				if gap > 0 {
+					time.Sleep(gap)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	return time.Since(start).Seconds() / (conns * per)
+	return time.Since(start).Seconds() / float64(conns*per)
+}
+
+// printSinkCurve measures the SMTP stage with each connection pausing
+// between messages, so that messages reach the sink more slowly than it
+// can take them, and prints the sink's CPU a message at each rate. A Go
+// server that waits between messages pays for each wait (its idle threads
+// spin, then sleep, and are woken): a campaign run, whose messages arrive
+// as fast as they are built, costs the sink more a message than the SMTP
+// stage alone, which keeps it busy.
+func printSinkCurve() {
+	sk := startSink()
+	raw := built(body(5), nil)
+	const per = 2500
+	fmt.Printf("%-10s %12s %16s\n", "pause", "msg/s", "sink µs/msg")
+	for _, gap := range []time.Duration{0, 200 * time.Microsecond, 400 * time.Microsecond, 800 * time.Microsecond, 1600 * time.Microsecond} {
+		c0 := selfCPU()
+		secs := smtpStageApart(sk.addr, raw, per, gap)
+		fmt.Printf("%-10s %12.0f %16.1f\n", gap, 1/secs, (selfCPU()-c0).Seconds()*1e6/(stageConns*per))
+	}
+	fmt.Println("pause: each of the 8 connections' pause after each message; sink: this process's CPU a message meanwhile")
 }
 
 // sink is a go-smtp server that counts and discards messages.
