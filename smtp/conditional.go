@@ -72,6 +72,7 @@ func (h held) restore(dst, out []byte) []byte {
 		j := bytes.Index(rest, []byte(markClose))
 		n, err := strconv.Atoi(string(rest[:max(j, 0)]))
 		if j < 0 || err != nil || n < 0 || n >= len(h.delims) {
+			// Not one of ours, though it starts like one: left as it is.
 			dst = append(dst, out[:i+len(h.prefix)]...)
 			out = rest
 			continue
