@@ -23,6 +23,18 @@ type Address struct {
 	Domain string
 }
 
+// NeedsSMTPUTF8 reports whether the address has a non-ASCII local part,
+// which only a relay that offers SMTPUTF8 (RFC 6531) can take.
+func (a Address) NeedsSMTPUTF8() bool {
+	local := a.Display[:max(strings.LastIndexByte(a.Display, '@'), 0)]
+	for i := 0; i < len(local); i++ {
+		if local[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	return false
+}
+
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false))
 
 // ParseAddress checks the syntax of a bare address (no display name) and

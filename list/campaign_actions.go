@@ -194,7 +194,10 @@ func (s *Service) firstRecipient(ctx context.Context, c Campaign) (*Subscriber, 
 		if err != nil {
 			return nil, nil, err
 		}
-		if rec.Subscriber.Blocklisted {
+		if a, err := ParseAddress(rec.Subscriber.Email); rec.Subscriber.Blocklisted || err != nil || a.NeedsSMTPUTF8() {
+			// Not one the run sends to: a stored address it cannot write
+			// to fails alone, and must not make the lint refuse the
+			// campaign for everyone.
 			continue
 		}
 		for _, lid := range c.Lists {
@@ -254,6 +257,9 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	for i, e := range emails {
 		a, err := ParseAddress(e)
 		if err != nil {
+			return err
+		}
+		if err := checkMailable(a); err != nil {
 			return err
 		}
 		addrs[i] = a

@@ -84,7 +84,9 @@ func (r *run) classify(ctx context.Context, res result, err error) result {
 		res.abandoned, res.pause = true, "cannot build the message: "+strings.TrimSuffix(err.Error(), ": "+ErrInvalid.Error())
 		return res
 	case de.Unsendable:
-		return r.outcome(res, OutcomeFailed, de)
+		res = r.outcome(res, OutcomeFailed, de)
+		r.s.recordUnsendable(ctx, res.rec, de)
+		return res
 	}
 	if de.Code == 0 {
 		r.connFails.Add(1)
@@ -176,6 +178,28 @@ func (s *Service) recordSendFailure(ctx context.Context, rec SendRecord, de *Del
 	if err := s.RecordDeliveryFailure(ctx, rec.Subscriber, rec.Campaign, "", b); err != nil {
 		s.log.Error("record delivery failure", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", err)
 	}
+}
+
+// recordUnsendable records a recipient this sender cannot write a message
+// to (an address stored before such addresses were refused, with a
+// non-ASCII local part, which needs SMTPUTF8): a bounce record, which
+// counts toward no limit since the address itself may work, an event in
+// their history and a warning, so that an editor can see why they got
+// nothing.
+func (s *Service) recordUnsendable(ctx context.Context, rec SendRecord, de *DeliveryError) {
+	s.log.Warn("campaign recipient cannot be sent to", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", de.Text)
+	r, err := s.store.Record(ctx, Key{ID: rec.Subscriber})
+	if err != nil {
+		return
+	}
+	now := s.Now()
+	b := Bounce{Subscriber: rec.Subscriber, Email: r.Subscriber.Email, Kind: BounceHard, Action: "failed", Status: de.Status,
+		Diagnostic: Truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, At: now}
+	if err := s.store.AddBounce(ctx, &b); err != nil {
+		s.log.Error("record unsendable recipient", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", err)
+	}
+	s.appendEvent(ctx, Event{Subscriber: rec.Subscriber, Campaign: rec.Campaign, Kind: EventMailFailed, How: HowSystem, At: now,
+		Detail: "campaign: " + de.Text})
 }
 
 // Truncate cuts s to at most n bytes on a rune boundary, so that a cut

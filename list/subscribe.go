@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // SubscribeRequest is a sign-up from the public form or the API.
@@ -26,11 +25,8 @@ type SubscribeRequest struct {
 // Editors may still keep such addresses (imports, the API); their messages
 // fail alone at send time.
 func checkMailable(a Address) error {
-	local, _, _ := strings.Cut(a.Display, "@")
-	for _, r := range local {
-		if r >= utf8.RuneSelf {
-			return fmt.Errorf("%w: addresses with letters beyond plain ASCII before the @ cannot receive our mail yet; please use another address", ErrInvalid)
-		}
+	if a.NeedsSMTPUTF8() {
+		return fmt.Errorf("%w: addresses with letters beyond plain ASCII before the @ cannot receive our mail yet; please use another address", ErrInvalid)
 	}
 	return nil
 }

@@ -207,6 +207,101 @@ func TestCampaignEndToEnd(t *testing.T) {
 	_ = page
 }
 
+// TestCampaignUnsendableFirst: a stored address the sender cannot write to
+// (a non-ASCII local part: no SMTPUTF8), as the first recipient, neither
+// makes the pre-send check refuse the campaign nor goes unrecorded: it
+// fails alone, with a bounce record that counts toward no limit and an
+// event in its history.
+func TestCampaignUnsendableFirst(t *testing.T) {
+	t.Parallel()
+	sk := newSink(t)
+	data := filepath.Join(t.TempDir(), "data")
+	const eai, ok = "renée@example.net", "ok@example.net"
+	var id list.CampaignID
+	err := withInstance(t.Context(), config{Data: data}, io.Discard, func(in *instance) error {
+		ctx := t.Context()
+		if _, err := in.svc.CreateList(ctx, list.List{Slug: "a", Name: "List a"}, list.Origin{}); err != nil {
+			return err
+		}
+		for _, email := range []string{eai, ok} {
+			if _, err := in.svc.AddSubscriber(ctx, list.NewSubscriber{Email: email, Lists: []string{"a"}, State: list.StateConfirmed, Reason: "test seed"},
+				list.HowImport, list.Origin{}); err != nil {
+				return err
+			}
+		}
+		subj, body, lists := "News", "<p>Hello {{.Name}}</p>", []string{"a"}
+		c, err := in.svc.CreateCampaign(ctx, list.CampaignInput{Subject: &subj, Body: &body, Lists: &lists}, list.Origin{})
+		id = c.ID
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startServer(t, data, "--relay", "smtp://"+sk.addr, "--rate", "0")
+	resp := s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/send", id), nil)
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("send: %d %s", resp.StatusCode, msg)
+	}
+	c := waitCampaign(t, s, id, list.StatusFinished, 30*time.Second)
+	if got := received(t, sk); got[ok] != 1 || len(got) != 1 || c.Stats.Sent != 1 || c.Stats.Failed != 1 {
+		t.Errorf("received %v, stats %+v; want %s once, 1 sent, 1 failed", got, c.Stats, ok)
+	}
+	var bs struct {
+		Items []struct {
+			Email      string `json:"email"`
+			Kind       string `json:"kind"`
+			Status     string `json:"status"`
+			Diagnostic string `json:"diagnostic"`
+			Campaign   int64  `json:"campaign"`
+			Counted    bool   `json:"counted"`
+		} `json:"items"`
+	}
+	resp = s.api(t, "GET", "/api/v1/bounces?email="+url.QueryEscape(eai), nil)
+	json.NewDecoder(resp.Body).Decode(&bs)
+	resp.Body.Close()
+	if len(bs.Items) != 1 || bs.Items[0].Counted || bs.Items[0].Status != "5.6.7" || bs.Items[0].Campaign != int64(id) || !strings.Contains(bs.Items[0].Diagnostic, "SMTPUTF8") {
+		t.Errorf("bounce records of %s: %+v, want one uncounted 5.6.7 naming SMTPUTF8", eai, bs.Items)
+	}
+	var sp struct {
+		Items []struct {
+			ID          int64 `json:"id"`
+			Blocklisted bool  `json:"blocklisted"`
+		} `json:"items"`
+	}
+	resp = s.api(t, "GET", "/api/v1/subscribers?email="+url.QueryEscape(eai), nil)
+	json.NewDecoder(resp.Body).Decode(&sp)
+	resp.Body.Close()
+	if len(sp.Items) != 1 || sp.Items[0].Blocklisted {
+		t.Fatalf("%s: %+v, want found and not blocklisted", eai, sp.Items)
+	}
+	var sub struct {
+		Events []struct {
+			Kind     string `json:"kind"`
+			Campaign int64  `json:"campaign"`
+			Detail   string `json:"detail"`
+		} `json:"events"`
+	}
+	resp = s.api(t, "GET", fmt.Sprintf("/api/v1/subscribers/%d", sp.Items[0].ID), nil)
+	json.NewDecoder(resp.Body).Decode(&sub)
+	resp.Body.Close()
+	found := false
+	for _, e := range sub.Events {
+		found = found || e.Kind == string(list.EventMailFailed) && e.Campaign == int64(id) && strings.Contains(e.Detail, "SMTPUTF8")
+	}
+	if !found {
+		t.Errorf("%s's events name no failed campaign mail: %+v", eai, sub.Events)
+	}
+	// A test to such an address is refused before anything goes.
+	resp = s.api(t, "POST", fmt.Sprintf("/api/v1/campaigns/%d/test", id), strings.NewReader(`{"emails":["`+ok+`","`+eai+`"]}`))
+	msg, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 422 || !strings.Contains(string(msg), "plain ASCII") || received(t, sk)[ok] != 1 {
+		t.Errorf("test to %s: %d %s, %s got %d; want 422 naming plain ASCII and nothing sent", eai, resp.StatusCode, msg, ok, received(t, sk)[ok])
+	}
+}
+
 // checkCampaignHeaders asserts the compliance headers of one campaign message.
 func checkCampaignHeaders(t *testing.T, raw []byte) {
 	t.Helper()
