@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
@@ -228,11 +229,21 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 	if refused != nil {
 		return s.refuseManage(w, mv, r, refused)
 	}
-	mv, err := s.svc.ManageInfo(r.Context(), token)
+	after, err := s.svc.ManageInfo(r.Context(), token)
 	if err != nil {
 		return err
 	}
-	return s.renderManage(w, http.StatusOK, mv, nil, "Your preferences are saved.")
+	notice := "Your preferences are saved."
+	var waiting []string
+	for _, l := range after.Lists {
+		if after.Pending(l.ID) && !mv.Pending(l.ID) {
+			waiting = append(waiting, l.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		notice += " To join " + strings.Join(waiting, ", ") + ", follow the confirmation link we sent to " + after.Subscriber.Email + "."
+	}
+	return s.renderManage(w, http.StatusOK, after, nil, notice)
 }
 
 // manageEmail starts an address change: the new address must confirm.

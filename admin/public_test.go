@@ -514,14 +514,33 @@ func TestManage(t *testing.T) {
 		t.Errorf("the manage page does not show the consent text of a list to join (%q):\n%s", events.ConsentText, body)
 	}
 	res, body = e.post(manage, url.Values{"action": {"save"}, "name": {"Eve Smith"}, "list": {"events"}})
-	if res.StatusCode != 200 || !strings.Contains(body, "saved") {
+	if res.StatusCode != 200 || !strings.Contains(body, "saved") || !strings.Contains(body, "To join Events, follow the confirmation link we sent to eve@example.com.") {
 		t.Fatalf("save = %d\n%s", res.StatusCode, body)
 	}
+	// Joining a double opt-in list is a sign-up: the manage link is in
+	// every mail, forwarded ones too, and proves no consent.
 	v := e.subscriber("eve@example.com")
 	if v.Name != "Eve Smith" || e.state("eve@example.com", "newsletter") != list.StateUnsubscribed ||
-		e.state("eve@example.com", "events") != list.StateConfirmed {
+		e.state("eve@example.com", "events") != list.StateUnconfirmed {
 		t.Fatalf("after save: %+v", v)
 	}
+	msgs := e.drain()
+	if len(msgs) != 1 || msgs[0].Kind != list.MailConfirm || msgs[0].ConfirmURL == "" {
+		t.Fatalf("mails after joining = %+v, want one confirmation", msgs)
+	}
+	if res, _ := e.post(pathOf(msgs[0].ConfirmURL), nil); res.StatusCode != 200 || e.state("eve@example.com", "events") != list.StateConfirmed {
+		t.Fatalf("confirm = %d, events %s", res.StatusCode, e.state("eve@example.com", "events"))
+	}
+	e.drain() // the welcome
+	// Ticking again a list she left from this page is a sign-up too.
+	e.post(manage, url.Values{"action": {"save"}, "name": {"Eve Smith"}, "list": {"events", "newsletter"}})
+	if st := e.state("eve@example.com", "newsletter"); st != list.StateUnconfirmed {
+		t.Fatalf("newsletter after rejoining = %s, want unconfirmed until confirmed", st)
+	}
+	if msgs := e.drain(); len(msgs) != 1 || msgs[0].Kind != list.MailConfirm {
+		t.Fatalf("mails after rejoining = %+v, want one confirmation", msgs)
+	}
+	res, body = e.get(manage)
 	if !strings.Contains(body, `name="attr.city"`) {
 		t.Error("the events list's attribute is not offered after joining it")
 	}

@@ -99,12 +99,13 @@ func (s *Service) manageView(ctx context.Context, r Record) (ManageView, error) 
 }
 
 // ManageSave applies the preference page: name, attributes the person's
-// lists ask for, joining public lists and leaving any. The token proves the
-// person read mail at the address, so joining needs no second confirmation
-// (the consent record says it came from the preference page), unless the
-// address is suppressed: a link from an old mail does not prove that the
-// mailbox works today, so a suppressed person gets a fresh confirmation
-// mail, whose link lifts the suppression as a sign-up's does.
+// lists ask for, joining public lists and leaving any. Joining is a
+// sign-up as the list's form makes it (the consent record says it came
+// from the preference page): a double opt-in list, or a suppressed
+// address, gets a confirmation mail, whose link confirms (and lifts the
+// suppression). The manage link is in every mail's footer, and a mail
+// forwarded to someone else carries it: holding it proves no consent, and
+// must not put back on a list a person who left it.
 func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, o Origin) error {
 	mv, err := s.ManageInfo(ctx, token)
 	if err != nil {
@@ -133,11 +134,7 @@ func (s *Service) ManageSave(ctx context.Context, token string, u ManageUpdate, 
 			case want[l.Slug] && !on:
 				consent := &Consent{Source: "manage page", Text: l.ConsentText, TextVersion: l.ConsentVersion,
 					PrivacyURL: cfg.PrivacyURL, At: now, IP: o.IP, UserAgent: o.UserAgent}
-				join := func() error { return s.addToList(r, fx, l, StateConfirmed, consent, HowForm, o, now, nonce) }
-				if r.Suppression != nil {
-					join = func() error { return s.signUp(r, fx, l, consent, HowForm, o, now, nonce) }
-				}
-				if err := join(); err != nil {
+				if err := s.signUp(r, fx, l, consent, HowForm, o, now, nonce); err != nil {
 					return err
 				}
 			case !want[l.Slug] && on:
