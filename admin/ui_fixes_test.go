@@ -233,3 +233,38 @@ func TestUIAuditLinkedAndFavicon(t *testing.T) {
 		t.Error("the public page lacks an icon")
 	}
 }
+
+// TestConsentRecordByEditor: a consent an editor recorded (an import, an
+// addition) reads as theirs on the subscriber's page, its consent text as
+// the list's at the time, not as shown to the person; a sign-up through
+// the form shows the text shown.
+func TestConsentRecordByEditor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := t.Context()
+	text := "Yes, send me the newsletter."
+	if _, err := e.svc.UpdateList(ctx, "newsletter", list.ListPatch{ConsentText: &text}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	added, err := e.svc.AddSubscriber(ctx, list.NewSubscriber{Email: "met@example.com", Lists: []string{"newsletter"}, State: list.StateConfirmed,
+		Reason: "met at the fair"}, list.HowAdmin, list.Origin{User: "root", IP: "192.0.2.7", UserAgent: "EditorBrowser/1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.confirmed("form@example.com")
+	byForm := e.subscriber("form@example.com")
+	e.addUser("root", list.RoleAdmin)
+	b := e.browser()
+	b.login(t, "root", "root-password")
+	_, page := b.do(httptest.NewRequest("GET", fmt.Sprintf("/admin/subscribers/%d", added.ID), nil))
+	consent := page[strings.Index(page, "Consent records"):]
+	if !strings.Contains(consent, "Recorded by an editor") || !strings.Contains(consent, "192.0.2.7") || strings.Contains(consent, "Text shown") ||
+		!strings.Contains(consent, "The list's consent text then") || strings.Contains(consent, "<dt>Given</dt>") || !strings.Contains(consent, "as the editor recorded it") {
+		t.Errorf("an editor's consent record reads as the person's:\n%s", consent)
+	}
+	_, page = b.do(httptest.NewRequest("GET", fmt.Sprintf("/admin/subscribers/%d", byForm.ID), nil))
+	consent = page[strings.Index(page, "Consent records"):]
+	if !strings.Contains(consent, "<dt>Given</dt>") || !strings.Contains(consent, "Text shown") || !strings.Contains(consent, text) || !strings.Contains(consent, "by the person, from") {
+		t.Errorf("a form sign-up's consent record lacks the text shown or the confirmation:\n%s", consent)
+	}
+}

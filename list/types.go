@@ -149,6 +149,18 @@ type Consent struct {
 	ConfirmUserAgent string     `json:"confirm_user_agent,omitempty"`
 }
 
+// ByEditor reports whether an editor recorded the consent (an import, the
+// admin UI, the API): the person was not there, so the time, IP and user
+// agent are the editor's, and the record's consent text is the list's at
+// the time, which nobody was shown.
+func (c *Consent) ByEditor() bool {
+	switch How(c.Source) {
+	case HowAdmin, HowAPI, HowImport:
+		return true
+	}
+	return false
+}
+
 // How says by which path a change happened.
 type How string
 
