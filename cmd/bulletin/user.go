@@ -65,7 +65,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		return userRemote(ctx, cfg.Server, token, sub, name, role, pw, stdout)
+		return userRemote(ctx, cfg, token, sub, name, role, pw, stdout)
 	}
 	if err := existingStore(cfg, "user "+sub); err != nil {
 		return err
@@ -85,10 +85,11 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 			fmt.Fprintf(stdout, "password of %s changed\n", name)
 			return nil
 		}
-		if _, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o); err != nil {
+		u, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o)
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "user %s added (%s%s)\n", name, role, roleSource(cfg))
+		fmt.Fprintf(stdout, "user %s added (%s%s)\n", u.Name, u.Role, roleSource(cfg))
 		return nil
 	})
 }
@@ -163,9 +164,12 @@ func readHidden(ctx context.Context, tty *os.File, prompt io.Writer) (string, er
 	}
 }
 
-// userRemote adds a user or sets a password through a running server's API.
-func userRemote(ctx context.Context, server, token, sub, name, role, pw string, stdout io.Writer) error {
-	base := strings.TrimRight(server, "/") + "/api/v1/users"
+// userRemote adds a user or sets a password through a running server's
+// API, and answers as the command does on a stopped store, with the server
+// named: the user and role the server stored, and where a role not typed
+// came from.
+func userRemote(ctx context.Context, cfg config, token, sub, name, role, pw string, stdout io.Writer) error {
+	base := strings.TrimRight(cfg.Server, "/") + "/api/v1/users"
 	method, url, body := "POST", base, map[string]string{"name": name, "role": role, "password": pw}
 	if sub == "passwd" {
 		method, url, body = "PUT", base+"/"+neturl.PathEscape(name)+"/password", map[string]string{"password": pw}
@@ -188,7 +192,18 @@ func userRemote(ctx context.Context, server, token, sub, name, role, pw string, 
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("user %s: %w", sub, apiError(resp))
 	}
-	fmt.Fprintf(stdout, "user %s: done on %s\n", sub, server)
+	// The account as the server stored it ({id, name, role, created_at});
+	// an answer without it (a proxy's, say) leaves what was asked for.
+	u := struct {
+		Name string `json:"name"`
+		Role string `json:"role"`
+	}{name, role}
+	json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&u)
+	if sub == "passwd" {
+		fmt.Fprintf(stdout, "password of %s changed on %s\n", u.Name, cfg.Server)
+		return nil
+	}
+	fmt.Fprintf(stdout, "user %s added (%s%s) on %s\n", u.Name, u.Role, roleSource(cfg), cfg.Server)
 	return nil
 }
 

@@ -100,6 +100,32 @@ func TestUserRoleFromEnvironment(t *testing.T) {
 	}
 }
 
+// TestUserThroughServerAnswers: user add and user passwd with --server
+// answer as they do on a stopped store, with the server named: the user,
+// the role the server stored, and BULLETIN_ROLE when the role came from it
+// (a leftover variable would otherwise make admins on a server without a
+// word).
+func TestUserThroughServerAnswers(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
+	env := map[string]string{"BULLETIN_TOKEN": "admin:" + testPassword, "BULLETIN_PASSWORD": "long enough password", "BULLETIN_ROLE": "admin"}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"user", "add", "--server", s.base, "cliadmin2"}, "user cliadmin2 added (admin, from BULLETIN_ROLE) on " + s.base + "\n"},
+		{[]string{"user", "add", "--server", s.base, "--role", "editor", "ed"}, "user ed added (editor) on " + s.base + "\n"},
+		{[]string{"user", "passwd", "--server", s.base, "ed"}, "password of ed changed on " + s.base + "\n"},
+	} {
+		if code, out := runCmd(t, env, c.args...); code != 0 || out != c.want {
+			t.Errorf("%s = exit %d, %q; want 0, %q", strings.Join(c.args, " "), code, out, c.want)
+		}
+	}
+	if code := basicStatus(t, s.base+"/api/v1/users", "cliadmin2", "long enough password"); code != 200 {
+		t.Errorf("the user added with BULLETIN_ROLE=admin lists the users: %d, want 200", code)
+	}
+}
+
 // TestSubcommandHelpAndFlagOrder: "user -h" and "campaign -h" show help
 // and exit 0 as the other commands do, and a flag after the arguments is
 // refused saying that flags go first.
