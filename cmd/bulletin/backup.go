@@ -155,6 +155,24 @@ func syncDir(dir string) {
 	}
 }
 
+// storeHeld rewords the "store in use" error of a command that has no
+// --server: list.ErrStoreInUse's own advice, "stop the server or use
+// --server", would send the user to a flag the command does not take.
+// advice says what to do instead. The error is still a store in use (exit
+// code 2).
+func storeHeld(err error, cmd, path, advice string) error {
+	if !errors.Is(err, list.ErrStoreInUse) {
+		return err
+	}
+	return heldError(fmt.Sprintf("%s: store in use: another process holds %s (a running server, most likely): %s", cmd, path, advice))
+}
+
+// heldError is a store in use, worded for the command that met it.
+type heldError string
+
+func (e heldError) Error() string { return string(e) }
+func (e heldError) Unwrap() error { return list.ErrStoreInUse }
+
 // storeOpenError explains the store errors a person can act on.
 func storeOpenError(path string, err error) error {
 	if errors.Is(err, list.ErrCorrupt) {

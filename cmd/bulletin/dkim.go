@@ -49,13 +49,22 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 		}
 		in, err := openStore(ctx, cfg, cfg.logger(stderr))
 		if err != nil {
-			return err
+			return storeHeld(err, "dkim dns", cfg.storePath(), dnsWhileServing)
 		}
 		defer in.Close()
 		return printDNS(ctx, in, stdout)
 	}
 	return usageError("dkim: unknown subcommand %q", args[0])
 }
+
+// What dkim dns and keygen advise on a store a running server holds: they
+// have no --server, the API serving neither the records nor new keys.
+const (
+	dnsWhileServing = "a running server's settings page (/admin/settings, \"DKIM and DNS records\") shows the same records; " +
+		"or stop the server and run dkim dns again"
+	keygenWhileServing = "stop the server first (dkim keygen has no --server), then publish the record keygen prints " +
+		"and start the server again: a new key signs from the next start"
+)
 
 // keygen makes a DKIM key of kind, stores it and prints its record. It
 // opens the store without wiring a sender, which would make the keys
@@ -69,7 +78,7 @@ func keygen(ctx context.Context, cfg config, kind string, stdout, stderr io.Writ
 	}
 	in, err := openStore(ctx, cfg, cfg.logger(stderr))
 	if err != nil {
-		return err
+		return storeHeld(err, "dkim keygen", cfg.storePath(), keygenWhileServing)
 	}
 	defer in.Close()
 	db, cfg := in.db, in.cfg

@@ -173,8 +173,12 @@ func replaceDKIM(checks []smtp.Check, why error) []smtp.Check {
 			default:
 				fix = "start the server once (it makes the key), then run doctor again"
 			}
-			out = append(out, smtp.Check{Name: "DKIM", Status: smtp.StatusWarn,
-				Detail: "cannot read the stored keys: " + why.Error(), Fix: fix})
+			detail := "cannot read the stored keys: " + why.Error()
+			if errors.Is(why, list.ErrStoreInUse) {
+				// Not the store's own "or use --server": doctor has none.
+				detail = "cannot read the stored keys: the running server holds the store"
+			}
+			out = append(out, smtp.Check{Name: "DKIM", Status: smtp.StatusWarn, Detail: detail, Fix: fix})
 			done = true
 		}
 	}

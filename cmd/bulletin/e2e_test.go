@@ -216,6 +216,38 @@ func TestConfirmationThroughRelay(t *testing.T) {
 	}
 }
 
+// TestStoreInUseWithoutServerFlag: the commands that have no --server and
+// meet a store a running server holds still say "store in use" (exit code
+// 2), with advice they can follow instead of the store's own "or use
+// --server"; the settings page that dkim dns points to does show the
+// records.
+func TestStoreInUseWithoutServerFlag(t *testing.T) {
+	t.Parallel()
+	data := filepath.Join(t.TempDir(), "data")
+	s := startServer(t, data)
+	env := map[string]string{"BULLETIN_ADMIN_PASSWORD": testPassword}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dkim", "dns", "--data", data}, "settings page (/admin/settings"},
+		{[]string{"dkim", "keygen", "--data", data}, "stop the server first (dkim keygen has no --server)"},
+		{[]string{"serve", "--data", data, "--http", "127.0.0.1:0", "--smtp-in", "127.0.0.1:0"}, "give this server a data folder of its own"},
+	} {
+		code, out := runCmd(t, env, c.args...)
+		if code != 2 || !strings.Contains(out, "store in use") || !strings.Contains(out, c.want) || strings.Contains(out, "or use --server") {
+			t.Errorf("%s on a running store = exit %d:\n%s\nwant 2, store in use and %q, not \"or use --server\"", strings.Join(c.args, " "), code, out, c.want)
+		}
+	}
+	ns := zoneServer(t)
+	if _, out := runCmd(t, nil, "doctor", "--data", data, "--resolver", ns); !strings.Contains(out, "cannot read the stored keys: the running server holds the store") || strings.Contains(out, "--server") {
+		t.Errorf("doctor on a running store:\n%s", out)
+	}
+	if _, page := loginUI(t, s.base).get("/admin/settings"); !strings.Contains(page, "bulletin._domainkey.news.test. IN TXT") {
+		t.Errorf("the settings page dkim dns points to lacks the DKIM record:\n%s", page)
+	}
+}
+
 func TestExportAndStoreInUse(t *testing.T) {
 	t.Parallel()
 	data := filepath.Join(t.TempDir(), "data")

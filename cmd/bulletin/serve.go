@@ -204,7 +204,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	in, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return err
+		return storeHeld(err, "serve", cfg.storePath(), "stop it first, or give this server a data folder of its own (--data)")
 	}
 	defer in.Close()
 	if err := recordSigning(ctx, in.db, in.cfg); err != nil {
