@@ -19,9 +19,7 @@ import (
 // store, or from a running server through GET /api/v1/backup with --server.
 func runBackup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("backup", stderr)
-	dataFlag(fs, &cfg)
-	fs.StringVar(&cfg.Server, "server", "", "base URL of a running server to back up through its API (credentials from BULLETIN_TOKEN: user:password or an API token)")
+	fs := commandFlags("backup", stderr, &cfg, new(opts))
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -18,8 +18,9 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-const campaignUsage = `Usage: bulletin campaign send [flags] ID
-
+// campaignUsage is the text of "bulletin campaign -h".
+func campaignUsage() string {
+	return commandUsage("campaign send") + `
 Sends campaign ID and prints its progress until it ends: on a stopped store
 from this process (with the serve settings: --base-url, --domain, --relay,
 …, or their BULLETIN_ variables, over those saved in the settings page), or
@@ -27,22 +28,21 @@ through a running server's API with --server URL (credentials from
 BULLETIN_TOKEN). Flags go before ID. Run "bulletin campaign send -h" for the
 flags.
 `
+}
 
 // runCampaign is "bulletin campaign send ID": it starts a campaign and
 // prints a progress line until it ends, on a stopped store (sending from
 // this process) or through a running server's API with --server.
 func runCampaign(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprint(stdout, campaignUsage)
+		fmt.Fprint(stdout, campaignUsage())
 		return nil
 	}
 	if len(args) == 0 || args[0] != "send" {
 		return usageError("campaign: want send ID (bulletin campaign -h)")
 	}
 	var cfg config
-	fs := newFlagSet("campaign send", stderr)
-	serveFlags(fs, &cfg)
-	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to drive through its API (credentials from BULLETIN_TOKEN)")
+	fs := commandFlags("campaign send", stderr, &cfg, new(opts))
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

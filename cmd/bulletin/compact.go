@@ -15,8 +15,7 @@ import (
 // never shrink) and renames the new file over the old one.
 func runCompact(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("compact", stderr)
-	dataFlag(fs, &cfg)
+	fs := commandFlags("compact", stderr, &cfg, new(opts))
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -70,7 +70,7 @@ func newFlagSet(name string, w io.Writer) *flag.FlagSet {
 
 // dataFlag registers --data, which every subcommand takes.
 func dataFlag(fs *flag.FlagSet, c *config) {
-	fs.StringVar(&c.Data, "data", "./data", "data folder: the store file and the outbox Maildir")
+	fs.StringVar(&c.Data, "data", "./data", "data folder `DIR`: the store file and the outbox Maildir")
 }
 
 // serveFlags registers the serve settings on fs.

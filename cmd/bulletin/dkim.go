@@ -15,19 +15,28 @@ import (
 	"github.com/bulletin/bulletin/store"
 )
 
+// dkimUsage is the text of "bulletin dkim -h".
+func dkimUsage() string {
+	return commandUsage("dkim keygen", "dkim dns") + `
+keygen makes a new DKIM key and prints its record; dns prints the DNS
+records to publish (DKIM, SPF, DMARC). Both work on a stopped store
+(--data DIR, ./data). Run "bulletin dkim keygen -h" for the flags.
+`
+}
+
 // runDKIM makes DKIM keys ("dkim keygen") and prints the DNS records to
 // publish ("dkim dns").
 func runDKIM(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError("dkim: want keygen or dns")
+	if len(args) > 0 && isHelp(args[0]) {
+		fmt.Fprint(stdout, dkimUsage())
+		return nil
+	}
+	if len(args) == 0 || (args[0] != "keygen" && args[0] != "dns") {
+		return usageError("dkim: want keygen or dns (bulletin dkim -h)")
 	}
 	var cfg config
-	var kind string
-	fs := newFlagSet("dkim "+args[0], stderr)
-	serveFlags(fs, &cfg)
-	if args[0] == "keygen" {
-		fs.StringVar(&kind, "type", "rsa", "key type: rsa (2048 bits) or ed25519")
-	}
+	var o opts
+	fs := commandFlags("dkim "+args[0], stderr, &cfg, &o)
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -36,10 +45,10 @@ func runDKIM(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	switch args[0] {
 	case "keygen":
-		if kind != "rsa" && kind != "ed25519" {
+		if o.kind != "rsa" && o.kind != "ed25519" {
 			return usageError("dkim keygen: --type must be rsa or ed25519")
 		}
-		return keygen(ctx, cfg, kind, stdout, stderr)
+		return keygen(ctx, cfg, o.kind, stdout, stderr)
 	case "dns":
 		if err := cfg.validateOffline(); err != nil {
 			return &exitError{code: 2, err: err}

@@ -23,8 +23,7 @@ import (
 // line per check with its fix, and fails (exit 1) if any check failed.
 func runDoctor(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("doctor", stderr)
-	serveFlags(fs, &cfg) // --resolver among them: the DNS server asked
+	fs := commandFlags("doctor", stderr, &cfg, new(opts)) // --resolver among them: the DNS server asked
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -16,12 +16,8 @@ import (
 // through a running server's API.
 func runExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	var slug, state string
-	fs := newFlagSet("export", stderr)
-	dataFlag(fs, &cfg)
-	fs.StringVar(&slug, "list", "", "only this list (slug)")
-	fs.StringVar(&state, "state", "", "only this state: unconfirmed, confirmed or unsubscribed")
-	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to export through its API (credentials from BULLETIN_TOKEN)")
+	var o opts
+	fs := commandFlags("export", stderr, &cfg, &o)
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -34,11 +30,11 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 			return needsToken("export")
 		}
 		q := url.Values{}
-		if slug != "" {
-			q.Set("list", slug)
+		if o.list != "" {
+			q.Set("list", o.list)
 		}
-		if state != "" {
-			q.Set("state", state)
+		if o.state != "" {
+			q.Set("state", o.state)
 		}
 		u := strings.TrimRight(cfg.Server, "/") + "/api/v1/export"
 		if len(q) > 0 {
@@ -51,7 +47,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		return err
 	}
 	return withInstance(ctx, cfg, stderr, func(in *instance) error {
-		return in.svc.ExportCSV(ctx, stdout, slug, list.State(state))
+		return in.svc.ExportCSV(ctx, stdout, o.list, list.State(o.state))
 	})
 }
 

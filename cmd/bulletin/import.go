@@ -14,23 +14,13 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-// importFlags are the flags of "bulletin import".
-type importFlags struct {
-	list, mode, reason string
-}
-
 // runImport is "bulletin import --list S [--mode confirmed|optin] [--reason R]
 // FILE": it imports a CSV file into a stopped store, or through a running
 // server's API with --server, printing a progress line.
 func runImport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	var f importFlags
-	fs := newFlagSet("import", stderr)
-	serveFlags(fs, &cfg)
-	fs.StringVar(&f.list, "list", "", "slug of the list to import into (required)")
-	fs.StringVar(&f.mode, "mode", "optin", "confirmed (subscribed at once; needs --reason) or optin (a confirmation mail to each)")
-	fs.StringVar(&f.reason, "reason", "", "where the consent was given, kept as the consent source (required with --mode confirmed)")
-	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to import through its API (credentials from BULLETIN_TOKEN)")
+	var f opts
+	fs := commandFlags("import", stderr, &cfg, &f)
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -162,7 +152,7 @@ type importJob struct {
 }
 
 // importRemote uploads the file with ?async=true and follows the job.
-func importRemote(ctx context.Context, base, token string, f importFlags, body io.Reader, p *importProgress) (list.ImportResult, error) {
+func importRemote(ctx context.Context, base, token string, f opts, body io.Reader, p *importProgress) (list.ImportResult, error) {
 	q := url.Values{"list": {f.list}, "mode": {f.mode}, "reason": {f.reason}, "async": {"true"}}
 	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/import?"+q.Encode(), body)
 	if err != nil {

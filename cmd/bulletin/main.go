@@ -141,48 +141,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return usageError("unknown command %q", cmd)
 }
 
-func printHelp(w io.Writer) {
-	fmt.Fprint(w, `Bulletin: a self-hosted newsletter and mailing-list server.
-
-Usage: bulletin COMMAND [flags] [arguments]
-
-Commands:
-  serve                         run the server (HTTP, inbound SMTP, sender)
-  import --list S [--mode confirmed|optin] FILE
-                                import subscribers from CSV
-  export [--list S] [--server URL]
-                                write subscribers as CSV to stdout
-  user add --role admin|editor NAME
-                                add a user, an editor unless --role admin
-                                (password from stdin or BULLETIN_PASSWORD)
-  user passwd NAME              set a user's password
-  dkim keygen [--type rsa|ed25519]
-                                make a new DKIM key
-  dkim dns                      print the DNS records to publish (DKIM, SPF, DMARC)
-  campaign send ID              send a campaign and show its progress
-  backup FILE                   write a consistent copy of the store
-  restore --data DIR FILE       restore a backup into an empty data folder
-  compact                       rewrite a stopped store to reclaim space
-  doctor                        check DNS, relay and settings for deliverability
-  version                       print version and build information
-  help                          this text
-
-Every command takes --data DIR (./data). Flags come before arguments. Every
-flag can also be set by its environment variable: BULLETIN_ + the flag name
-upper-cased with - as _ (e.g. BULLETIN_POSTAL_ADDRESS). Commands that change a
-store work on a stopped store, or on a running server with --server URL
-(credentials from BULLETIN_TOKEN).
-
-Run "bulletin COMMAND -h" for a command's flags.
-`)
-}
-
 // runVersion prints the version. It takes --data as every command does,
 // and no arguments.
 func runVersion(args []string, getenv func(string) string, w, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("version", stderr)
-	dataFlag(fs, &cfg)
+	fs := commandFlags("version", stderr, &cfg, new(opts))
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

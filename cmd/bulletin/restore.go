@@ -16,8 +16,7 @@ import (
 // after checking that it is a Bulletin store this version can open.
 func runRestore(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("restore", stderr)
-	dataFlag(fs, &cfg)
+	fs := commandFlags("restore", stderr, &cfg, new(opts))
 	if err := parse(fs, args, getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -174,8 +174,7 @@ func dkimKeys(ctx context.Context, db *store.DB, sign, selector string) ([]crypt
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var cfg config
-	fs := newFlagSet("serve", stderr)
-	serveFlags(fs, &cfg)
+	fs := commandFlags("serve", stderr, &cfg, new(opts))
 	if err := parseArgs(fs, args); err != nil {
 		return &exitError{code: 2, err: err}
 	}

@@ -18,18 +18,21 @@ import (
 	"github.com/bulletin/bulletin/list"
 )
 
-const userUsage = `Usage: bulletin user add [--role admin|editor] [--data DIR | --server URL] NAME
-       bulletin user passwd [--data DIR | --server URL] NAME
-
-The password is read from BULLETIN_PASSWORD, or typed at the terminal
-(not shown), or the first line of standard input. Flags go before NAME.
-Run "bulletin user add -h" for the flags.
+// userUsage is the text of "bulletin user -h".
+func userUsage() string {
+	return commandUsage("user add", "user passwd") + `
+On a stopped store (--data DIR, ./data), or through a running server with
+--server URL (credentials from BULLETIN_TOKEN). The password is read from
+BULLETIN_PASSWORD, or typed at the terminal (not shown), or the first line
+of standard input. Flags go before NAME. Run "bulletin user add -h" for the
+flags.
 `
+}
 
 // runUser manages admin users on a stopped store: "user add" and "user passwd".
 func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && isHelp(args[0]) {
-		fmt.Fprint(stdout, userUsage)
+		fmt.Fprint(stdout, userUsage())
 		return nil
 	}
 	if len(args) == 0 || (args[0] != "add" && args[0] != "passwd") {
@@ -37,13 +40,8 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	sub := args[0]
 	var cfg config
-	var role string
-	fs := newFlagSet("user "+sub, stderr)
-	dataFlag(fs, &cfg)
-	if sub == "add" {
-		fs.StringVar(&role, "role", "editor", "role: admin or editor")
-	}
-	fs.StringVar(&cfg.Server, "server", "", "URL of a running server to change through its API (credentials from BULLETIN_TOKEN)")
+	var o opts
+	fs := commandFlags("user "+sub, stderr, &cfg, &o)
 	if err := parse(fs, args[1:], getenv, &cfg); err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -52,6 +50,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	// Every mistake of the command line is refused before the password is
 	// asked for.
+	role := o.role // "" for passwd, which takes no role
 	if sub == "add" && role != string(list.RoleAdmin) && role != string(list.RoleEditor) {
 		return usageError("user add: --role must be admin or editor, not %q", role)
 	}
@@ -77,15 +76,15 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		o := list.Origin{User: "cli"}
+		by := list.Origin{User: "cli"}
 		if sub == "passwd" {
-			if err := in.svc.SetPassword(ctx, name, pw, o); err != nil {
+			if err := in.svc.SetPassword(ctx, name, pw, by); err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "password of %s changed\n", name)
 			return nil
 		}
-		u, err := in.svc.AddUser(ctx, name, list.Role(role), pw, o)
+		u, err := in.svc.AddUser(ctx, name, list.Role(role), pw, by)
 		if err != nil {
 			return err
 		}

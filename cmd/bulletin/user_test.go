@@ -126,12 +126,12 @@ func TestUserThroughServerAnswers(t *testing.T) {
 	}
 }
 
-// TestSubcommandHelpAndFlagOrder: "user -h" and "campaign -h" show help
+// TestSubcommandHelpAndFlagOrder: "user -h", "campaign -h" and "dkim -h" show help
 // and exit 0 as the other commands do, and a flag after the arguments is
 // refused saying that flags go first.
 func TestSubcommandHelpAndFlagOrder(t *testing.T) {
 	t.Parallel()
-	for _, args := range [][]string{{"user", "-h"}, {"user", "--help"}, {"campaign", "-h"}, {"campaign", "send", "-h"}, {"user", "add", "-h"}} {
+	for _, args := range [][]string{{"user", "-h"}, {"user", "--help"}, {"campaign", "-h"}, {"campaign", "send", "-h"}, {"user", "add", "-h"}, {"dkim", "-h"}, {"dkim", "dns", "-h"}} {
 		if code, out := runCmd(t, nil, args...); code != 0 || !strings.Contains(out, "Usage") {
 			t.Errorf("%s = exit %d, want 0 with the usage:\n%s", strings.Join(args, " "), code, out)
 		}
