@@ -75,7 +75,9 @@ func (c *authCache) put(k [32]byte, u list.User, now time.Time) {
 }
 
 // apiAuth finds the user of an API request: a bearer token, or HTTP Basic
-// against the user accounts. Cookies are ignored.
+// against the user accounts. Cookies are ignored. Bearer tokens are not
+// under the login limits: 192 random bits are not guessed, and a wrong one
+// costs a hash and a lookup, not argon2id.
 func (s *Server) apiAuth(r *http.Request) (list.User, error) {
 	h := r.Header.Get("Authorization")
 	if scheme, token, ok := strings.Cut(h, " "); ok && strings.EqualFold(scheme, "Bearer") {
@@ -88,28 +90,39 @@ func (s *Server) apiAuth(r *http.Request) (list.User, error) {
 	return s.checkPassword(r, name, password)
 }
 
-// checkPassword verifies a name and password, through the cache, and under
-// the login throttle: after repeated failures from a client address or for
-// an account, each attempt waits longer before it is checked.
+// checkPassword verifies a name and password under the login limits
+// (logins.go): while a limit holds, it answers a *limitedError without
+// looking at the password, not even in the cache, so that a right guess
+// during a lock is not revealed. Checks from one client address run one at
+// a time, so that parallel guesses are each counted before the next.
 func (s *Server) checkPassword(r *http.Request, name, password string) (list.User, error) {
-	k, now := credentialKey(name, password), s.now()
-	if u, ok := s.basicCache.get(k, now); ok {
-		return u, nil
-	}
-	ipKey, acctKey := "ip:"+clientKey(s.clientIP(r)), "user:"+strings.ToLower(name)
-	d := max(s.logins.delay(ipKey, now, maxIPDelay), s.logins.delay(acctKey, now, maxAccountDelay))
-	if err := s.sleep(r, d); err != nil {
+	keys := newLoginKeys(clientKey(s.clientIP(r)), name)
+	leave, err := s.logins.enter(r.Context(), keys.addr)
+	if err != nil {
 		return list.User{}, err
+	}
+	defer leave()
+	if wait := s.logins.wait(keys, s.now()); wait > 0 {
+		return list.User{}, &limitedError{after: wait}
+	}
+	k := credentialKey(name, password)
+	if u, ok := s.basicCache.get(k, s.now()); ok {
+		return u, nil
 	}
 	u, err := s.svc.Authenticate(r.Context(), name, password)
 	if errors.Is(err, list.ErrUnauthorized) {
-		s.logins.fail(s.now(), ipKey, acctKey)
+		if locked := s.logins.fail(keys, s.now()); len(locked) > 0 {
+			// The address, so that it can be blocked; not the name, which
+			// may be a password typed into the wrong field.
+			s.logger(r).Warn("too many failed password checks: locked", "limits", strings.Join(locked, ", "),
+				"client", keys.addr, "for", loginWindow)
+		}
 		return list.User{}, err
 	}
 	if err != nil {
 		return list.User{}, err
 	}
-	s.logins.reset(ipKey, acctKey)
+	s.logins.succeed(keys, s.now())
 	s.basicCache.put(k, u, s.now())
 	return u, nil
 }

@@ -76,7 +76,7 @@ type env struct {
 	// restart.
 	path string
 	opts []func(*Options)
-	// slept records the login throttle delays.
+	// slept records the waits of the sign-up floor.
 	mu     sync.Mutex
 	slept  []time.Duration
 	nowMu  sync.Mutex

@@ -71,14 +71,14 @@ type Server struct {
 
 	subscribeLimit *limiter
 	subscribeFloor time.Duration
-	logins         *throttle
+	logins         *loginGuard
 	basicCache     *authCache
 	newTokens      *newTokens
 	cop            *http.CrossOriginProtection
 	// csrfKey keys the CSRF tokens derived from session ids; it is derived
 	// from the instance secret, so it outlives a restart.
 	csrfKey []byte
-	// sleep waits out a login throttle delay; tests replace it.
+	// sleep waits out the sign-up floor; tests replace it.
 	sleep func(r *http.Request, d time.Duration) error
 	// outboxShown is how many messages the outbox page lists, newest
 	// first (500).
@@ -130,7 +130,7 @@ func New(opts Options) (*Server, error) {
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
 		subscribeFloor: opts.SubscribeFloor,
 		outboxShown:    500,
-		logins:         newThrottle(),
+		logins:         newLoginGuard(),
 		basicCache:     newAuthCache(basicCacheTTL, maxAuthCache),
 		newTokens:      newNewTokens(),
 		cop:            http.NewCrossOriginProtection(),

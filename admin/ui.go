@@ -2,6 +2,7 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -132,7 +133,7 @@ func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 // login checks the CSRF token of the login form, then the password (under
-// the login throttle), and starts a session.
+// the login limits), and starts a session.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	want := ""
 	if c, err := r.Cookie(loginCookie); err == nil && c.Value != "" {
@@ -151,6 +152,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 		s.logger(r).Info("login failed")
 		return s.loginPage(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
 	}
+	if msg, ok := lockedMessage(w, err); ok {
+		return s.loginPage(w, r, http.StatusTooManyRequests, name, msg)
+	}
 	if err != nil {
 		return err
 	}
@@ -166,6 +170,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	s.logger(r).Info("login", "user_id", u.ID)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 	return nil
+}
+
+// lockedMessage words a login lock for a form, and sets its Retry-After
+// header; ok is false when err is no lock.
+func lockedMessage(w http.ResponseWriter, err error) (msg string, ok bool) {
+	var le *limitedError
+	if !errors.As(err, &le) {
+		return "", false
+	}
+	setErrorHeaders(w, classify(le))
+	return fmt.Sprintf("Too many wrong passwords. Try again in %s.", waitWords(le.after)), true
 }
 
 // logout ends the session.

@@ -9,7 +9,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -179,75 +178,6 @@ func TestAdminSecureCookie(t *testing.T) {
 		if sc == nil || sc.Secure != c.secure {
 			t.Errorf("%s: session cookie %+v, want Secure=%v", c.name, sc, c.secure)
 		}
-	}
-}
-
-func TestLoginThrottle(t *testing.T) {
-	t.Parallel()
-	e := newEnv(t)
-	e.addUser("root", list.RoleAdmin)
-	b := e.browser()
-	for range 6 {
-		if res, _ := b.login(t, "root", "guess"); res.StatusCode != 401 {
-			t.Fatalf("wrong password = %d", res.StatusCode)
-		}
-	}
-	e.mu.Lock()
-	slept := append([]time.Duration(nil), e.slept...)
-	e.mu.Unlock()
-	want := []time.Duration{0, 0, 0, 250 * time.Millisecond, 500 * time.Millisecond, time.Second}
-	if len(slept) != len(want) {
-		t.Fatalf("delays = %v, want %v", slept, want)
-	}
-	for i := range want {
-		if slept[i] != want[i] {
-			t.Fatalf("delays = %v, want %v", slept, want)
-		}
-	}
-	// The account is throttled from another address too, but more gently
-	// capped, and never locked: the right password still gets in.
-	other := e.browser()
-	other.mod = func(r *http.Request) { r.RemoteAddr = "198.51.100.9:1" }
-	res, _ := other.login(t, "root", "root-password")
-	if res.StatusCode != 303 {
-		t.Fatalf("login after failures = %d, want success", res.StatusCode)
-	}
-	e.mu.Lock()
-	last := e.slept[len(e.slept)-1]
-	e.mu.Unlock()
-	if last != 2*time.Second {
-		t.Errorf("delay for the account from a new address = %v, want 2s", last)
-	}
-	// Many failures: delays are capped.
-	for range 5 {
-		b.login(t, "root", "guess")
-	}
-	e.mu.Lock()
-	last = e.slept[len(e.slept)-1]
-	e.mu.Unlock()
-	if last != maxIPDelay {
-		t.Errorf("capped delay = %v, want %v", last, maxIPDelay)
-	}
-	// Failures are forgotten after a while.
-	e.advance(throttleForget + time.Minute)
-	b.login(t, "root", "guess")
-	e.mu.Lock()
-	last = e.slept[len(e.slept)-1]
-	e.mu.Unlock()
-	if last != 0 {
-		t.Errorf("delay after the forget time = %v, want 0", last)
-	}
-	// The API's Basic auth shares the throttle.
-	for range 4 {
-		req := httptest.NewRequest("GET", "/api/v1/lists", nil)
-		req.SetBasicAuth("root", "guess")
-		e.do(req)
-	}
-	e.mu.Lock()
-	last = e.slept[len(e.slept)-1]
-	e.mu.Unlock()
-	if last == 0 {
-		t.Error("API Basic-auth failures are not throttled")
 	}
 }
 

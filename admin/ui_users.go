@@ -44,25 +44,28 @@ func (s *Server) uiPassword(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, _ := user(r)
 	f := r.PostForm
-	fail := func(msg string) error {
+	fail := func(status int, msg string) error {
 		p, err := s.accountData(r)
 		if err != nil {
 			return err
 		}
-		return s.uiPage(w, r, http.StatusUnprocessableEntity, "account", "account", p, msg)
+		return s.uiPage(w, r, status, "account", "account", p, msg)
 	}
 	if f.Get("new") != f.Get("confirm") {
-		return fail("The new passwords do not match.")
+		return fail(http.StatusUnprocessableEntity, "The new passwords do not match.")
 	}
 	if _, err := s.checkPassword(r, u.Name, f.Get("current")); err != nil {
 		if errors.Is(err, list.ErrUnauthorized) {
-			return fail("The current password is wrong.")
+			return fail(http.StatusUnprocessableEntity, "The current password is wrong.")
+		}
+		if msg, ok := lockedMessage(w, err); ok {
+			return fail(http.StatusTooManyRequests, msg)
 		}
 		return err
 	}
 	if err := s.svc.SetPassword(r.Context(), u.Name, f.Get("new"), s.origin(r)); err != nil {
 		if errors.Is(err, list.ErrInvalid) {
-			return fail(classify(err).msg)
+			return fail(http.StatusUnprocessableEntity, classify(err).msg)
 		}
 		return err
 	}
