@@ -103,6 +103,7 @@ func (s *Server) checkPassword(r *http.Request, name, password string) (list.Use
 	}
 	defer leave()
 	if wait := s.logins.wait(keys, s.now()); wait > 0 {
+		s.loginFailed("locked")
 		return list.User{}, &limitedError{after: wait}
 	}
 	k := credentialKey(name, password)
@@ -111,6 +112,7 @@ func (s *Server) checkPassword(r *http.Request, name, password string) (list.Use
 	}
 	u, err := s.svc.Authenticate(r.Context(), name, password)
 	if errors.Is(err, list.ErrUnauthorized) {
+		s.loginFailed("wrong")
 		if locked := s.logins.fail(keys, s.now()); len(locked) > 0 {
 			// The address, so that it can be blocked; not the name, which
 			// may be a password typed into the wrong field.

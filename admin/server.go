@@ -36,6 +36,11 @@ type Options struct {
 	// (never the raw path, which holds tokens; "unmatched" when no route
 	// matched), status and duration.
 	ObserveHTTP func(route string, code int, d time.Duration)
+	// ObserveLoginFailure, when set, is told of every password check that
+	// fails (login form, API Basic auth, password change): reason "wrong"
+	// for a wrong name or password, "locked" for one refused unchecked
+	// under a login limit.
+	ObserveLoginFailure func(reason string)
 	// Ready reports whether the server is ready for traffic (/readyz); nil
 	// means always ready.
 	Ready func() error
@@ -62,8 +67,10 @@ type Server struct {
 	spillDir string
 	metrics  http.Handler
 	observe  func(route string, code int, d time.Duration)
-	ready    func() error
-	static   fs.FS
+	// loginFailed is Options.ObserveLoginFailure, never nil.
+	loginFailed func(reason string)
+	ready       func() error
+	static      fs.FS
 
 	// pub and adm are the templates of the public pages and the admin UI.
 	pub *pages
@@ -101,6 +108,9 @@ func New(opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ObserveLoginFailure == nil {
+		opts.ObserveLoginFailure = func(string) {}
+	}
 	if opts.SubscribeRate <= 0 {
 		opts.SubscribeRate = 10
 	}
@@ -125,7 +135,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{
 		svc: opts.Service, log: opts.Logger, now: opts.Now,
 		proxies: opts.TrustedProxies, outbox: opts.Outbox, spillDir: opts.SpillDir,
-		metrics: opts.Metrics, observe: opts.ObserveHTTP, ready: opts.Ready, static: static,
+		metrics: opts.Metrics, observe: opts.ObserveHTTP, loginFailed: opts.ObserveLoginFailure,
+		ready: opts.Ready, static: static,
 		pub: public, adm: ui,
 		subscribeLimit: newLimiter(opts.SubscribeRate, opts.SubscribeEvery, maxLimiterKeys),
 		subscribeFloor: opts.SubscribeFloor,

@@ -18,9 +18,10 @@ import (
 // metrics are the Prometheus metrics of a running server. Counters fed by
 // events live here; what the store already knows is read at scrape time.
 type metrics struct {
-	messages *prometheus.CounterVec
-	sendTime prometheus.Histogram
-	httpTime *prometheus.HistogramVec
+	messages      *prometheus.CounterVec
+	sendTime      prometheus.Histogram
+	httpTime      *prometheus.HistogramVec
+	loginFailures *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -39,6 +40,13 @@ func newMetrics() *metrics {
 			Help:    "HTTP request latency by route template and status code.",
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "code"}),
+		loginFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "bulletin_login_failures_total",
+			Help: "Failed password checks (login form, API Basic auth, password change) since start, by reason: wrong (a wrong name or password) or locked (refused unchecked under a login limit).",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{"wrong", "locked"} {
+		m.loginFailures.WithLabelValues(r)
 	}
 	for _, o := range []list.Outcome{list.OutcomeSent, list.OutcomeFailed, list.OutcomeDeferred, list.OutcomeSkipped} {
 		m.messages.WithLabelValues(string(o))
@@ -65,6 +73,12 @@ func (m *metrics) ObserveHTTP(route string, code int, d time.Duration) {
 	m.httpTime.WithLabelValues(route, strconv.Itoa(code)).Observe(d.Seconds())
 }
 
+// ObserveLoginFailure counts a failed password check; it is the hook for
+// admin.Options.ObserveLoginFailure.
+func (m *metrics) ObserveLoginFailure(reason string) {
+	m.loginFailures.WithLabelValues(reason).Inc()
+}
+
 // handler builds the registry, with the Go and process collectors, and
 // returns the /metrics handler.
 func (m *metrics) handler(svc *list.Service) http.Handler {
@@ -72,7 +86,7 @@ func (m *metrics) handler(svc *list.Service) http.Handler {
 	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.messages, m.sendTime, m.httpTime,
+		m.messages, m.sendTime, m.httpTime, m.loginFailures,
 		newStoreCollector(svc),
 	)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError, Timeout: 30 * time.Second})

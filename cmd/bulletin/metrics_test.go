@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,39 @@ func TestObserveHTTP(t *testing.T) {
 	}
 	if v, _ := value(mfs, "bulletin_send_duration_seconds"); v != 1 {
 		t.Errorf("send latencies = %v, want 1", v)
+	}
+}
+
+// TestMetricsLoginFailures counts wrong passwords and the checks refused
+// under a login lock, and logs the lock without the password.
+func TestMetricsLoginFailures(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, filepath.Join(t.TempDir(), "data"))
+	const guess = "not-the-password-guess"
+	for i := range 6 {
+		req, err := http.NewRequest("GET", s.base+"/api/v1/lists", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.SetBasicAuth("admin", guess)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if want := map[bool]int{true: 429, false: 401}[i == 5]; resp.StatusCode != want {
+			t.Fatalf("guess %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+	mfs := scrape(t, s)
+	for reason, want := range map[string]float64{"wrong": 5, "locked": 1} {
+		if v, _ := value(mfs, "bulletin_login_failures_total", "reason", reason); v != want {
+			t.Errorf("bulletin_login_failures_total{reason=%q} = %v, want %v", reason, v, want)
+		}
+	}
+	out := s.out.String()
+	if !strings.Contains(out, "too many failed password checks") || strings.Contains(out, guess) {
+		t.Errorf("the lock is not logged, or the password is:\n%s", out)
 	}
 }

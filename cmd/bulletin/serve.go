@@ -294,7 +294,8 @@ const shutdownGrace = 2 * time.Second
 func (in *instance) serve(ctx context.Context, stdout io.Writer, hl, il net.Listener) error {
 	proxies, _ := in.cfg.proxies()
 	srv, err := admin.New(admin.Options{Service: in.svc, FS: templates.FS, Logger: in.log,
-		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", SpillDir: in.cfg.Data, Metrics: in.metrics.handler(in.svc), ObserveHTTP: in.metrics.ObserveHTTP, Ready: in.ready})
+		TrustedProxies: proxies, Outbox: in.cfg.Relay == "", SpillDir: in.cfg.Data, Metrics: in.metrics.handler(in.svc), ObserveHTTP: in.metrics.ObserveHTTP,
+		ObserveLoginFailure: in.metrics.ObserveLoginFailure, Ready: in.ready})
 	if err != nil {
 		return err
 	}
