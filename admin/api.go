@@ -100,7 +100,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &typ):
 		return newHTTPError(http.StatusUnprocessableEntity, typeMessage(typ))
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return newHTTPError(http.StatusBadRequest, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
+		// Valid JSON naming a field the route does not take: a value
+		// problem, 422, as api.md says; a typo in a field name is the
+		// usual cause.
+		return newHTTPError(http.StatusUnprocessableEntity, "unknown field "+strings.TrimPrefix(err.Error(), "json: unknown field "))
 	}
 	return newHTTPError(http.StatusBadRequest, "malformed JSON")
 }

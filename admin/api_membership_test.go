@@ -45,7 +45,7 @@ func TestAPISubscriberLists(t *testing.T) {
 		{lists, `{"lists":["weekly"],"state":"confirmed"}`, 422},
 		{lists, `{"lists":["nope"]}`, 422},
 		{lists, `{"lists":[]}`, 422},
-		{lists, `{"list":["weekly"]}`, 400},
+		{lists, `{"list":["weekly"]}`, 422}, // an unknown field
 		{"/api/v1/subscribers/999999/lists", `{"lists":["weekly"]}`, 404},
 	} {
 		e.call("POST", c.path, "ed", c.body, c.want, &er)
@@ -114,4 +114,30 @@ func subscriptionOf(t *testing.T, s subscriberJSON, slug string) subscriptionJSO
 	}
 	t.Fatalf("%s is not on %s: %+v", s.Email, slug, s.Subscriptions)
 	return subscriptionJSON{}
+}
+
+// TestAPIEventsSayAPI: a profile edit, a blocklisting and an export made
+// through the API are recorded as such in the subscriber's history, not
+// as the admin UI's.
+func TestAPIEventsSayAPI(t *testing.T) {
+	t.Parallel()
+	e := apiEnv(t)
+	id := e.confirmed("ann@example.com").Subscriber.ID
+	path := fmt.Sprintf("/api/v1/subscribers/%d", id)
+	e.call("PUT", path, "ed", `{"name":"Ann B.","blocklisted":true}`, 200, nil)
+	e.call("GET", path+"/export", "ed", nil, 200, nil)
+	want := map[list.EventKind]bool{list.EventProfileChanged: false, list.EventBlocklisted: false, list.EventExported: false}
+	for _, ev := range e.events(id) {
+		if _, ok := want[ev.Kind]; ok {
+			want[ev.Kind] = true
+			if ev.How != list.HowAPI {
+				t.Errorf("%s event how = %q, want api", ev.Kind, ev.How)
+			}
+		}
+	}
+	for k, seen := range want {
+		if !seen {
+			t.Errorf("no %s event", k)
+		}
+	}
 }

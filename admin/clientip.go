@@ -73,6 +73,12 @@ func (s *Server) secure(r *http.Request) bool {
 // origin describes where a request came from, for events and consent.
 func (s *Server) origin(r *http.Request) list.Origin {
 	o := list.Origin{UserAgent: list.Truncate(r.UserAgent(), 300), User: info(r).u.Name}
+	switch {
+	case strings.HasPrefix(info(r).route, "/api/"):
+		o.Via = list.HowAPI
+	case o.User != "":
+		o.Via = list.HowAdmin
+	}
 	if ip := s.clientIP(r); ip.IsValid() {
 		o.IP = ip.String()
 	}

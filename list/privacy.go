@@ -342,7 +342,7 @@ type ExportedMail struct {
 // ExportSubscriber gathers everything held about a subscriber, for the
 // admin API and the subscriber's own confirmed download.
 func (s *Service) ExportSubscriber(ctx context.Context, id SubscriberID, o Origin) (SubscriberExport, error) {
-	return s.exportSubscriber(ctx, id, HowAdmin, o)
+	return s.exportSubscriber(ctx, id, o.how(HowAdmin), o)
 }
 
 func (s *Service) exportSubscriber(ctx context.Context, id SubscriberID, how How, o Origin) (SubscriberExport, error) {

@@ -103,6 +103,18 @@ type Origin struct {
 	UserAgent string
 	// User is the admin user acting, for the audit log.
 	User string
+	// Via is the path an editor's action came by (HowAPI or HowAdmin),
+	// for the events of actions that take no How of their own; empty
+	// outside the admin UI and the API.
+	Via How
+}
+
+// how is o.Via, or def when o does not say.
+func (o Origin) how(def How) How {
+	if o.Via != "" {
+		return o.Via
+	}
+	return def
 }
 
 // Service applies Bulletin's rules over a Store and a Mailer.

@@ -276,10 +276,10 @@ func (s *Service) PatchSubscriber(ctx context.Context, id SubscriberID, p Subscr
 			r.Subscriber.Attributes = *p.Attributes
 		}
 		if p.Name != nil || p.Attributes != nil {
-			fx.Events = append(fx.Events, s.event(r, 0, EventProfileChanged, HowAdmin, o, now, ""))
+			fx.Events = append(fx.Events, s.event(r, 0, EventProfileChanged, o.how(HowAdmin), o, now, ""))
 		}
 		if p.Blocklisted != nil {
-			s.setBlocklisted(r, fx, *p.Blocklisted, "blocklisted by an editor", HowAdmin, o, now)
+			s.setBlocklisted(r, fx, *p.Blocklisted, "blocklisted by an editor", o.how(HowAdmin), o, now)
 		}
 		r.Subscriber.UpdatedAt = now
 		return nil
@@ -307,7 +307,7 @@ func (s *Service) setBlocklisted(r *Record, fx *Effects, on bool, reason string,
 // keyed hash of the address in the suppression list so that a later import
 // cannot bring them back.
 func (s *Service) EraseSubscriber(ctx context.Context, id SubscriberID, o Origin) error {
-	return s.erase(ctx, id, HowAdmin, o)
+	return s.erase(ctx, id, o.how(HowAdmin), o)
 }
 
 // erase erases a subscriber; how says who asked (an admin, or the person

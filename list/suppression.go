@@ -99,7 +99,7 @@ func (s *Service) Suppress(ctx context.Context, email, reason string, o Origin) 
 			return ErrExists
 		}
 		r.Suppression = &entry
-		fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, HowAdmin, o, now, reason))
+		fx.Events = append(fx.Events, s.event(r, 0, EventBlocklisted, o.how(HowAdmin), o, now, reason))
 		return nil
 	})
 	switch {
@@ -128,7 +128,7 @@ func (s *Service) Unsuppress(ctx context.Context, email string, o Origin) error 
 	found := false
 	_, err = s.store.UpdateSubscriber(ctx, Key{Identity: a.Identity, Hash: hash}, false, func(r *Record, fx *Effects) error {
 		found = r.Suppression != nil
-		s.setBlocklisted(r, fx, false, "", HowAdmin, o, now)
+		s.setBlocklisted(r, fx, false, "", o.how(HowAdmin), o, now)
 		return nil
 	})
 	if errors.Is(err, ErrNotFound) {
