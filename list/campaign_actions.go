@@ -52,7 +52,8 @@ func (e *LintError) Error() string {
 			msgs = append(msgs, f.Message)
 		}
 	}
-	return "campaign cannot be sent: " + strings.Join(msgs, "; ")
+	// Each message is a sentence of its own.
+	return "campaign cannot be sent: " + strings.Join(msgs, " ")
 }
 
 // Unwrap makes a LintError an ErrInvalid.

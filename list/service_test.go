@@ -421,3 +421,16 @@ func TestSenderInternationalDomain(t *testing.T) {
 		t.Fatalf("campaign sender = %q, %v; want its xn-- form", c.From, err)
 	}
 }
+
+// TestLintErrorSentences: a refused send names each error finding as a
+// sentence of its own.
+func TestLintErrorSentences(t *testing.T) {
+	e := &list.LintError{Findings: []list.Finding{
+		{Severity: "error", Code: "subject-empty", Message: "The subject is empty."},
+		{Severity: "warning", Code: "base-url-https", Message: "Not HTTPS."},
+		{Severity: "error", Code: "template", Message: "The body template does not parse: body:1: unclosed action."},
+	}}
+	if got, want := e.Error(), "campaign cannot be sent: The subject is empty. The body template does not parse: body:1: unclosed action."; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}

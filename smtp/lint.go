@@ -2,11 +2,14 @@ package smtp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -41,12 +44,12 @@ func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding 
 		return l.out
 	}
 	if _, err := parseCampaign(m.Campaign); err != nil {
-		l.err("template", err.Error(), "Fix the template at the line named; text/template syntax is {{.Name}}, {{if …}}…{{end}}.")
+		l.err("template", findingText("does not parse", err), "Fix the template at the line named; text/template syntax is {{.Name}}, {{if …}}…{{end}}.")
 		return l.out
 	}
 	r, err := s.render(&m)
 	if err != nil {
-		l.err("template", err.Error(), "Fix the template: it fails when run for the sample recipient.")
+		l.err("template", findingText("fails for the sample recipient", err), "Fix the template: it fails when run for the sample recipient.")
 		return l.out
 	}
 	s.lintParts(&l, &m, r)
@@ -70,7 +73,7 @@ func (s *Sender) Lint(ctx context.Context, sample *list.Message) []list.Finding 
 	}
 	if l.errors() == 0 {
 		if _, err := s.build(&m, r); err != nil {
-			l.err("headers", err.Error(), "Fix the sender, list or links named in the error.")
+			l.err("headers", findingText("", err), "Fix the sender, list or links named in the error.")
 		}
 	}
 	return l.out
@@ -243,4 +246,25 @@ func lintActiveContent(l *linter, html []byte) {
 		l.warn("html-active", "The HTML part contains "+strings.Join(tags, ", ")+": mail clients do not run it, and spam filters count it against the sender.",
 			"Remove scripts, frames, forms and embedded objects from the campaign; link to a web page for anything interactive.")
 	}
+}
+
+// findingText words an error as a finding's message: a sentence for the
+// editor, without the package's "smtp:" prefix. A template's error names
+// the template and says what went wrong (what), then text/template's own
+// words ("body:1: unclosed action").
+func findingText(what string, err error) string {
+	var te *TemplateError
+	var msg string
+	if errors.As(err, &te) {
+		msg = "The " + te.Part + " template " + what + ": " + strings.TrimPrefix(te.Err.Error(), "template: ")
+	} else {
+		msg = strings.TrimPrefix(err.Error(), "smtp: ")
+		if r, n := utf8.DecodeRuneInString(msg); n > 0 {
+			msg = string(unicode.ToUpper(r)) + msg[n:]
+		}
+	}
+	if !strings.HasSuffix(msg, ".") {
+		msg += "."
+	}
+	return msg
 }

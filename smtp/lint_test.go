@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -63,7 +65,7 @@ func TestLint(t *testing.T) {
 		{name: "postal", mod: func(m *list.Message) { m.PostalAddress = "" }, code: "postal-address", severity: SeverityError},
 		{name: "empty subject", mod: func(m *list.Message) { m.Campaign.Subject = "" }, code: "subject-empty", severity: SeverityError},
 		{name: "control subject", mod: func(m *list.Message) { m.Campaign.Subject = "a\tb\x07" }, code: "subject-control", severity: SeverityError},
-		{name: "broken body", mod: func(m *list.Message) { m.Campaign.Body = "<p>one</p>\n<p>two</p>\n{{end}}\n" }, code: "template", severity: SeverityError, text: "body:3"},
+		{name: "broken body", mod: func(m *list.Message) { m.Campaign.Body = "<p>one</p>\n<p>two</p>\n{{end}}\n" }, code: "template", severity: SeverityError, text: "The body template does not parse: body:3"},
 		{name: "broken text", mod: func(m *list.Message) { m.Campaign.Text = "a\n\nb {{.Name" }, code: "template", severity: SeverityError, text: "text:3"},
 		{name: "unknown field", mod: func(m *list.Message) { m.Campaign.Body = "{{.Nope}}" }, code: "template", severity: SeverityError, text: "Nope"},
 		{name: "no unsubscribe", mod: func(m *list.Message) { m.UnsubscribeURL = "" }, code: "unsubscribe", severity: SeverityError},
@@ -120,6 +122,11 @@ func TestLint(t *testing.T) {
 				seen[f.Code] = true
 				if f.Fix == "" {
 					t.Errorf("finding %s has no fix", f.Code)
+				}
+				// Each message is a sentence for the editor, whichever
+				// layer found the problem.
+				if strings.Contains(f.Message, "smtp:") || !strings.HasSuffix(f.Message, ".") || !startsUpper(f.Message) {
+					t.Errorf("finding %s is not a sentence for the editor: %q", f.Code, f.Message)
 				}
 			}
 			if !found {
@@ -184,4 +191,9 @@ func TestLintAllAtOnce(t *testing.T) {
 			t.Errorf("Lint = %+v, lacks %s", got, code)
 		}
 	}
+}
+
+func startsUpper(s string) bool {
+	r, _ := utf8.DecodeRuneInString(s)
+	return unicode.IsUpper(r) || r == '"' || r == '“'
 }
