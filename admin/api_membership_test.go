@@ -2,10 +2,12 @@ package admin
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 )
 
 // TestAPISubscriberLists: an editor puts an existing subscriber on lists
@@ -139,5 +141,28 @@ func TestAPIEventsSayAPI(t *testing.T) {
 		if !seen {
 			t.Errorf("no %s event", k)
 		}
+	}
+}
+
+// TestProgressRequestsLoggedAtDebug: a campaign page's progress stream,
+// opened again every few seconds, is logged at the debug level, and other
+// requests at info.
+func TestProgressRequestsLoggedAtDebug(t *testing.T) {
+	t.Parallel()
+	var logs logtest.Buffer
+	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	e.addUser("ed", list.RoleEditor)
+	name, subj, body := "c", "S", "<p>x</p>"
+	c, err := e.svc.CreateCampaign(t.Context(), list.CampaignInput{Name: &name, Subject: &subj, Body: &body}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := e.do(apiReq("GET", fmt.Sprintf("/api/v1/campaigns/%d/progress", c.ID), "ed", nil)); res.StatusCode != 200 {
+		t.Fatalf("progress = %d", res.StatusCode)
+	}
+	e.call("GET", "/api/v1/lists", "ed", nil, 200, nil)
+	got := logs.String()
+	if strings.Contains(got, "/progress") || !strings.Contains(got, "route=/api/v1/lists") {
+		t.Errorf("request log at info:\n%s", got)
 	}
 }

@@ -116,7 +116,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				}
 			}
 			d := s.now().Sub(start)
-			s.logger(r).Info("request", "method", r.Method, "route", ri.route,
+			// A campaign page follows its progress with a stream opened
+			// again every few seconds: those lines would bury the rest at
+			// the info level.
+			level := slog.LevelInfo
+			if strings.HasSuffix(ri.route, "/progress") && sw.status < 400 {
+				level = slog.LevelDebug
+			}
+			s.logger(r).Log(r.Context(), level, "request", "method", r.Method, "route", ri.route,
 				"status", sw.status, "bytes", sw.bytes, "duration", d.Round(time.Microsecond))
 			if s.observe != nil {
 				s.observe(ri.route, sw.status, d)

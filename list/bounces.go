@@ -403,6 +403,8 @@ func (s *Service) handleBounces(ctx context.Context, r *InboundReport, p proof, 
 		}
 		if bp.ok {
 			proven = append(proven, b)
+			s.log.Info("bounce recorded", "kind", string(b.Kind), "status", b.Status, "counted", b.Counted, "sub_id", bp.rec.Subscriber.ID,
+				"campaign_id", p.campaign, "rcpt", string(r.Rcpt), "via", p.via)
 		}
 	}
 	if n := len(bs) - len(proven); n > 0 {

@@ -282,6 +282,8 @@ func (s *Service) handleComplaint(ctx context.Context, r *InboundReport, p proof
 		s.log.Info("repeated complaint recorded, not counted", "rcpt", string(r.Rcpt), "campaign_id", p.campaign)
 		return nil
 	}
+	s.log.Info("complaint recorded: unsubscribed and blocklisted", "sub_id", p.rec.Subscriber.ID, "campaign_id", p.campaign,
+		"feedback_type", r.FeedbackType, "rcpt", string(r.Rcpt))
 	k := Key{ID: p.rec.Subscriber.ID, Hash: s.tokens.AddressHash(p.rec.Subscriber.Identity)}
 	_, err := s.store.UpdateSubscriber(ctx, k, false, func(rec *Record, fx *Effects) error {
 		ev := s.event(rec, 0, EventComplaint, HowComplaint, o, now, detail)

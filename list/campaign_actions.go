@@ -106,6 +106,7 @@ func (s *Service) CampaignAction(ctx context.Context, id CampaignID, action stri
 		what = "schedule" // sent later: the log says what the button did
 	}
 	s.audit(ctx, o, "campaign."+what, fmt.Sprint(id))
+	s.log.Info("campaign action", "action", what, "campaign_id", id, "status", c.Status, "user", o.User)
 	s.KickRunner()
 	return s.campaignView(ctx, c)
 }

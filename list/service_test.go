@@ -3,6 +3,7 @@ package list_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
@@ -432,5 +433,51 @@ func TestLintErrorSentences(t *testing.T) {
 	}}
 	if got, want := e.Error(), "campaign cannot be sent: The subject is empty. The body template does not parse: body:1: unclosed action."; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+// TestOperatorLogs: what an operator acts on is logged, by id and never by
+// address: an editor's campaign actions, and an inbound bounce that acts
+// on someone.
+func TestOperatorLogs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := t.Context()
+	if _, err := f.svc.CreateList(ctx, list.List{Slug: "news", Name: "News"}, list.Origin{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := f.svc.AddSubscriber(ctx, list.NewSubscriber{Email: "gone@example.com", Lists: []string{"news"}, State: list.StateConfirmed, Reason: "test"},
+		list.HowImport, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, subj, body, lists, at := "c", "S", "<p>x</p>", []string{"news"}, f.clock().Add(time.Hour)
+	c, err := f.svc.CreateCampaign(ctx, list.CampaignInput{Name: &name, Subject: &subj, Body: &body, Lists: &lists, SendAt: &at}, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"send", "unschedule"} {
+		if _, err := f.svc.CampaignAction(ctx, c.ID, a, list.Origin{User: "ed"}); err != nil {
+			t.Fatal(a, err)
+		}
+	}
+	tok := f.svc.Tokens().Seal(list.Token{Purpose: list.PurposeBounce, Subscriber: v.ID, Campaign: c.ID})
+	err = f.svc.HandleInbound(ctx, list.InboundReport{Rcpt: list.RcptBounceToken, Token: tok,
+		Bounces: []list.Bounce{{Email: "gone@example.com", Kind: list.BounceHard, Action: "failed", Status: "5.1.1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := f.logs.String()
+	for _, want := range []string{
+		fmt.Sprintf(`msg="campaign action" action=schedule campaign_id=%d status=scheduled user=ed`, c.ID),
+		fmt.Sprintf(`msg="campaign action" action=unschedule campaign_id=%d status=draft user=ed`, c.ID),
+		fmt.Sprintf(`msg="bounce recorded" kind=hard status=5.1.1 counted=true sub_id=%d campaign_id=%d`, v.ID, c.ID),
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("the log lacks %s:\n%s", want, logs)
+		}
+	}
+	if strings.Contains(logs, "gone@example.com") {
+		t.Errorf("the log names an address:\n%s", logs)
 	}
 }

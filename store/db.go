@@ -191,11 +191,18 @@ func (db *DB) migrate(readOnly bool) error {
 		if err := checkSchema(v); err != nil {
 			return err
 		}
+		from := v
 		for ; v < schemaVersion; v++ {
 			if err := migrations[v](tx); err != nil {
 				return fmt.Errorf("migrate to schema %d: %w", v+1, err)
 			}
-			db.log.Info("store schema migrated", "version", v+1)
+		}
+		switch {
+		case from == 0:
+			// A new store takes every migration: that is no upgrade.
+			db.log.Info("store created", "schema", schemaVersion)
+		case from < schemaVersion:
+			db.log.Info("store schema migrated", "from", from, "to", schemaVersion)
 		}
 		for _, name := range append(bucketsV1[:], bCampaignBody, bSuppressionAt, bSessions) {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
+	"github.com/bulletin/bulletin/list/logtest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -162,5 +164,24 @@ func TestSettings(t *testing.T) {
 	}
 	if v, _ := db.Setting(ctx, "x"); string(v) != "\x00\x01\x02" {
 		t.Errorf("Setting(x) = %q", v)
+	}
+}
+
+// TestCreatedLoggedOnce: a new store says it was created, once, rather than
+// logging each migration as if it were an upgrade; opening it again says
+// nothing of its schema.
+func TestCreatedLoggedOnce(t *testing.T) {
+	t.Parallel()
+	var logs logtest.Buffer
+	path := filepath.Join(t.TempDir(), "bulletin.db")
+	for range 2 {
+		db, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	if got := logs.String(); strings.Count(got, `msg="store created"`) != 1 || strings.Contains(got, "migrated") {
+		t.Errorf("logs of creating and opening a store:\n%s", got)
 	}
 }
