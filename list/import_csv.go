@@ -153,37 +153,52 @@ func (ir *importReader) line() int {
 }
 
 // next reads one data row: a parsed row, or a refusal of it, or io.EOF, or
-// a read error of the input. A refused record is reported at its first
-// line and reading goes on at its second: the lines a stray quote joined
-// to it are read again as rows of their own, so that every line of the
-// file is either imported or reported.
+// a read error of the input. Every line of the file is either imported or
+// reported. A record that is not valid CSV is reported at its first line
+// and reading goes on at its second: the lines a stray quote joined to it
+// are read again as rows of their own. A valid record refused for what it
+// holds (a line break in a name, say) is reported once, at its first line
+// with the lines it spans: they are its own, and read again they would
+// only be refused for the half of a quoted field they hold.
 func (ir *importReader) next() (importRow, *ImportError, error) {
 	rec, err := ir.sp.next()
 	if err != nil {
 		return importRow{}, nil, err
 	}
-	var row importRow
-	var msg string
-	if rec.tooLong != "" {
-		msg = "not valid CSV: " + rec.tooLong
-	} else if fields, err := ir.ps.parse(rec.data); err != nil {
-		msg = "not valid CSV: " + csvErrorText(err)
-	} else {
-		row, msg = ir.cols.row(fields)
-	}
-	if msg == "" {
+	row, msg, valid := ir.parse(rec)
+	switch last := rec.line + rec.lines - 1; {
+	case msg == "":
 		row.line = rec.line
 		ir.sp.consume(rec.lines)
 		return row, nil, nil
-	}
-	ir.sp.consume(1)
-	switch last := rec.line + rec.lines - 1; {
-	case rec.lines == 2:
-		msg += fmt.Sprintf(" (a record of lines %d-%d: line %d is read again as a row of its own)", rec.line, last, last)
-	case rec.lines > 2:
-		msg += fmt.Sprintf(" (a record of lines %d-%d: lines %d-%d are read again as rows of their own)", rec.line, last, rec.line+1, last)
+	case valid:
+		ir.sp.consume(rec.lines)
+		if rec.lines > 1 {
+			msg += fmt.Sprintf(" (lines %d-%d are one record: a quoted field spans them)", rec.line, last)
+		}
+	default:
+		ir.sp.consume(1)
+		if rec.lines == 2 {
+			msg += fmt.Sprintf(" (a record of lines %d-%d: line %d is read again as a row of its own)", rec.line, last, last)
+		} else if rec.lines > 2 {
+			msg += fmt.Sprintf(" (a record of lines %d-%d: lines %d-%d are read again as rows of their own)", rec.line, last, rec.line+1, last)
+		}
 	}
 	return importRow{}, &ImportError{Line: rec.line, Error: msg}, nil
+}
+
+// parse reads one record: its row, or why it is refused; valid says
+// whether the record is valid CSV.
+func (ir *importReader) parse(rec splitRecord) (row importRow, msg string, valid bool) {
+	if rec.tooLong != "" {
+		return importRow{}, "not valid CSV: " + rec.tooLong, false
+	}
+	fields, err := ir.ps.parse(rec.data)
+	if err != nil {
+		return importRow{}, "not valid CSV: " + csvErrorText(err), false
+	}
+	row, msg = ir.cols.row(fields)
+	return row, msg, true
 }
 
 // csvErrorText is encoding/csv's complaint without its position: the

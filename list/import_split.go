@@ -39,9 +39,9 @@ type pendingLine struct {
 
 // recordSplitter cuts a CSV input into logical records by physical lines,
 // without parsing them: it only follows whether a line ends inside a quoted
-// field, as encoding/csv does. The caller consumes each record it accepts
-// and only the first line of one it refuses, so that the lines a stray
-// quote swallowed are read again as records of their own. Memory is the
+// field, as encoding/csv does. The caller consumes each valid record
+// whole and only the first line of one that is not valid CSV, so that the
+// lines a stray quote swallowed are read again as records of their own. Memory is the
 // pending lines: one record, at most maxRecordLines lines and
 // maxRecordBytes bytes, whatever the size of the input.
 type recordSplitter struct {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"io"
 	"reflect"
 	"slices"
@@ -169,4 +170,73 @@ func TestSplitterLongLines(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("records:\n%q\nwant\n%q", got, want)
 	}
+}
+
+// FuzzImportReader holds the import's reading of rows to its promise:
+// every line after the header is imported or reported once. Each row or
+// refusal starts at the first line not yet read, past blank lines only,
+// and the reader goes on past it; where encoding/csv reads the input
+// without error, no refusal says "not valid CSV" and a refusal of a record
+// over several lines names them, as the rows' lines are encoding/csv's.
+func FuzzImportReader(f *testing.F) {
+	for _, s := range []string{
+		"a@example.com,Ann,Berlin\n",
+		"bob@example.com,Bob,\"multi\nline city\"\ncy@example.com,Cy,Rome\n",
+		"\"unterminated@example.com,X,Y\nb@example.com,B,\"C\"\n",
+		"bad,\"x\ny\",z\r\n\r\nc@example.com,,\"\"\"q\"\"\"\n",
+		"d@example.com,\"D\",\"{\"\"a\"\": 1}\"\n\"e@example.com\",E,\"\n\n\"\n",
+	} {
+		f.Add([]byte(s))
+	}
+	const header = "email,name,city\n"
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := append([]byte(header), data...)
+		ir, err := newImportReader(bytes.NewReader(in))
+		if err != nil {
+			t.Fatalf("header refused: %v", err)
+		}
+		blank := physicalLines(in)
+		_, wantStarts, csvErr := csvRecords(in, ',')
+		var starts []int
+		for {
+			from := ir.line()
+			row, perr, err := ir.next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			line := row.line
+			if perr != nil {
+				line = perr.Line
+			}
+			if line < from || ir.line() <= line {
+				t.Fatalf("a record at line %d, read from line %d to line %d", line, from, ir.line())
+			}
+			for l := from; l < line; l++ {
+				if !blank[l-1] {
+					t.Fatalf("line %d skipped before the record at line %d", l, line)
+				}
+			}
+			starts = append(starts, line)
+			if perr == nil || csvErr != nil {
+				continue
+			}
+			if strings.Contains(perr.Error, "not valid CSV") {
+				t.Fatalf("line %d: %s; encoding/csv reads the input", line, perr.Error)
+			}
+			if last := ir.line() - 1; last > line && !strings.HasSuffix(perr.Error, fmt.Sprintf("(lines %d-%d are one record: a quoted field spans them)", line, last)) {
+				t.Fatalf("line %d: %q does not name lines %d-%d", line, perr.Error, line, last)
+			}
+		}
+		for l := ir.line(); l <= len(blank); l++ {
+			if !blank[l-1] {
+				t.Fatalf("line %d of %d never read", l, len(blank))
+			}
+		}
+		if csvErr == nil && !slices.Equal(starts, wantStarts[1:]) {
+			t.Fatalf("records at lines %v, encoding/csv reads them at %v", starts, wantStarts[1:])
+		}
+	})
 }

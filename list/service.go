@@ -235,7 +235,10 @@ func checkText(field, v string, max int) error {
 		return fmt.Errorf("%w: %s is not UTF-8 text (save the file as UTF-8)", ErrInvalid, field)
 	}
 	for _, r := range v {
-		if r < 0x20 || r == 0x7f {
+		switch {
+		case r == '\n' || r == '\r':
+			return fmt.Errorf("%w: %s contains a line break; it must be on one line", ErrInvalid, field)
+		case r < 0x20 || r == 0x7f:
 			return fmt.Errorf("%w: %s contains control characters", ErrInvalid, field)
 		}
 	}
