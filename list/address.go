@@ -49,17 +49,23 @@ func ParseAddress(s string) (Address, error) {
 		// quoting it would show "�" where the break was.
 		return Address{}, fmt.Errorf("%w: an email address must be on one line", ErrInvalid)
 	}
-	if len(s) > MaxAddressLen || !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00<> ,;\t") {
+	at := strings.LastIndexByte(s, '@')
+	// RFC 5321 §4.5.3.1.1 and §4.5.3.1.3 count octets: 64 before the @,
+	// 254 in all. The part before the @ is the likelier culprit, and its
+	// limit the one to name.
+	if at > 64 {
+		return Address{}, fmt.Errorf("%w: the part before @ %s; at most 64 are allowed", ErrInvalid, octets(s[:at]))
+	}
+	if len(s) > MaxAddressLen {
+		return Address{}, fmt.Errorf("%w: the address %s; at most %d are allowed", ErrInvalid, octets(s), MaxAddressLen)
+	}
+	if !utf8.ValidString(s) || strings.ContainsAny(s, "\r\n\x00<> ,;\t") {
 		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}
-	at := strings.LastIndexByte(s, '@')
 	if at <= 0 || at == len(s)-1 {
 		return Address{}, fmt.Errorf("%w: %s is not a valid email address", ErrInvalid, shown(s))
 	}
 	local, domain := s[:at], s[at+1:]
-	if len(local) > 64 {
-		return Address{}, fmt.Errorf("%w: the part before @ is longer than 64 characters", ErrInvalid)
-	}
 	ascii, err := idnaProfile.ToASCII(strings.TrimSuffix(domain, "."))
 	if err != nil || !strings.Contains(ascii, ".") || strings.HasPrefix(ascii, ".") || strings.Contains(ascii, "..") {
 		return Address{}, fmt.Errorf("%w: %s has no valid domain", ErrInvalid, shown(s))
@@ -69,6 +75,17 @@ func ParseAddress(s string) (Address, error) {
 	}
 	ascii = strings.ToLower(ascii)
 	return Address{Display: s, Identity: strings.ToLower(local) + "@" + ascii, Domain: ascii}, nil
+}
+
+// octets says how long s is for a limit in octets: in characters when
+// they are ASCII (one octet each), else in bytes, as UTF-8 counts them.
+func octets(s string) string {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return fmt.Sprintf("is %d bytes long in UTF-8", len(s))
+		}
+	}
+	return fmt.Sprintf("is %d characters long", len(s))
 }
 
 // shown quotes a refused address for the person who typed it: in

@@ -44,6 +44,30 @@ func TestParseAddressErrorShowsTyped(t *testing.T) {
 	}
 }
 
+// TestParseAddressSaysWhyTooLong: an over-long address is refused with
+// the limit it breaks, the part before @ first (the tester's 400-character
+// local part got a bare "is not a valid email address"), counted as RFC
+// 5321 counts it: in octets, named as characters when all are ASCII.
+func TestParseAddressSaysWhyTooLong(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ in, want string }{
+		{strings.Repeat("a", 400) + "@example.com", "the part before @ is 400 characters long; at most 64 are allowed"},
+		{strings.Repeat("a", 65) + "@example.com", "the part before @ is 65 characters long; at most 64 are allowed"},
+		{strings.Repeat("é", 33) + "@example.com", "the part before @ is 66 bytes long in UTF-8; at most 64 are allowed"},
+		{"ann@" + strings.Repeat("a", 250) + ".com", "the address is 258 characters long; at most 254 are allowed"},
+		{strings.Repeat("b", 300), "the address is 300 characters long; at most 254 are allowed"},
+	}
+	for _, c := range cases {
+		_, err := ParseAddress(c.in)
+		if err == nil || err.Error() != ErrInvalid.Error()+": "+c.want {
+			t.Errorf("ParseAddress(%.20q…) = %v, want %q", c.in, err, c.want)
+		}
+	}
+	if _, err := ParseAddress(strings.Repeat("a", 64) + "@" + strings.Repeat("d", 180) + ".example"); err != nil {
+		t.Errorf("an address at the limits: %v", err)
+	}
+}
+
 func FuzzParseAddress(f *testing.F) {
 	for _, s := range []string{"a@example.com", "A@Bücher.example", "x@y", "\r\n@x.y"} {
 		f.Add(s)

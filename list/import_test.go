@@ -487,3 +487,16 @@ func TestImportRefusesOtherEncodings(t *testing.T) {
 		t.Errorf("result = %+v, errors %v; want lines 2 and 4 refused for their encoding", res, lines)
 	}
 }
+
+// TestImportLongAddressSaysWhy: the tester's address with a 400-character
+// local part is refused with the limit it breaks, not a bare "is not a
+// valid email address".
+func TestImportLongAddressSaysWhy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := importCSV(t, f, "email\n"+strings.Repeat("x", 400)+"@example.com\nann@example.com\n", list.ImportOptions{})
+	want := map[int]string{2: "the part before @ is 400 characters long; at most 64 are allowed"}
+	if got := errLines(res); res.Imported != 1 || !reflect.DeepEqual(got, want) {
+		t.Errorf("result = %d imported, errors %v; want 1, %v", res.Imported, got, want)
+	}
+}
