@@ -57,8 +57,9 @@ type ImportError struct {
 }
 
 // ImportResult counts every data row once: imported (a new subscriber),
-// updated (a subscriber that existed, or appeared earlier in the file) or
-// skipped (refused, with its line in Errors).
+// updated (a subscriber that existed) or skipped (refused, with its line
+// in Errors; a row whose address an earlier row of the file has is
+// refused as a repeat of that line).
 type ImportResult struct {
 	Imported int           `json:"imported"`
 	Updated  int           `json:"updated"`
@@ -111,8 +112,11 @@ type importRow struct {
 // address order in batches of one transaction each, so memory stays flat
 // however long the file, and each index page is written about once. A bad
 // row is skipped and reported by line; an address on the suppression list
-// is never subscribed; an address seen before (in the store or earlier in
-// the file) is merged into its subscriber. The header must name an email
+// is never subscribed; an address in the store is merged into its
+// subscriber; a row that repeats the address of an earlier row of the file
+// is refused, naming that row's line: the first row of an address wins,
+// found without memory for the addresses, as the sorted rows of one address
+// are adjacent. The header must name an email
 // column, else the import fails with ErrInvalid before writing anything.
 // Subscribers can be found by name when Import returns.
 func (s *Service) Import(ctx context.Context, r io.Reader, o ImportOptions) (res ImportResult, err error) {
@@ -205,7 +209,7 @@ func (im *importer) writeSorted(ctx context.Context, sorted *Spill) (err error) 
 		}()
 	}
 	batch := make([]importRow, 0, min(im.o.BatchSize, valid))
-	written := 0
+	written := 0 // rows written or refused as repeats
 	flush := func() error {
 		if err := im.write(ctx, batch); err != nil {
 			return err
@@ -215,8 +219,19 @@ func (im *importer) writeSorted(ctx context.Context, sorted *Spill) (err error) 
 		im.progress(readShare + (1-readShare-names)*float64(written)/float64(max(valid, 1)))
 		return nil
 	}
+	// The rows of one address are adjacent, in file order: the first is
+	// written, and the others refused as repeats of its line.
+	var last string
+	lastLine := 0
 	err = sorted.Each(func(rec []byte) error {
-		batch = append(batch, decodeImportRow(rec))
+		row := decodeImportRow(rec)
+		if lastLine > 0 && row.identity == last {
+			im.refuse(row.line, fmt.Sprintf("repeats the address of line %d; an import takes the first row of each address only", lastLine))
+			written++
+			return nil
+		}
+		last, lastLine = row.identity, row.line
+		batch = append(batch, row)
 		if len(batch) == im.o.BatchSize {
 			return flush()
 		}
@@ -449,7 +464,7 @@ func (im *importer) apply(r *Record, fx *Effects, row *importRow, now time.Time,
 		return nil
 	}
 	if now.Sub(sub.LastConfirmMail) < cfg.ConfirmEvery {
-		return nil // mailed a moment ago (the same address earlier in the file)
+		return nil // mailed a moment ago (by the form, or an import of the same file)
 	}
 	sub.LastConfirmMail = now
 	fx.Mails = append(fx.Mails, QueuedMail{Kind: MailConfirm, Subscriber: r.Subscriber.ID, List: im.l.ID, Due: now, Created: now})
