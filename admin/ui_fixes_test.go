@@ -151,6 +151,38 @@ func TestUISubscriberEditKeepsInput(t *testing.T) {
 	}
 }
 
+// TestUISubscriberAttributesNameBadLines is the tester's report: a
+// profile's attributes with bad lines were refused with "write one
+// name=value per line" alone. The refusal names each bad line, by number
+// and quoted, with what is wrong with it, and what was typed stays.
+func TestUISubscriberAttributesNameBadLines(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	v, err := u.svc.AddSubscriber(t.Context(), list.NewSubscriber{Email: "ann@example.com", Name: "Ann", Attributes: map[string]string{"city": "Berlin"},
+		Lists: []string{"newsletter"}, State: list.StateConfirmed, Reason: "test"}, list.HowAdmin, list.Origin{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := u.login("ed")
+	page := fmt.Sprintf("/admin/subscribers/%d", v.ID)
+	for _, c := range []struct{ attrs, want string }{
+		{"city=Paris\nnonsense line\n=novalue\ncolor=blue",
+			"attributes: write one name=value per line; line 2 “nonsense line” has no “=”, line 3 “=novalue” has no name before “=”"},
+		{"city=Paris\r\n\r\ncolor=blue\r\ncity = Rome\r\n",
+			"attributes: write one name=value per line; line 4 “city = Rome” gives “city” again (line 1 gives it)"},
+		{"<b>\x01" + strings.Repeat("x", 60) + "\n1\n2\n3\n4\n5\n6",
+			"attributes: write one name=value per line; line 1 “&lt;b&gt;�" + strings.Repeat("x", 36) + "…” has no “=”, line 2 “1” has no “=”, line 3 “2” has no “=”, line 4 “3” has no “=”, line 5 “4” has no “=”, and 2 more"},
+	} {
+		res, body := s.post(page, url.Values{"name": {"Ann"}, "attributes": {c.attrs}})
+		if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, c.want) {
+			t.Errorf("attributes %q = %d, want 422 with %q:\n%s", c.attrs, res.StatusCode, c.want, body)
+		}
+	}
+	if got, _ := u.svc.Subscriber(t.Context(), v.ID); got.Attributes["city"] != "Berlin" || len(got.Attributes) != 1 {
+		t.Errorf("a refused edit changed the attributes to %v", got.Attributes)
+	}
+}
+
 func TestFormatETA(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {

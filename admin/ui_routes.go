@@ -2,10 +2,12 @@ package admin
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/gorilla/mux"
@@ -219,19 +221,60 @@ func splitLines(s string) []string {
 	return out
 }
 
-// attributesFromForm reads "name=value" lines.
+// attributesFromForm reads "name=value" lines. A refusal names each line
+// that is not one (up to maxBadLines of them), by number and as typed, and
+// a name given twice, so that nothing typed is dropped unsaid.
 func attributesFromForm(s string) (map[string]string, error) {
 	m := map[string]string{}
-	for _, line := range strings.Split(s, "\n") {
+	seen := map[string]int{} // name → line
+	var bad []string
+	n := 0
+	for i, line := range strings.Split(s, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
 		k, v, ok := strings.Cut(line, "=")
-		if !ok {
-			return nil, newHTTPError(http.StatusUnprocessableEntity, "attributes: write one name=value per line")
+		k = strings.TrimSpace(k)
+		var why string
+		switch first, dup := seen[k]; {
+		case !ok:
+			why = "has no “=”"
+		case k == "":
+			why = "has no name before “=”"
+		case dup:
+			why = fmt.Sprintf("gives %s again (line %d gives it)", quoteLine(k), first)
+		default:
+			seen[k], m[k] = i+1, strings.TrimSpace(v)
+			continue
 		}
-		m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		if n++; n <= maxBadLines {
+			bad = append(bad, fmt.Sprintf("line %d %s %s", i+1, quoteLine(line), why))
+		}
 	}
-	return m, nil
+	if n == 0 {
+		return m, nil
+	}
+	if n > maxBadLines {
+		bad = append(bad, fmt.Sprintf("and %d more", n-maxBadLines))
+	}
+	return nil, newHTTPError(http.StatusUnprocessableEntity, "attributes: write one name=value per line; "+strings.Join(bad, ", "))
+}
+
+// maxBadLines is the number of bad lines of a textarea a refusal names.
+const maxBadLines = 5
+
+// quoteLine quotes what was typed on a line of a form for a message: in
+// typographic quotes, cut after 40 characters, with control characters and
+// bytes that are not UTF-8 shown as "�".
+func quoteLine(s string) string {
+	if utf8.RuneCountInString(s) > 40 {
+		s = string([]rune(s)[:40]) + "…"
+	}
+	return "“" + strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+			return '\uFFFD'
+		}
+		return r
+	}, s) + "”"
 }
