@@ -153,7 +153,10 @@ func validateCampaign(c *Campaign) error {
 	if len(c.Body) > maxBody || len(c.Text) > maxBody {
 		return fmt.Errorf("%w: body is larger than 1 MiB", ErrInvalid)
 	}
-	return nil
+	if err := checkUTF8("body", c.Body); err != nil {
+		return err
+	}
+	return checkUTF8("text part", c.Text)
 }
 
 // CreateCampaign stores a new draft.

@@ -411,6 +411,8 @@ func importErrorText(err error) string {
 	switch {
 	case errors.Is(err, errSuppressedRow):
 		return "suppressed"
+	case errors.Is(err, errNotUTF8):
+		return strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ") + " (save the file as UTF-8)"
 	case errors.Is(err, ErrInvalid):
 		msg := err.Error()
 		return strings.TrimPrefix(msg, ErrInvalid.Error()+": ")

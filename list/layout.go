@@ -239,7 +239,10 @@ func checkLayout(l Layout) error {
 	if len(l.HTML) > maxLayout || len(l.Text) > maxLayout {
 		return fmt.Errorf("%w: a layout part is longer than %d bytes", ErrInvalid, maxLayout)
 	}
-	return nil
+	if err := checkUTF8("the HTML layout", l.HTML); err != nil {
+		return err
+	}
+	return checkUTF8("the text layout", l.Text)
 }
 
 // PreviewLayout renders the sample campaign in l (unsaved) and returns the

@@ -2,6 +2,7 @@ package list_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/bulletin/bulletin/list"
@@ -68,5 +69,21 @@ func TestCampaignLayoutInMessages(t *testing.T) {
 	big := make([]byte, 200<<10)
 	if _, err := f.svc.SaveLayout(ctx, list.Layout{HTML: string(big)}, list.Origin{}); !errors.Is(err, list.ErrInvalid) {
 		t.Errorf("SaveLayout(200 KB) = %v, want ErrInvalid", err)
+	}
+}
+
+// TestLayoutNotUTF8Refused: a layout that is not UTF-8 is refused, as a
+// campaign's body is, instead of stored with "�" for each bad byte.
+func TestLayoutNotUTF8Refused(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	for _, l := range []list.Layout{
+		{HTML: "<html><body>Caf\xe9 {{.Body}}</body></html>", Text: "{{.Body}}"},
+		{HTML: "<html><body>{{.Body}}</body></html>", Text: "Caf\xe9 {{.Body}}"},
+	} {
+		_, err := f.svc.SaveLayout(t.Context(), l, list.Origin{User: "ed"})
+		if !errors.Is(err, list.ErrInvalid) || !strings.Contains(err.Error(), "layout is not UTF-8 text") || strings.Contains(err.Error(), "file") {
+			t.Errorf("SaveLayout(%q, %q) = %v, want refused as not UTF-8", l.HTML, l.Text, err)
+		}
 	}
 }

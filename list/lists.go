@@ -38,6 +38,9 @@ func validateList(l *List) error {
 		if len(f.v) > f.max {
 			return fmt.Errorf("%w: the %s of list %s is longer than %d bytes", ErrInvalid, f.name, l.Slug, f.max)
 		}
+		if err := checkUTF8("the "+f.name+" of list "+l.Slug, f.v); err != nil {
+			return err
+		}
 	}
 	switch l.OptIn {
 	case "":

@@ -223,6 +223,21 @@ func (s *Service) Bootstrap(ctx context.Context) error {
 	return err
 }
 
+// errNotUTF8 refuses a text that is not UTF-8: stored as JSON, each of its
+// bad bytes would become "�" unsaid (a file in Windows-1252, say, would
+// lose every accented letter). An import adds the advice to save the file
+// as UTF-8, which would mean nothing on a form.
+var errNotUTF8 = errors.New("not UTF-8 text")
+
+// checkUTF8 refuses a text of several lines (a body, a list's texts) that
+// is not UTF-8.
+func checkUTF8(field, v string) error {
+	if !utf8.ValidString(v) {
+		return fmt.Errorf("%w: %s is %w", ErrInvalid, field, errNotUTF8)
+	}
+	return nil
+}
+
 // checkText refuses control characters and over-long values in a
 // single-line field such as a name.
 func checkText(field, v string, max int) error {
@@ -230,9 +245,7 @@ func checkText(field, v string, max int) error {
 		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalid, field, max)
 	}
 	if !utf8.ValidString(v) {
-		// A file in another encoding (Windows-1252, say) would otherwise
-		// be stored with "�" for every accented letter.
-		return fmt.Errorf("%w: %s is not UTF-8 text (save the file as UTF-8)", ErrInvalid, field)
+		return fmt.Errorf("%w: %s is %w", ErrInvalid, field, errNotUTF8)
 	}
 	for _, r := range v {
 		switch {
