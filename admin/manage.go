@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -204,8 +205,8 @@ func (s *Server) manageSave(w http.ResponseWriter, r *http.Request, token string
 	// field that gets the focus.
 	var refused error
 	switch {
-	case len(u.Name) > maxNameLen:
-		refused = refuse("name", "The name is too long.")
+	case tooLong(u.Name, maxNameLen):
+		refused = refuse("name", fmt.Sprintf("The name is too long: at most %d characters.", maxNameLen))
 	case !utf8.ValidString(u.Name):
 		refused = refuse("name", notText("The name"))
 	}

@@ -309,11 +309,18 @@ func notText(what string) string {
 	return what + " contains characters that are not text. Please type it again."
 }
 
+// tooLong reports whether v has more than max characters, as the form's
+// maxlength counts them (a character outside the BMP counts 2 there, 1
+// here, so what the form takes passes).
+func tooLong(v string, max int) bool {
+	return len(v) > max && utf8.RuneCountInString(v) > max
+}
+
 // checkAttr applies the form's own limits to attribute a's value v.
 func checkAttr(a, v string) error {
 	switch {
-	case len(v) > maxAttrLen:
-		return refuse(list.AttrField(a), "The field “"+label(a)+"” is too long.")
+	case tooLong(v, maxAttrLen):
+		return refuse(list.AttrField(a), fmt.Sprintf("The field “%s” is too long: at most %d characters.", label(a), maxAttrLen))
 	case !utf8.ValidString(v):
 		return refuse(list.AttrField(a), notText("The field “"+label(a)+"”"))
 	}
@@ -328,8 +335,8 @@ func checkFields(r *http.Request, l list.List, req *list.SubscribeRequest) error
 		return refuse("email", "Please enter your email address.")
 	case len(req.Email) > maxEmailLen:
 		return refuse("email", "The email address is too long.")
-	case len(req.Name) > maxNameLen:
-		return refuse("name", "The name is too long.")
+	case tooLong(req.Name, maxNameLen):
+		return refuse("name", fmt.Sprintf("The name is too long: at most %d characters.", maxNameLen))
 	case !utf8.ValidString(req.Name):
 		return refuse("name", notText("The name"))
 	}

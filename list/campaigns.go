@@ -288,9 +288,7 @@ func (s *Service) CloneCampaign(ctx context.Context, id CampaignID, o Origin) (C
 	n := Campaign{Name: "Copy of " + c.Name, Subject: c.Subject, Lists: append([]ListID(nil), c.Lists...),
 		From: c.From, Body: c.Body, Format: c.Format, Text: c.Text, Advertisement: c.Advertisement,
 		Tracking: c.Tracking, Status: StatusDraft, CreatedAt: now, UpdatedAt: now}
-	if len(n.Name) > 200 {
-		n.Name = n.Name[:200]
-	}
+	n.Name = truncateChars(n.Name, 200)
 	if err := s.store.CreateCampaign(ctx, &n); err != nil {
 		return CampaignView{}, err
 	}

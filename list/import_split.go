@@ -13,8 +13,10 @@ import (
 // read the rest of the file as one field; the splitter stops a record that
 // is still inside a quoted field after maxRecordLines lines or
 // maxRecordBytes bytes, so that the import refuses it and reads its lines
-// again on their own. A legitimate row is far below both: 50 attributes of
-// at most 500 bytes, JSON-escaped and CSV-quoted, stay under 80 KiB.
+// again on their own. A legitimate row is below both: 50 attributes of at
+// most 500 characters, 4 bytes each in UTF-8, stay under 100 KiB, and
+// under 160 KiB JSON-escaped and CSV-quoted (only JSON that escapes every
+// character outside the BMP as a surrogate pair could pass the cap).
 const (
 	maxRecordLines = 100
 	maxRecordBytes = 256 << 10

@@ -35,8 +35,8 @@ func validateList(l *List) error {
 		max  int
 	}{{"description", l.Description, 2000}, {"consent text", l.ConsentText, 4000}, {"welcome text", l.WelcomeText, 20000},
 		{"confirmation text", l.ConfirmText, 20000}, {"reminder text", l.ReminderText, 20000}} {
-		if len(f.v) > f.max {
-			return fmt.Errorf("%w: the %s of list %s is longer than %d bytes", ErrInvalid, f.name, l.Slug, f.max)
+		if tooLong(f.v, f.max) {
+			return fmt.Errorf("%w: the %s of list %s is longer than %d characters", ErrInvalid, f.name, l.Slug, f.max)
 		}
 		if err := checkUTF8("the "+f.name+" of list "+l.Slug, f.v); err != nil {
 			return err

@@ -229,6 +229,22 @@ func (s *Service) Bootstrap(ctx context.Context) error {
 // as UTF-8, which would mean nothing on a form.
 var errNotUTF8 = errors.New("not UTF-8 text")
 
+// tooLong reports whether v has more than max characters (runes).
+func tooLong(v string, max int) bool {
+	return len(v) > max && utf8.RuneCountInString(v) > max
+}
+
+// truncateChars cuts s to at most n characters (runes).
+func truncateChars(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
+}
+
 // checkUTF8 refuses a text of several lines (a body, a list's texts) that
 // is not UTF-8.
 func checkUTF8(field, v string) error {
@@ -239,9 +255,10 @@ func checkUTF8(field, v string) error {
 }
 
 // checkText refuses control characters and over-long values in a
-// single-line field such as a name.
+// single-line field such as a name. Its limit is in characters, as the
+// forms' maxlength counts them: at most 4 bytes each in UTF-8.
 func checkText(field, v string, max int) error {
-	if len(v) > max {
+	if tooLong(v, max) {
 		return fmt.Errorf("%w: %s is longer than %d characters", ErrInvalid, field, max)
 	}
 	if !utf8.ValidString(v) {

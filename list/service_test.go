@@ -481,3 +481,17 @@ func TestOperatorLogs(t *testing.T) {
 		t.Errorf("the log names an address:\n%s", logs)
 	}
 }
+
+// TestPasswordLengthInCharacters: a password's minimum is in characters,
+// as the form's minlength="10" counts them: four "€" (twelve bytes) are
+// too short, ten "é" are enough.
+func TestPasswordLengthInCharacters(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if _, err := f.svc.AddUser(t.Context(), "short", list.RoleEditor, "€€€€", list.Origin{}); !errors.Is(err, list.ErrInvalid) {
+		t.Errorf("AddUser with 4 characters of 12 bytes = %v, want refused", err)
+	}
+	if _, err := f.svc.AddUser(t.Context(), "long", list.RoleEditor, strings.Repeat("é", 10), list.Origin{}); err != nil {
+		t.Errorf("AddUser with 10 characters: %v", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -77,7 +78,7 @@ func (s *Service) AddUser(ctx context.Context, name string, role Role, password 
 	if role != RoleAdmin && role != RoleEditor {
 		return User{}, fmt.Errorf("%w: role must be admin or editor", ErrInvalid)
 	}
-	if len(password) < MinPasswordLen {
+	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return User{}, fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLen)
 	}
 	h, err := HashPassword(password)
@@ -132,7 +133,7 @@ var dummyHash, _ = HashPassword("bulletin timing equaliser")
 // SetPassword changes a user's password and ends their sessions, so that
 // whoever was logged in with the old one is logged out everywhere.
 func (s *Service) SetPassword(ctx context.Context, name, password string, o Origin) error {
-	if len(password) < MinPasswordLen {
+	if utf8.RuneCountInString(password) < MinPasswordLen {
 		return fmt.Errorf("%w: password must have at least %d characters", ErrInvalid, MinPasswordLen)
 	}
 	u, err := s.store.UserByName(ctx, name)
