@@ -121,7 +121,7 @@ type storeCollector struct {
 
 func newStoreCollector(svc *list.Service) *storeCollector {
 	return &storeCollector{svc: svc, bounces: map[list.BounceKind]float64{
-		list.BounceHard: 0, list.BounceSoft: 0, list.BouncePolicy: 0, list.BounceComplaint: 0}}
+		list.BounceHard: 0, list.BounceSoft: 0, list.BouncePolicy: 0, list.BounceComplaint: 0, list.BounceUnknown: 0}}
 }
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {

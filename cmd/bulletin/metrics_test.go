@@ -88,6 +88,13 @@ func TestMetrics(t *testing.T) {
 	if v, _ := value(mfs, "bulletin_messages_total", "outcome", "sent"); v != 0 {
 		t.Errorf("messages sent before any campaign = %v", v)
 	}
+	// Every kind is there from the start, so that a rate over it works
+	// before the first record of the kind.
+	for _, kind := range []string{"hard", "soft", "policy", "unknown"} {
+		if v, ok := value(mfs, "bulletin_bounces_total", "kind", kind); !ok || v != 0 {
+			t.Errorf("bulletin_bounces_total{kind=%q} before any bounce = %v, %v; want 0", kind, v, ok)
+		}
+	}
 
 	// A sign-up moves the subscriber gauge.
 	resp, body := postForm(t, s.base+"/subscribe/newsletter", url.Values{"email": {"new@example.org"}, "name": {"New"}})
