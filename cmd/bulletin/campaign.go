@@ -138,7 +138,7 @@ func sendLocal(ctx context.Context, in *instance, id list.CampaignID, w, stderr 
 		}
 		pp.print(p)
 		if end, err := progressEnded(p); end {
-			printDone(w, time.Since(start), p.Stats.Sent, fmt.Sprintf(", Go heap peak %.1f MiB", float64(heap)/(1<<20)))
+			pp.done(time.Since(start), p.Stats.Sent, fmt.Sprintf(", Go heap peak %.1f MiB", float64(heap)/(1<<20)))
 			return err
 		}
 		select {
@@ -156,9 +156,17 @@ type progressPrinter struct {
 	// sendAt looks up when the campaign is scheduled for.
 	sendAt  func() *time.Time
 	waiting bool
+	// firstSent is the sent count of the first progress of a running
+	// campaign: the rate of the summary counts only what was sent while
+	// followed, not what a server sent before.
+	firstSent int
+	running   bool
 }
 
 func (pp *progressPrinter) print(p list.Progress) {
+	if p.Status == list.StatusRunning && !pp.running {
+		pp.running, pp.firstSent = true, p.Stats.Sent
+	}
 	if p.Status != list.StatusScheduled {
 		pp.waiting = false
 		printProgress(pp.w, p)
@@ -175,10 +183,11 @@ func (pp *progressPrinter) print(p list.Progress) {
 	fmt.Fprintf(pp.w, "campaign %d scheduled for %s; waiting\n", p.ID, when)
 }
 
-// printDone prints the summary line of a campaign send that ended; extra
-// is appended to it (the local send's heap peak).
-func printDone(w io.Writer, d time.Duration, sent int, extra string) {
-	fmt.Fprintf(w, "done in %s: %d sent (%.0f msg/s)%s\n", d.Round(time.Millisecond), sent, float64(sent)/d.Seconds(), extra)
+// done prints the summary line of a campaign send that ended, after d of
+// following it: the rate is of what was sent meanwhile. extra is appended
+// (the local send's heap peak).
+func (pp *progressPrinter) done(d time.Duration, sent int, extra string) {
+	fmt.Fprintf(pp.w, "done in %s: %d sent (%.0f msg/s)%s\n", d.Round(time.Millisecond), sent, float64(sent-pp.firstSent)/d.Seconds(), extra)
 }
 
 // progressEnded says whether a campaign stopped, and with what error.
@@ -252,7 +261,7 @@ func sendRemote(ctx context.Context, base string, id uint64, token string, w io.
 		if end, err := progressEnded(p); end {
 			// The heap that matters is the server's: this process only
 			// reads a stream, so its own is not shown.
-			printDone(w, time.Since(start), p.Stats.Sent, "")
+			pp.done(time.Since(start), p.Stats.Sent, "")
 			return err
 		}
 		select {

@@ -191,3 +191,17 @@ func TestCampaignSendRemoteServerStops(t *testing.T) {
 		t.Fatal("the remote send did not end when the server stopped")
 	}
 }
+
+// TestDoneRateWhileFollowed: the summary of a send that followed a campaign
+// already under way gives the rate of what was sent while it followed, not
+// of everything the campaign had sent.
+func TestDoneRateWhileFollowed(t *testing.T) {
+	var out bytes.Buffer
+	pp := &progressPrinter{w: &out, sendAt: func() *time.Time { return nil }}
+	pp.print(list.Progress{ID: 1, Status: list.StatusRunning, Stats: list.Stats{Total: 500, Sent: 300}})
+	pp.print(list.Progress{ID: 1, Status: list.StatusFinished, Stats: list.Stats{Total: 500, Sent: 400}})
+	pp.done(10*time.Second, 400, "")
+	if !strings.HasSuffix(out.String(), "done in 10s: 400 sent (10 msg/s)\n") {
+		t.Errorf("summary:\n%s", out.String())
+	}
+}
