@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/bulletin/bulletin/list"
 	"github.com/bulletin/bulletin/store"
@@ -114,19 +115,31 @@ func fetchBackup(ctx context.Context, server, token string, w io.Writer) (int64,
 	if token == "" {
 		return 0, needsToken("backup")
 	}
-	list.ProgressFuncOf(ctx)(stepServer, 0, 0)
-	return apiDownload(ctx, "backup", strings.TrimRight(server, "/")+"/api/v1/backup", token, w)
+	// The server answers a refusal (a wrong password) at once, and the
+	// copy only once it has made it: the wait is told about only when it
+	// is one.
+	wait := time.AfterFunc(serverWaitAfter, func() { list.ProgressFuncOf(ctx)(stepServer, 0, 0) })
+	defer wait.Stop()
+	return apiDownload(ctx, "backup", strings.TrimRight(server, "/")+"/api/v1/backup", token, w, func() { wait.Stop() })
 }
+
+// serverWaitAfter is how long a backup waits for the server's answer
+// before it says that the server is making the copy.
+const serverWaitAfter = 300 * time.Millisecond
 
 // apiDownload streams the answer to a GET of a running server's API into
 // w; an answer other than 200 is an error with the server's message.
-func apiDownload(ctx context.Context, cmd, url, token string, w io.Writer) (int64, error) {
+// answered, when not nil, is called as the answer's header arrives.
+func apiDownload(ctx context.Context, cmd, url, token string, w io.Writer, answered func()) (int64, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
 		return 0, usageError("%s: --server: %v", cmd, err)
 	}
 	authorize(req, token)
 	resp, err := http.DefaultClient.Do(req)
+	if answered != nil {
+		answered()
+	}
 	if err != nil {
 		return 0, err
 	}

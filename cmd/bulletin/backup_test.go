@@ -265,6 +265,9 @@ func TestBackupThroughServer(t *testing.T) {
 			http.NotFound(w, r)
 		case basic && user == "admin" && pass == "pw:with:colons", r.Header.Get("Authorization") == "Bearer tok3n":
 			db.Backup(r.Context(), w)
+		case r.Header.Get("Authorization") == "Bearer slow":
+			time.Sleep(2 * serverWaitAfter) // a server making a big copy
+			db.Backup(r.Context(), w)
 		case r.Header.Get("Authorization") == "Bearer junk":
 			io.WriteString(w, "this is not a store")
 		default:
@@ -281,6 +284,7 @@ func TestBackupThroughServer(t *testing.T) {
 	}{
 		{"admin:pw:with:colons", "Backup written", 0},
 		{"tok3n", "Backup written", 0},
+		{"slow", "backup: waiting for the server to copy and compact the store", 0},
 		{"admin:wrong", "server answered 401: unauthorized", 1},
 		{"junk", "not a valid store", 1},
 		{"", "BULLETIN_TOKEN", 2},
@@ -290,6 +294,10 @@ func TestBackupThroughServer(t *testing.T) {
 		if code != tc.code || !strings.Contains(out, tc.want) {
 			t.Errorf("backup --server with %q: exit %d, %q; want %d, %q", tc.token, code, out, tc.code, tc.want)
 			continue
+		}
+		// A refusal comes at once: no wait for a copy to tell about.
+		if tc.code == 1 && strings.Contains(out, "waiting for the server") {
+			t.Errorf("backup --server with %q says it waits for a copy before the refusal:\n%s", tc.token, out)
 		}
 		_, err := store.Inspect(path)
 		if (err == nil) != (tc.code == 0) {
@@ -316,7 +324,7 @@ func TestBackupAPI(t *testing.T) {
 	}
 	// The server announces the copy's length, so the download's progress
 	// has a total.
-	if !strings.Contains(out, "waiting for the server to copy and compact") || !strings.Contains(out, "backup: receiving the copy ") || !strings.Contains(out, " of ") {
+	if !strings.Contains(out, "backup: receiving the copy ") || !strings.Contains(out, " of ") {
 		t.Errorf("backup --server shows no progress with a total:\n%s", out)
 	}
 	if _, err := store.Inspect(path); err != nil {

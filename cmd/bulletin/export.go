@@ -40,7 +40,7 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 		if len(q) > 0 {
 			u += "?" + q.Encode()
 		}
-		_, err := apiDownload(ctx, "export", u, token, stdout)
+		_, err := apiDownload(ctx, "export", u, token, stdout, nil)
 		return err
 	}
 	if err := existingStore(cfg, "export"); err != nil {

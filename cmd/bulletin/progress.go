@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/bulletin/bulletin/list"
@@ -24,6 +25,7 @@ const (
 // and the campaign send's progress lines.
 type stepProgress struct {
 	w    io.Writer
+	mu   sync.Mutex // a backup's wait is told from a timer's goroutine
 	cmd  string
 	step string
 	last time.Time
@@ -31,6 +33,8 @@ type stepProgress struct {
 
 // report is a list.ProgressFunc.
 func (p *stepProgress) report(step string, done, total int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	now := time.Now()
 	if step == p.step && now.Sub(p.last) < time.Second {
 		return
