@@ -23,23 +23,62 @@
     if (el) { el.textContent = v; }
   }
 
+  // frameQueue returns a function that has send post a form into frame,
+  // one navigation at a time: a post asked for while the frame is still
+  // loading (its src, or the last post) waits for the frame's load, and of
+  // those that wait only the last is sent. Chromium runs a sandboxed frame
+  // in a process of its own, and a frame navigated again before its load
+  // had ended sometimes kept the new document unpainted, blank for good,
+  // later posts included: the saved draft's page posted its form into the
+  // frame while the frame's src was loading.
+  function frameQueue(frame, send) {
+    var busy = false, again = false, timer;
+    var done = function () {
+      busy = false;
+      clearTimeout(timer);
+      if (again) { again = false; go(); }
+    };
+    var go = function () {
+      busy = true;
+      // A load that never comes (a server that does not answer) does
+      // not hold the preview for good.
+      timer = setTimeout(done, 10000);
+      send();
+    };
+    frame.addEventListener("load", done);
+    // The frame's src is loading, or has loaded before this script ran:
+    // the page's own load comes after the frame's.
+    var first = frame.hasAttribute("src") && document.readyState !== "complete";
+    if (first) {
+      busy = true;
+      frame.addEventListener("load", function () { first = false; });
+      window.addEventListener("load", function () { if (first) { first = false; done(); } });
+    }
+    return function () {
+      if (busy) { again = true; } else { go(); }
+    };
+  }
+
   // Campaign compose: preview the unsaved form.
   var compose = document.getElementById("compose");
   if (compose) {
     var frame = document.getElementById("preview-frame");
     var state = document.getElementById("preview-state");
     var findings = document.getElementById("findings");
-    var refresh = function () {
-      state.textContent = "(rendering…)";
-      // The HTML part loads into the sandboxed frame from the server,
-      // which serves it under a policy of its own (no scripts, no remote
-      // images): the form is posted into the frame.
+    // The HTML part loads into the sandboxed frame from the server, which
+    // serves it under a policy of its own (no scripts, no remote images):
+    // the form is posted into the frame.
+    var postFrame = frameQueue(frame, function () {
       var action = compose.getAttribute("action");
       compose.setAttribute("action", compose.getAttribute("data-preview-html"));
       compose.setAttribute("target", "preview-frame");
       HTMLFormElement.prototype.submit.call(compose);
       compose.setAttribute("action", action);
       compose.removeAttribute("target");
+    });
+    var refresh = function () {
+      state.textContent = "(rendering…)";
+      postFrame();
       post(compose.getAttribute("data-preview"), new URLSearchParams(new FormData(compose))).then(function (j) {
         if (j.error) { state.textContent = "(" + j.error + ")"; return; }
         compose.bulletinPreview = j;
@@ -70,36 +109,38 @@
   var layoutForm = document.getElementById("layout-form");
   if (layoutForm) {
     var layoutPreview = layoutForm.querySelector("button[formtarget]");
-    layoutForm.addEventListener("input", debounce(function () {
+    var layoutFrame = document.querySelector("iframe[name='" + layoutPreview.getAttribute("formtarget") + "']");
+    layoutForm.addEventListener("input", debounce(frameQueue(layoutFrame, function () {
       var action = layoutForm.getAttribute("action");
       layoutForm.setAttribute("action", layoutPreview.getAttribute("formaction"));
       layoutForm.setAttribute("target", layoutPreview.getAttribute("formtarget"));
       HTMLFormElement.prototype.submit.call(layoutForm);
       layoutForm.setAttribute("action", action);
       layoutForm.removeAttribute("target");
-    }, 700));
+    }), 700));
   }
 
   // System mail texts: preview each textarea as it is edited, by posting
   // the text into the list's preview frame.
   document.querySelectorAll(".tmpl-form").forEach(function (form) {
-    var frame = form.querySelector(".tmpl-frame");
+    var frame = form.querySelector(".tmpl-frame"), edited;
+    var postFrame = frameQueue(frame, function () {
+      var f = document.createElement("form");
+      f.method = "post";
+      f.action = form.getAttribute("data-preview");
+      f.target = frame.name;
+      f.hidden = true;
+      [["csrf", csrf], ["kind", edited.getAttribute("data-kind")], ["text", edited.value]].forEach(function (kv) {
+        var i = document.createElement("input");
+        i.type = "hidden"; i.name = kv[0]; i.value = kv[1];
+        f.appendChild(i);
+      });
+      document.body.appendChild(f);
+      f.submit();
+      f.remove();
+    });
     form.querySelectorAll("textarea[data-kind]").forEach(function (ta) {
-      ta.addEventListener("input", debounce(function () {
-        var f = document.createElement("form");
-        f.method = "post";
-        f.action = form.getAttribute("data-preview");
-        f.target = frame.name;
-        f.hidden = true;
-        [["csrf", csrf], ["kind", ta.getAttribute("data-kind")], ["text", ta.value]].forEach(function (kv) {
-          var i = document.createElement("input");
-          i.type = "hidden"; i.name = kv[0]; i.value = kv[1];
-          f.appendChild(i);
-        });
-        document.body.appendChild(f);
-        f.submit();
-        f.remove();
-      }, 700));
+      ta.addEventListener("input", debounce(function () { edited = ta; postFrame(); }, 700));
     });
   });
 
