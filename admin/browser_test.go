@@ -314,10 +314,22 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("the bad row is not reported at line 3: %q", errs)
 	}
 
-	do("compose a campaign and preview it",
+	// The new campaign's form opens without the pre-send check's
+	// findings, which come once something is typed.
+	do("open a new campaign",
 		chromedp.Navigate(base+"/admin/campaigns/new"),
 		chromedp.WaitVisible(css("#subject")),
+		waitJS(`document.getElementById("compose").bulletinPreview`),
+	)
+	if f := read("the findings of an empty form", chromedp.Evaluate[string](`(() => {
+		const f = document.getElementById("findings");
+		return f.hidden ? "" : f.innerText;
+	})()`)); f != "" {
+		t.Fatalf("the new campaign's form opens with findings:\n%s", f)
+	}
+	do("compose a campaign and preview it",
 		chromedp.SendKeys(css("#subject"), "Hello friends"),
+		waitJS(`!document.getElementById("findings").hidden && document.getElementById("findings").innerText.includes("the campaign has no lists")`),
 		chromedp.Click(css("#l-friends")),
 		chromedp.SetValue(css("#body"), "Dear {{.Name}},\n\nOur **spring issue** is out.\n"),
 		chromedp.Click(css("#preview-btn")),

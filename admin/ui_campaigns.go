@@ -75,6 +75,10 @@ type campaignPage struct {
 	Tests    string
 	// Future says send_at lies ahead: Send then schedules.
 	Future bool
+	// Fresh is a new campaign's empty form: the live preview keeps the
+	// pre-send check's findings (no lists, and the like) until the author
+	// types or presses Preview.
+	Fresh bool
 }
 
 // HasList reports whether the campaign goes to slug.
@@ -119,7 +123,7 @@ func (s *Server) uiNewCampaign(w http.ResponseWriter, r *http.Request) error {
 	// as the list the author ticks, unnoticed.
 	c := list.CampaignView{Format: list.FormatMarkdown, Status: list.StatusDraft, Lists: []string{}}
 	c.Body = "Hello {{.Name}},\n\nWrite your news here.\n"
-	return s.uiPage(w, r, http.StatusOK, "campaign", "campaigns", campaignPage{C: c, New: true, Lists: ls}, "")
+	return s.uiPage(w, r, http.StatusOK, "campaign", "campaigns", campaignPage{C: c, New: true, Lists: ls, Fresh: true}, "")
 }
 
 // campaignInput reads the compose form. send_at is a datetime-local in UTC.

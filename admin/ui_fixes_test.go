@@ -127,6 +127,30 @@ func TestUINewCampaignNoListTicked(t *testing.T) {
 	}
 }
 
+// TestUINewCampaignFindingsWait: only the new campaign's empty form asks
+// the live preview to keep the pre-send check's findings until the author
+// types (admin.js; the browser test sees it); a form sent back with an
+// error, and a saved draft, show them at once.
+func TestUINewCampaignFindingsWait(t *testing.T) {
+	t.Parallel()
+	u := newUIEnv(t)
+	s := u.login("ed")
+	if _, body := s.get("/admin/campaigns/new"); !strings.Contains(body, "data-findings-later") {
+		t.Errorf("the new campaign's form shows the findings at once:\n%s", body)
+	}
+	res, body := s.post("/admin/campaigns", url.Values{"subject": {"Hi"}, "body": {"Hello"}, "format": {"markdown"}, "send_at": {"soon"}})
+	if res.StatusCode != http.StatusUnprocessableEntity || strings.Contains(body, "data-findings-later") {
+		t.Errorf("a refused new campaign = %d, keeps its findings back:\n%s", res.StatusCode, body)
+	}
+	res, _ = s.post("/admin/campaigns", url.Values{"subject": {"Hi"}, "body": {"Hello"}, "format": {"markdown"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("create = %d", res.StatusCode)
+	}
+	if _, body := s.get(res.Header.Get("Location")); !strings.Contains(body, `id="compose"`) || strings.Contains(body, "data-findings-later") {
+		t.Errorf("a saved draft keeps its findings back:\n%s", body)
+	}
+}
+
 // TestUISubscriberEditKeepsInput: a refused edit shows the form again
 // with what was typed, not the stored values.
 func TestUISubscriberEditKeepsInput(t *testing.T) {

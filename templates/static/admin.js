@@ -76,6 +76,10 @@
       compose.setAttribute("action", action);
       compose.removeAttribute("target");
     });
+    // A new campaign's empty form is not yet wrong: its findings ("the
+    // campaign has no lists") wait until the author types or asks for the
+    // preview.
+    var showFindings = !compose.hasAttribute("data-findings-later");
     var refresh = function () {
       state.textContent = "(rendering…)";
       postFrame();
@@ -84,6 +88,7 @@
         compose.bulletinPreview = j;
         text("preview-subject", "Subject: " + j.subject);
         state.textContent = "(as the first subscriber of the first list gets it)";
+        if (!showFindings) { return; }
         findings.hidden = j.findings.length === 0;
         findings.innerHTML = "";
         if (j.findings.length) {
@@ -98,8 +103,9 @@
         }
       }).catch(function () { state.textContent = "(preview failed)"; });
     };
+    compose.addEventListener("input", function () { showFindings = true; });
     compose.addEventListener("input", debounce(refresh, 700));
-    document.getElementById("preview-btn").addEventListener("click", refresh);
+    document.getElementById("preview-btn").addEventListener("click", function () { showFindings = true; refresh(); });
     refresh();
   }
 
