@@ -68,7 +68,9 @@ func (s *Server) saveLayoutForm(w http.ResponseWriter, r *http.Request, p layout
 	var le *list.LintError
 	if errors.As(err, &le) {
 		p.Findings = le.Findings
-		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", p, "The layout was not saved: "+errorMessages(le.Findings))
+		// The findings are listed under the message, which does not
+		// repeat them.
+		return s.uiPage(w, r, http.StatusUnprocessableEntity, "layout_edit", "templates", p, "The layout was not saved: the errors are listed below.")
 	}
 	if err != nil {
 		return s.formError(w, r, err, "layout_edit", "templates", p)
@@ -182,17 +184,6 @@ func (s *Server) uiSystemLayoutPreviewHTML(w http.ResponseWriter, r *http.Reques
 	}
 	raw, fs, err := s.svc.PreviewSystemLayout(r.Context(), l, kind)
 	return s.writeLayoutPreview(w, r, raw, fs, err)
-}
-
-// errorMessages joins the error findings' messages.
-func errorMessages(fs []list.Finding) string {
-	var msgs []string
-	for _, f := range fs {
-		if f.Severity == "error" {
-			msgs = append(msgs, f.Message)
-		}
-	}
-	return strings.Join(msgs, "; ")
 }
 
 // previewNotes is the box under a previewed mail: findings and text part.

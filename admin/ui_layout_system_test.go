@@ -168,6 +168,11 @@ func TestUISystemLayoutRefused(t *testing.T) {
 		if tc.name != "too long" && (!strings.Contains(body, "The layout was not saved") || !strings.Contains(body, "&lt;html&gt;")) {
 			t.Errorf("%s: the page does not say so or lost the posted layout", tc.name)
 		}
+		// The refusal is said once: in the list of findings, not again
+		// in the message above it.
+		if n := strings.Count(body, tc.want); n != 1 {
+			t.Errorf("%s: the page says %q %d times, want once\n%s", tc.name, tc.want, n, body)
+		}
 		if info := storedSystemLayout(t, u); info.HTML != sysLayoutHTML || info.Text != sysLayoutText {
 			t.Errorf("%s: a refused layout changed the stored one: %+v", tc.name, info)
 		}
