@@ -17,6 +17,8 @@ import (
 	"github.com/bulletin/bulletin/smtp"
 	"github.com/bulletin/bulletin/store"
 	"github.com/bulletin/bulletin/templates"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -184,6 +186,13 @@ func TestBrowser(t *testing.T) {
 		return v
 	}
 
+	// edit runs js in the page, to change a form as typing would.
+	edit := func(js string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := chromedp.Evaluate[bool](`(() => {`+js+`; return true; })()`)(ctx, tg)
+			return err
+		})
+	}
 	// framePainted waits until the frame sel, whose address holds path,
 	// shows want on screen: in its text, with its body laid out, and in
 	// the pixels of a screenshot of the frame (saved as name). A frame that
@@ -289,6 +298,26 @@ func TestBrowser(t *testing.T) {
 			chromedp.Sleep(500*time.Millisecond),
 			framePainted("#preview-frame", framePath, "the HTML issue is out", fmt.Sprintf("html-draft-%d", i+1)))
 	}
+
+	// The send time is typed in UTC: the page says what it is in the
+	// browser's time zone, summer time included.
+	setZone := func(zone string) step {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: zone})
+			return err
+		})
+	}
+	do("the send time in the browser's time zone",
+		setZone("Europe/Paris"),
+		chromedp.Navigate(base+htmlDraft),
+		chromedp.WaitVisible(css("#send_at")),
+		edit(`const s = document.getElementById("send_at"); s.value = "2030-01-15T13:00"; s.dispatchEvent(new Event("input", {bubbles: true}))`),
+		waitJS(`document.getElementById("send_at-local").textContent === "= 2030-01-15 14:00 in your time zone (Europe/Paris, UTC+01:00)"`),
+		edit(`const s = document.getElementById("send_at"); s.value = "2030-07-15T23:30"; s.dispatchEvent(new Event("input", {bubbles: true}))`),
+		waitJS(`document.getElementById("send_at-local").textContent === "= 2030-07-16 01:30 in your time zone (Europe/Paris, UTC+02:00)"`),
+		shot("send-at-local"),
+		setZone(""),
+	)
 
 	csvPath := filepath.Join(t.TempDir(), "friends.csv")
 	csv := "Email Address,First Name,Last Name\nann@example.com,Ann,Lee\nnot-an-address,Bad,Row\nbob@example.com,Bob,Stone\n"
@@ -409,12 +438,6 @@ func TestBrowser(t *testing.T) {
 				case <-time.After(200 * time.Millisecond):
 				}
 			}
-		})
-	}
-	edit := func(js string) step {
-		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
-			_, err := chromedp.Evaluate[bool](`(() => {`+js+`; return true; })()`)(ctx, tg)
-			return err
 		})
 	}
 	do("the system layout's preview follows the form",

@@ -221,6 +221,27 @@
     sendAt.addEventListener("change", label);
   }
 
+  // The send time is typed in UTC: the browser says what it is in the
+  // editor's own time zone as they type ("= 2030-01-15 14:00 in your time
+  // zone (Europe/Paris)").
+  var sendLocal = document.getElementById("send_at-local");
+  if (sendAt && sendLocal) {
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { zone = ""; }
+    var pad = function (n) { return (n < 10 ? "0" : "") + n; };
+    var showLocal = function () {
+      var d = sendAt.value ? new Date(sendAt.value + "Z") : null;
+      if (!d || isNaN(d.getTime())) { sendLocal.textContent = ""; return; }
+      var local = d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + pad(d.getHours()) + ":" + pad(d.getMinutes());
+      var off = -d.getTimezoneOffset(), sign = off < 0 ? "-" : "+";
+      var utcOff = "UTC" + sign + pad(Math.floor(Math.abs(off) / 60)) + ":" + pad(Math.abs(off) % 60);
+      sendLocal.textContent = "= " + local + " in your time zone (" + (zone ? zone + ", " : "") + utcOff + ")";
+    };
+    sendAt.addEventListener("input", showLocal);
+    sendAt.addEventListener("change", showLocal);
+    showLocal();
+  }
+
   // Actions that cannot be undone ask first (data-confirm on the button).
   document.addEventListener("submit", function (ev) {
     var b = ev.submitter || ev.target.querySelector("button[data-confirm]");
