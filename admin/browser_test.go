@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/bulletin/bulletin/templates"
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -317,6 +319,50 @@ func TestBrowser(t *testing.T) {
 		waitJS(`document.getElementById("send_at-local").textContent === "= 2030-07-16 01:30 in your time zone (Europe/Paris, UTC+02:00)"`),
 		shot("send-at-local"),
 		setZone(""),
+	)
+
+	// A draft saved after its session has ended: the sign-in page says
+	// it was not saved, signing in goes back to the draft, and Back then
+	// shows a page, not the browser's error for a form it would have to
+	// send again.
+	do("type into a draft, and the session ends",
+		chromedp.Navigate(base+htmlDraft),
+		chromedp.WaitVisible(css("#body")),
+		edit(`const b = document.getElementById("body"); b.value = "<p>Unsaved words 77</p>"; b.dispatchEvent(new Event("input", {bubbles: true}))`),
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, network.ClearBrowserCookies, cdp.Empty{})
+			return err
+		}),
+		chromedp.Click(css("#save")),
+		waitJS(`document.body.innerText.includes("You are signed out") && location.pathname + location.search === "/admin/login?next=" + encodeURIComponent(`+strconv.Quote(htmlDraft)+`)`),
+		shot("signed-out"),
+	)
+	do("sign in again, back to the draft",
+		chromedp.SendKeys(css("#username"), "root"),
+		chromedp.SendKeys(css("#password"), "root-password"),
+		chromedp.Submit(css("#password")),
+		waitJS(`location.pathname === `+strconv.Quote(htmlDraft)),
+		shot("kept"),
+	)
+	// The sign-in page took the place of the POST in the history, under
+	// a GET address: going back to it (past the entries of the preview
+	// frame) loads the sign-in again, which, signed in, goes on to the
+	// draft, where the POST would have been a browser error page.
+	do("back to the sign-in page in the history",
+		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			h, err := chromedp.NavigationEntries()(ctx, tg)
+			if err != nil {
+				return err
+			}
+			for i := h.CurrentIndex; i >= 0; i-- {
+				if e := h.Entries[i]; strings.Contains(e.URL, "/admin/login?next=") {
+					_, err := chromedp.NavigateToHistoryEntry(e.ID)(ctx, tg)
+					return err
+				}
+			}
+			return fmt.Errorf("no sign-in page in the history: %+v", h.Entries)
+		}),
+		waitJS(`location.pathname === `+strconv.Quote(htmlDraft)+` && document.getElementById("compose") !== null`),
 	)
 
 	csvPath := filepath.Join(t.TempDir(), "friends.csv")

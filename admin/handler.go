@@ -40,6 +40,9 @@ type reqInfo struct {
 	u list.User
 	// sid is the admin session id, once a ui wrapper found the session.
 	sid string
+	// router is the router that matched the request: formPage asks it
+	// which paths are pages.
+	router *mux.Router
 }
 
 func info(r *http.Request) *reqInfo {

@@ -72,10 +72,11 @@ func (s *Server) Handler() http.Handler {
 
 	// Every matched route records its template, those without an adapter
 	// that does (/metrics, the /admin redirect) too: a request left without
-	// one matched no route.
+	// one matched no route. The router is noted too, for formPage.
 	r.Use(func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			route(req)
+			info(req).router = r
 			next.ServeHTTP(w, req)
 		})
 	})

@@ -1,9 +1,11 @@
 package admin
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/bulletin/bulletin/list"
@@ -21,17 +23,7 @@ func (s *Server) ui(fn handlerFunc) http.Handler {
 			return
 		}
 		if !ok {
-			status, msg := http.StatusOK, ""
-			if r.Method != http.MethodGet && r.Method != http.MethodHead {
-				// A form sent after the session ended (a logout or a
-				// password change elsewhere, the idle limit): "the form
-				// expired" would send the editor reloading a page that
-				// only shows this login form.
-				status, msg = http.StatusUnauthorized, errSignedOut
-			}
-			if err := s.loginPage(w, r, status, "", msg); err != nil {
-				s.uiError(w, r, err)
-			}
+			s.signedOut(w, r)
 			return
 		}
 		info(r).u, info(r).sid = sess.user, sess.id
@@ -101,6 +93,13 @@ func (s *Server) uiError(w http.ResponseWriter, r *http.Request, err error) {
 // loginView is the data of the login form.
 type loginView struct {
 	Username string
+	// Next is the page to go to once signed in (safeNext), "" for the
+	// dashboard.
+	Next string
+	// Here, when the form answers a POST, is a GET address of the same
+	// form: admin.js puts it in the browser's history in place of the
+	// POST, so that Back or a reload does not send that POST again.
+	Here string
 }
 
 // errSignedOut answers a form sent without a live session.
@@ -108,7 +107,7 @@ const errSignedOut = "You are signed out: your session ended, or was closed from
 
 // loginPage shows the login form, with a fresh login cookie whose CSRF
 // token the form carries.
-func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, username, msg string) error {
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, lv loginView, msg string) error {
 	pre := ""
 	if c, err := r.Cookie(loginCookie); err == nil && len(c.Value) >= 32 {
 		pre = c.Value
@@ -116,20 +115,28 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request, status int, u
 		pre = randomID()
 		s.setCookie(w, r, loginCookie, pre, 3600)
 	}
-	v := view{Data: loginView{Username: username}, Error: msg, CSRF: s.csrfToken("login", pre), Nav: "login"}
+	if r.Method == http.MethodPost {
+		lv.Here = "/admin/login"
+		if lv.Next != "" {
+			lv.Here += "?next=" + url.QueryEscape(lv.Next)
+		}
+	}
+	v := view{Data: lv, Error: msg, CSRF: s.csrfToken("login", pre), Nav: "login"}
 	v.Outbox = s.outbox
 	return s.adm.render(w, status, "login", v)
 }
 
-// loginForm shows the login form, or goes to the dashboard when logged in.
+// loginForm shows the login form, or goes on to ?next= (safeNext) or the
+// dashboard when logged in.
 func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) error {
+	next := safeNext(r.URL.Query().Get("next"))
 	if _, ok, err := s.session(r); err != nil || ok {
 		if err == nil {
-			http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+			http.Redirect(w, r, cmp.Or(next, "/admin/"), http.StatusSeeOther)
 		}
 		return err
 	}
-	return s.loginPage(w, r, http.StatusOK, "", "")
+	return s.loginPage(w, r, http.StatusOK, loginView{Next: next}, "")
 }
 
 // login checks the CSRF token of the login form, then the password (under
@@ -144,16 +151,17 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	name := strings.TrimSpace(r.PostForm.Get("username"))
 	password := r.PostForm.Get("password")
+	next := safeNext(r.PostForm.Get("next"))
 	if name == "" || password == "" || len(name) > 100 || len(password) > 1000 {
-		return s.loginPage(w, r, http.StatusUnauthorized, list.Truncate(name, 100), "Wrong user name or password.")
+		return s.loginPage(w, r, http.StatusUnauthorized, loginView{Username: list.Truncate(name, 100), Next: next}, "Wrong user name or password.")
 	}
 	u, err := s.checkPassword(r, name, password)
 	if errors.Is(err, list.ErrUnauthorized) {
 		s.logger(r).Info("login failed")
-		return s.loginPage(w, r, http.StatusUnauthorized, name, "Wrong user name or password.")
+		return s.loginPage(w, r, http.StatusUnauthorized, loginView{Username: name, Next: next}, "Wrong user name or password.")
 	}
 	if msg, ok := lockedMessage(w, err); ok {
-		return s.loginPage(w, r, http.StatusTooManyRequests, name, msg)
+		return s.loginPage(w, r, http.StatusTooManyRequests, loginView{Username: name, Next: next}, msg)
 	}
 	if err != nil {
 		return err
@@ -168,7 +176,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.setCookie(w, r, loginCookie, "", -1)
 	s.logger(r).Info("login", "user_id", u.ID)
-	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+	http.Redirect(w, r, cmp.Or(next, "/admin/"), http.StatusSeeOther)
 	return nil
 }
 

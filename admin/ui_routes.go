@@ -117,9 +117,7 @@ func (s *Server) uiStream(fn handlerFunc) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		sess, ok, err := s.session(r)
 		if err == nil && !ok {
-			if err := s.loginPage(w, r, http.StatusUnauthorized, "", errSignedOut); err != nil {
-				s.uiError(w, r, err)
-			}
+			s.signedOut(w, r)
 			return
 		}
 		if err != nil {

@@ -59,6 +59,15 @@
     };
   }
 
+  // The sign-in form that answers a POST (a form sent after the session
+  // ended, a wrong password) takes the POST's place in the history under
+  // a GET address of the same form, so that Back and reload do not send
+  // the POST again.
+  var signIn = document.querySelector("form[data-here]");
+  if (signIn && window.history && history.replaceState) {
+    history.replaceState(null, "", signIn.getAttribute("data-here"));
+  }
+
   // Campaign compose: preview the unsaved form.
   var compose = document.getElementById("compose");
   if (compose) {
