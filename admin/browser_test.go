@@ -321,10 +321,10 @@ func TestBrowser(t *testing.T) {
 		setZone(""),
 	)
 
-	// A draft saved after its session has ended: the sign-in page says
-	// it was not saved, signing in goes back to the draft, and Back then
-	// shows a page, not the browser's error for a form it would have to
-	// send again.
+	// Text typed into a draft whose session has ended is not lost: the
+	// sign-in page says it was not saved, signing in goes back to the
+	// draft with the text in the form again, and Back then shows a page,
+	// not the browser's error for a form it would have to send again.
 	do("type into a draft, and the session ends",
 		chromedp.Navigate(base+htmlDraft),
 		chromedp.WaitVisible(css("#body")),
@@ -337,11 +337,11 @@ func TestBrowser(t *testing.T) {
 		waitJS(`document.body.innerText.includes("You are signed out") && location.pathname + location.search === "/admin/login?next=" + encodeURIComponent(`+strconv.Quote(htmlDraft)+`)`),
 		shot("signed-out"),
 	)
-	do("sign in again, back to the draft",
+	do("sign in again, back to the draft with its text",
 		chromedp.SendKeys(css("#username"), "root"),
 		chromedp.SendKeys(css("#password"), "root-password"),
 		chromedp.Submit(css("#password")),
-		waitJS(`location.pathname === `+strconv.Quote(htmlDraft)),
+		waitJS(`location.pathname === `+strconv.Quote(htmlDraft)+` && document.getElementById("kept-notice") !== null && document.getElementById("body").value === "<p>Unsaved words 77</p>"`),
 		shot("kept"),
 	)
 	// The sign-in page took the place of the POST in the history, under

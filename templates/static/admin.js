@@ -68,6 +68,80 @@
     history.replaceState(null, "", signIn.getAttribute("data-here"));
   }
 
+  // A form marked data-keep (the campaign's) is kept in this tab's
+  // sessionStorage as it is sent, and put back when its page loads again
+  // before a success: a form sent after the session ended comes back
+  // after the sign-in, the server having stored nothing. A page that
+  // says a form succeeded (?done=) drops what was kept; so does logging
+  // out, and whatever is older than an hour.
+  var keptPrefix = "bulletin-unsent:", keptFor = 3600 * 1000;
+  // dropKept drops what was kept, all of it or what is older than an
+  // hour.
+  var dropKept = function (all) {
+    try {
+      for (var i = sessionStorage.length - 1; i >= 0; i--) {
+        var k = sessionStorage.key(i);
+        if (!k || k.indexOf(keptPrefix) !== 0) { continue; }
+        var at = 0;
+        try { at = JSON.parse(sessionStorage.getItem(k)).at || 0; } catch (e) { at = 0; }
+        if (all || Date.now() - at > keptFor) { sessionStorage.removeItem(k); }
+      }
+    } catch (e) { /* storage off: nothing was kept */ }
+  };
+  var keptFields = function (form) {
+    var out = [];
+    Array.prototype.forEach.call(form.elements, function (el) {
+      if (!el.name || el.disabled || /^(hidden|submit|button|reset|file|password|image)$/.test(el.type)) { return; }
+      out.push({ n: el.name, v: el.value, c: (el.type === "checkbox" || el.type === "radio") ? el.checked : null });
+    });
+    return out;
+  };
+  // restoreKept puts fields back into form and reports whether that
+  // changed anything.
+  var restoreKept = function (form, fields) {
+    var changed = false;
+    Array.prototype.forEach.call(form.elements, function (el) {
+      fields.forEach(function (f) {
+        if (f.n !== el.name) { return; }
+        if (f.c !== null) {
+          if (el.value === f.v && el.checked !== f.c) { el.checked = f.c; changed = true; }
+        } else if (el.value !== f.v) {
+          el.value = f.v; changed = true;
+        }
+      });
+    });
+    return changed;
+  };
+  dropKept(/[?&]done=/.test(location.search));
+  document.querySelectorAll("form[data-keep]").forEach(function (form) {
+    var key = keptPrefix + form.getAttribute("action"), kept = null;
+    try {
+      kept = JSON.parse(sessionStorage.getItem(key) || "null");
+      sessionStorage.removeItem(key);
+    } catch (e) { kept = null; }
+    if (!kept || !kept.fields) { return; }
+    // A form sent back with an error already shows what was sent.
+    if (!restoreKept(form, kept.fields)) { return; }
+    // What was typed is the author's: its findings show at once.
+    form.removeAttribute("data-findings-later");
+    var note = document.createElement("p");
+    note.className = "msg notice";
+    note.id = "kept-notice";
+    note.setAttribute("role", "status");
+    note.textContent = "The form holds what you typed and sent last, which was not saved: check it, then save it again.";
+    var h1 = document.querySelector("main h1");
+    if (h1) { h1.after(note); }
+  });
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (ev.defaultPrevented) { return; }
+    if (form.classList.contains("logout")) { dropKept(true); return; }
+    if (!form.hasAttribute("data-keep")) { return; }
+    try {
+      sessionStorage.setItem(keptPrefix + form.getAttribute("action"), JSON.stringify({ at: Date.now(), fields: keptFields(form) }));
+    } catch (e) { /* storage off or full: the form is sent as ever */ }
+  });
+
   // Campaign compose: preview the unsaved form.
   var compose = document.getElementById("compose");
   if (compose) {
@@ -228,6 +302,8 @@
     };
     sendAt.addEventListener("input", label);
     sendAt.addEventListener("change", label);
+    // The time may have been put back by the kept form (above).
+    label();
   }
 
   // The send time is typed in UTC: the browser says what it is in the
