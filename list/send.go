@@ -181,8 +181,8 @@ func (s *Service) recordSendFailure(ctx context.Context, rec SendRecord, de *Del
 }
 
 // recordUnsendable records a recipient this sender cannot write a message
-// to (an address stored before such addresses were refused, with a
-// non-ASCII local part, which needs SMTPUTF8): a bounce record, which
+// to (an address with a non-ASCII local part, which needs SMTPUTF8: the
+// sign-up form refuses one, editors' imports and the API keep it): a bounce record, which
 // counts toward no limit since the address itself may work, an event in
 // their history and a warning, so that an editor can see why they got
 // nothing.
