@@ -5,10 +5,44 @@ import (
 	"context"
 	"image"
 	"image/png"
+	"os"
 	"strings"
+	"testing"
 
 	"github.com/chromedp/chromedp"
 )
+
+// startChromium starts Debian's headless Chromium for a browser test, at
+// 1280 × 1000, and returns its context, which ends with the test. Without
+// Chromium the test is skipped, or fails under BULLETIN_REQUIRE_BROWSER=1
+// (as .ci/run sets it).
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("BULLETIN_REQUIRE_BROWSER") == "1" {
+			t.Fatalf("chromium is required (BULLETIN_REQUIRE_BROWSER=1) but %s is missing: %v", chromiumPath, err)
+		}
+		t.Skipf("skipping the browser test: no chromium at %s (install Debian's chromium, or set BULLETIN_REQUIRE_BROWSER=1 to make this fail)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Flag("headless", true),
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 1000),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(t.Context(), opts...)
+	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	return ctx
+}
 
 // frameText is the text of the frame whose address holds path. Chromium
 // runs a sandboxed frame in a process of its own, as a target of its own,

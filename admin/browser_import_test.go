@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +17,7 @@ import (
 // column widened the table past the page at 1280 px and cut every reason
 // off at 375 px; each reason now wraps within the page at both widths.
 func TestBrowserImportReportWraps(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("BULLETIN_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("chromium is required (BULLETIN_REQUIRE_BROWSER=1) but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: no chromium at %s", chromiumPath)
-	}
+	ctx := startChromium(t)
 	hs, _ := browserServer(t)
 	long := strings.Repeat("a", 60) + "<@" + strings.Repeat("b", 180) + ".example"
 	csv := "email,name\nann@example.com,Ann\n" + long + ",Long\nnot-an-address,Bad\n"
@@ -44,24 +38,7 @@ func TestBrowserImportReportWraps(t *testing.T) {
 		t.Fatalf("import = %d, %v", res.StatusCode, err)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	if err := chromedp.Do(ctx,
 		chromedp.Navigate(hs.URL+"/admin/"),

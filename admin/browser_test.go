@@ -71,12 +71,7 @@ func browserServer(t *testing.T) (*httptest.Server, *list.Service) {
 // send it to the outbox, watch the progress reach 100% and open the sent
 // message in the outbox page.
 func TestBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("BULLETIN_REQUIRE_BROWSER") == "1" {
-			t.Fatalf("chromium is required (BULLETIN_REQUIRE_BROWSER=1) but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("skipping the browser test: no chromium at %s (install Debian's chromium, or set BULLETIN_REQUIRE_BROWSER=1 to make this fail)", chromiumPath)
-	}
+	ctx := startChromium(t)
 	hs, svc := browserServer(t)
 	// BULLETIN_BROWSER_SHOTS names a folder to keep the screenshots in,
 	// to look at them after the run.
@@ -84,29 +79,11 @@ func TestBrowser(t *testing.T) {
 	if d := os.Getenv("BULLETIN_BROWSER_SHOTS"); d != "" {
 		shots = d
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Flag("headless", true),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true),
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	}
-	actx, cancel := chromedp.NewExecAllocator(t.Context(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(actx, chromedp.WithLogf(t.Logf))
-	defer cancel()
 	// Each step gets stepTimeout of the whole run's five minutes, so that
 	// when one hangs the browser is still there to say where it was. Once,
 	// under the whole suite's load, the run reached its limit at the
 	// outbox step, with nothing to show why.
-	ctx, cancel = context.WithTimeout(ctx, 5*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	const stepTimeout = 90 * time.Second
 	// The first Run starts the browser and binds it to its context: this
