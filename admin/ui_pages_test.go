@@ -720,6 +720,12 @@ func TestUICampaignFlow(t *testing.T) {
 	if res, body := s.post(page+"/test", url.Values{"emails": {""}}); res.StatusCode != 422 || !strings.Contains(body, "give 1 to") {
 		t.Errorf("empty test = %d", res.StatusCode)
 	}
+	// Every refused address is named at once, and the typed ones kept.
+	typed := "me@example.org, not-an-email\nalso bad, jörg@example.org"
+	if res, body := s.post(page+"/test", url.Values{"emails": {typed}}); res.StatusCode != 422 || !strings.Contains(body, "“not-an-email” is not a valid email address; “also bad” is not a valid email address; addresses with letters beyond plain ASCII") ||
+		!strings.Contains(body, "also bad, jörg@example.org") {
+		t.Errorf("test to three bad addresses = %d\n%s", res.StatusCode, body)
+	}
 	if res, _ := s.post(page+"/pause", nil); res.StatusCode != 409 {
 		t.Errorf("pause a draft = %d, want 409", res.StatusCode)
 	}

@@ -255,16 +255,22 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	if len(emails) == 0 || len(emails) > maxTestRecipients {
 		return fmt.Errorf("%w: give 1 to %d addresses for a test", ErrInvalid, maxTestRecipients)
 	}
+	// Every refused address is named at once, not the first alone.
 	addrs := make([]Address, len(emails))
+	var refused []string
 	for i, e := range emails {
 		a, err := ParseAddress(e)
-		if err != nil {
-			return err
+		if err == nil {
+			err = checkMailable(a)
 		}
-		if err := checkMailable(a); err != nil {
-			return err
+		if err != nil {
+			refused = append(refused, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+			continue
 		}
 		addrs[i] = a
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(refused, "; "))
 	}
 	c, err := s.store.Campaign(ctx, id)
 	if err != nil {
