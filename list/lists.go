@@ -17,17 +17,23 @@ type ListWithCounts struct {
 	Counts Counts `json:"counts"`
 }
 
-// validateList checks a list's editable fields.
+// validateList checks a list's editable fields. Every refusal is given at
+// once, so that a form is not sent back once for each field.
 func validateList(l *List) error {
+	var refused []string
+	refuse := func(err error) {
+		if err != nil {
+			refused = append(refused, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
+		}
+	}
 	if !slugRE.MatchString(l.Slug) {
-		return fmt.Errorf("%w: slug must be 1-63 lower-case letters, digits or dashes", ErrInvalid)
+		refuse(fmt.Errorf("%w: slug must be 1-63 lower-case letters, digits or dashes", ErrInvalid))
 	}
 	l.Name = strings.TrimSpace(l.Name)
 	if l.Name == "" {
-		return fmt.Errorf("%w: name is required", ErrInvalid)
-	}
-	if err := checkText("name", l.Name, 200); err != nil {
-		return err
+		refuse(fmt.Errorf("%w: name is required", ErrInvalid))
+	} else {
+		refuse(checkText("name", l.Name, 200))
 	}
 	for _, f := range []struct {
 		name string
@@ -36,10 +42,9 @@ func validateList(l *List) error {
 	}{{"description", l.Description, 2000}, {"consent text", l.ConsentText, 4000}, {"welcome text", l.WelcomeText, 20000},
 		{"confirmation text", l.ConfirmText, 20000}, {"reminder text", l.ReminderText, 20000}} {
 		if tooLong(f.v, f.max) {
-			return fmt.Errorf("%w: the %s of list %s is longer than %d characters", ErrInvalid, f.name, l.Slug, f.max)
-		}
-		if err := checkUTF8("the "+f.name+" of list "+l.Slug, f.v); err != nil {
-			return err
+			refuse(fmt.Errorf("%w: the %s of list %s is longer than %d characters", ErrInvalid, f.name, l.Slug, f.max))
+		} else {
+			refuse(checkUTF8("the "+f.name+" of list "+l.Slug, f.v))
 		}
 	}
 	switch l.OptIn {
@@ -47,26 +52,25 @@ func validateList(l *List) error {
 		l.OptIn = OptInDouble
 	case OptInDouble, OptInSingle:
 	default:
-		return fmt.Errorf("%w: optin must be \"double\" or \"single\"", ErrInvalid)
+		refuse(fmt.Errorf("%w: optin must be \"double\" or \"single\"", ErrInvalid))
 	}
 	if l.From != "" {
 		// An international domain is kept in its xn-- form, as the
 		// settings keep the instance's sender.
 		l.From = ASCIISender(l.From)
-		if err := CheckFrom(l.From); err != nil {
-			return err
-		}
+		refuse(CheckFrom(l.From))
 	}
 	if len(l.Attributes) > 50 {
-		return fmt.Errorf("%w: at most 50 attributes", ErrInvalid)
+		refuse(fmt.Errorf("%w: at most 50 attributes", ErrInvalid))
 	}
-	if err := validateRules(l); err != nil {
-		return err
-	}
+	refuse(validateRules(l))
 	for _, a := range l.Attributes {
 		if !attrRE.MatchString(a) {
-			return fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, a)
+			refuse(fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, a))
 		}
+	}
+	if len(refused) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(refused, "; "))
 	}
 	return nil
 }

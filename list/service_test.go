@@ -495,3 +495,19 @@ func TestPasswordLengthInCharacters(t *testing.T) {
 		t.Errorf("AddUser with 10 characters: %v", err)
 	}
 }
+
+// TestListRefusalsAtOnce: a list with several bad fields is refused with
+// every reason at once, so that a form is not sent back once a field.
+func TestListRefusalsAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	_, err := f.svc.CreateList(t.Context(), list.List{Slug: "Bad Slug", Name: "Friends", Description: strings.Repeat("d", 2001), From: "not a sender"}, list.Origin{})
+	if !errors.Is(err, list.ErrInvalid) {
+		t.Fatalf("CreateList = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{"slug must be", "description of list Bad Slug is longer than 2000 characters", "not a sender"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the refusal %q lacks %q", err, want)
+		}
+	}
+}
