@@ -257,20 +257,17 @@ func (s *Service) TestSend(ctx context.Context, id CampaignID, emails []string, 
 	}
 	// Every refused address is named at once, not the first alone.
 	addrs := make([]Address, len(emails))
-	var refused []string
+	var refused refusals
 	for i, e := range emails {
 		a, err := ParseAddress(e)
 		if err == nil {
 			err = checkMailable(a)
 		}
-		if err != nil {
-			refused = append(refused, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-			continue
-		}
+		refused.add(err)
 		addrs[i] = a
 	}
-	if len(refused) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(refused, "; "))
+	if err := refused.err(); err != nil {
+		return err
 	}
 	c, err := s.store.Campaign(ctx, id)
 	if err != nil {

@@ -1,6 +1,10 @@
 package list
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
 
 // Sentinel errors. Callers check them with errors.Is; the admin package maps
 // them to HTTP statuses in one place.
@@ -31,3 +35,29 @@ var (
 	// that opening it could read past its end.
 	ErrCorrupt = errors.New("store file truncated or damaged")
 )
+
+// reason is what a refusal says, without ErrInvalid's "invalid: " in front:
+// the words to show where several refusals are put together, or where the
+// import adds its own advice.
+func reason(err error) string {
+	return strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")
+}
+
+// refusals gathers the refusals of one input, so that a form is answered
+// with every reason at once rather than one a time.
+type refusals []string
+
+// add keeps err's reason; a nil err adds nothing.
+func (r *refusals) add(err error) {
+	if err != nil {
+		*r = append(*r, reason(err))
+	}
+}
+
+// err is one ErrInvalid naming every reason, or nil when there is none.
+func (r refusals) err() error {
+	if len(r) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(r, "; "))
+}

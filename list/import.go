@@ -412,10 +412,9 @@ func importErrorText(err error) string {
 	case errors.Is(err, errSuppressedRow):
 		return "suppressed"
 	case errors.Is(err, errNotUTF8):
-		return strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ") + " (save the file as UTF-8)"
+		return reason(err) + " (save the file as UTF-8)"
 	case errors.Is(err, ErrInvalid):
-		msg := err.Error()
-		return strings.TrimPrefix(msg, ErrInvalid.Error()+": ")
+		return reason(err)
 	}
 	return err.Error()
 }

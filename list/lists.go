@@ -20,12 +20,8 @@ type ListWithCounts struct {
 // validateList checks a list's editable fields. Every refusal is given at
 // once, so that a form is not sent back once for each field.
 func validateList(l *List) error {
-	var refused []string
-	refuse := func(err error) {
-		if err != nil {
-			refused = append(refused, strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": "))
-		}
-	}
+	var refused refusals
+	refuse := refused.add
 	if !slugRE.MatchString(l.Slug) {
 		refuse(fmt.Errorf("%w: slug must be 1-63 lower-case letters, digits or dashes", ErrInvalid))
 	}
@@ -69,10 +65,7 @@ func validateList(l *List) error {
 			refuse(fmt.Errorf("%w: attribute name %q must be 1-40 letters, digits or _", ErrInvalid, a))
 		}
 	}
-	if len(refused) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(refused, "; "))
-	}
-	return nil
+	return refused.err()
 }
 
 var attrRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,39}$`)

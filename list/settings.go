@@ -265,7 +265,7 @@ func (n Settings) validate() error {
 		bad("from", fmt.Errorf("sender “%s” is not a valid “Name <address>”", n.From))
 	}
 	if err := checkText("postal address", n.PostalAddress, 500); err != nil {
-		bad("postal_address", errors.New(strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")))
+		bad("postal_address", errors.New(reason(err)))
 	}
 	if n.PrivacyURL != "" && !ValidURL(n.PrivacyURL, "http", "https") {
 		bad("privacy_url", fmt.Errorf("%s %q must be an http:// or https:// URL", settingLabel("privacy_url"), n.PrivacyURL))
