@@ -29,7 +29,7 @@ func (s *Server) api(fn handlerFunc) http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		u, err := s.apiAuth(r)
 		if err == nil {
-			info(r).u = u
+			info(r).u, info(r).api = u, true
 			err = fn(w, r)
 		}
 		if err != nil {

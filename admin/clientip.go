@@ -74,7 +74,7 @@ func (s *Server) secure(r *http.Request) bool {
 func (s *Server) origin(r *http.Request) list.Origin {
 	o := list.Origin{UserAgent: list.Truncate(r.UserAgent(), 300), User: info(r).u.Name}
 	switch {
-	case strings.HasPrefix(info(r).route, "/api/"):
+	case info(r).api:
 		o.Via = list.HowAPI
 	case o.User != "":
 		o.Via = list.HowAdmin

@@ -38,6 +38,8 @@ type reqInfo struct {
 	route string
 	// u is the authenticated user (API or admin session).
 	u list.User
+	// api marks a request the JSON API's authentication let in (Server.api).
+	api bool
 	// sid is the admin session id, once a ui wrapper found the session.
 	sid string
 	// router is the router that matched the request: formPage asks it
