@@ -173,11 +173,18 @@ func (s *Service) recordSendFailure(ctx context.Context, rec SendRecord, de *Del
 			kind = BouncePolicy
 		}
 	}
-	b := Bounce{Subscriber: rec.Subscriber, Kind: kind, Action: "failed", Status: de.Status,
-		Diagnostic: Truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, Counted: true, At: s.Now()}
+	b := deliveryBounce(rec, de, kind, s.Now())
+	b.Counted = true
 	if err := s.RecordDeliveryFailure(ctx, rec.Subscriber, rec.Campaign, "", b); err != nil {
 		s.log.Error("record delivery failure", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", err)
 	}
+}
+
+// deliveryBounce is the bounce record of a refusal during the delivery of
+// rec, of the kind given.
+func deliveryBounce(rec SendRecord, de *DeliveryError, kind BounceKind, at time.Time) Bounce {
+	return Bounce{Subscriber: rec.Subscriber, Kind: kind, Action: "failed", Status: de.Status,
+		Diagnostic: Truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, At: at}
 }
 
 // recordUnsendable records a recipient this sender cannot write a message
@@ -193,8 +200,8 @@ func (s *Service) recordUnsendable(ctx context.Context, rec SendRecord, de *Deli
 		return
 	}
 	now := s.Now()
-	b := Bounce{Subscriber: rec.Subscriber, Email: r.Subscriber.Email, Kind: BounceHard, Action: "failed", Status: de.Status,
-		Diagnostic: Truncate(fmt.Sprintf("%d %s", de.Code, de.Text), 1000), Campaign: rec.Campaign, At: now}
+	b := deliveryBounce(rec, de, BounceHard, now)
+	b.Email = r.Subscriber.Email
 	if err := s.store.AddBounce(ctx, &b); err != nil {
 		s.log.Error("record unsendable recipient", "campaign_id", rec.Campaign, "sub_id", rec.Subscriber, "err", err)
 	}
