@@ -26,13 +26,7 @@ type Address struct {
 // NeedsSMTPUTF8 reports whether the address has a non-ASCII local part,
 // which only a relay that offers SMTPUTF8 (RFC 6531) can take.
 func (a Address) NeedsSMTPUTF8() bool {
-	local := a.Display[:max(strings.LastIndexByte(a.Display, '@'), 0)]
-	for i := 0; i < len(local); i++ {
-		if local[i] >= utf8.RuneSelf {
-			return true
-		}
-	}
-	return false
+	return !isASCII(a.Display[:max(strings.LastIndexByte(a.Display, '@'), 0)])
 }
 
 var idnaProfile = idna.New(idna.MapForLookup(), idna.Transitional(false), idna.StrictDomainName(false))
@@ -80,10 +74,8 @@ func ParseAddress(s string) (Address, error) {
 // octets says how long s is for a limit in octets: in characters when
 // they are ASCII (one octet each), else in bytes, as UTF-8 counts them.
 func octets(s string) string {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return fmt.Sprintf("is %d bytes long in UTF-8", len(s))
-		}
+	if !isASCII(s) {
+		return fmt.Sprintf("is %d bytes long in UTF-8", len(s))
 	}
 	return fmt.Sprintf("is %d characters long", len(s))
 }
