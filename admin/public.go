@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
@@ -285,16 +284,7 @@ func (s *Server) subscribePost(w http.ResponseWriter, r *http.Request) error {
 // publicMessage words a refused input for the public pages as their own
 // messages are worded: a sentence, capitalised and closed.
 func publicMessage(err error) string {
-	msg := classify(err).msg
-	if msg == "" {
-		return msg
-	}
-	r, n := utf8.DecodeRuneInString(msg)
-	msg = string(unicode.ToUpper(r)) + msg[n:]
-	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
-		msg += "."
-	}
-	return msg
+	return list.Sentence(classify(err).msg)
 }
 
 // refuse is a refusal of one form field, worded for the person.

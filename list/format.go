@@ -4,7 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
+
+// Sentence words msg as a sentence for a person: its first letter
+// capitalised, and closed with a full stop unless it ends in one, a
+// question or an exclamation mark. "" stays "".
+func Sentence(msg string) string {
+	if msg == "" {
+		return msg
+	}
+	r, n := utf8.DecodeRuneInString(msg)
+	msg = string(unicode.ToUpper(r)) + msg[n:]
+	if !strings.HasSuffix(msg, ".") && !strings.HasSuffix(msg, "?") && !strings.HasSuffix(msg, "!") {
+		msg += "."
+	}
+	return msg
+}
 
 // FormatBytes formats a size for people, in binary units ("1.5 KiB"): the
 // settings page and the compact command show store sizes with it.

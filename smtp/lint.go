@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/bulletin/bulletin/list"
 )
@@ -254,17 +252,8 @@ func lintActiveContent(l *linter, html []byte) {
 // words ("body:1: unclosed action").
 func findingText(what string, err error) string {
 	var te *TemplateError
-	var msg string
 	if errors.As(err, &te) {
-		msg = "The " + te.Part + " template " + what + ": " + strings.TrimPrefix(te.Err.Error(), "template: ")
-	} else {
-		msg = strings.TrimPrefix(err.Error(), "smtp: ")
-		if r, n := utf8.DecodeRuneInString(msg); n > 0 {
-			msg = string(unicode.ToUpper(r)) + msg[n:]
-		}
+		return list.Sentence("The " + te.Part + " template " + what + ": " + strings.TrimPrefix(te.Err.Error(), "template: "))
 	}
-	if !strings.HasSuffix(msg, ".") {
-		msg += "."
-	}
-	return msg
+	return list.Sentence(strings.TrimPrefix(err.Error(), "smtp: "))
 }
